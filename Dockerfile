@@ -1,0 +1,22 @@
+# Multi-stage build: compile in the Rust image, run as a non-root user in a slim one.
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY entity entity
+COPY migration migration
+COPY src src
+COPY templates templates
+RUN cargo build --release --locked --bin tessera
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /var/lib/tessera --create-home tessera
+COPY --from=build /src/target/release/tessera /usr/local/bin/tessera
+USER tessera
+WORKDIR /var/lib/tessera
+ENV TESSERA_BIND=0.0.0.0:8080 \
+    RUST_LOG=info
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+ENTRYPOINT ["/usr/local/bin/tessera"]
+CMD ["serve"]

@@ -1,0 +1,30 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "clients")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub client_id: String,
+    pub name: String,
+    pub description: String,
+    /// `confidential` or `public`
+    pub client_type: String,
+    /// hex SHA-256 of the secret; `None` for public clients
+    pub secret_hash: Option<String>,
+    pub redirect_uris: String,
+    pub grant_types: String,
+    pub scopes: String,
+    /// `active` or `suspended`
+    pub status: String,
+    pub owner_user_id: Option<String>,
+    pub tier: String,
+    pub rate_limit: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub secret_rotated_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

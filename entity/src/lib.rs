@@ -1,0 +1,15 @@
+//! sea-orm entities: one file per table.
+//!
+//! Times are stored as Unix seconds (`i64`) so that SQLite and PostgreSQL
+//! compare them the same way; lists (scopes, grant types, redirect URIs) are
+//! stored space-separated, since none of their members may contain a space.
+pub mod audit_events;
+pub mod auth_codes;
+pub mod clients;
+pub mod denylist;
+pub mod grants;
+pub mod rate_counters;
+pub mod refresh_tokens;
+pub mod scopes;
+pub mod signing_keys;
+pub mod users;

@@ -1,0 +1,93 @@
+//! `Tessera`: the running provider's state, shared by every handler — its
+//! configuration, database, token store and signing keys — and what needs
+//! all of them at once (issuing a token, authenticating a client).
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::clients::{self, Client};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::keys::{Kek, KeyManager, KeyPolicy, TokenType};
+use crate::oauth::client_auth::{self, Presented};
+use crate::oauth::params::Params;
+use crate::oauth::tokens::{self, AccessClaims};
+use crate::store::{redis::RedisStore, sql::SqlStore, TokenStore};
+
+pub struct Tessera {
+    pub cfg: Config,
+    pub db: DatabaseConnection,
+    pub store: Arc<dyn TokenStore>,
+    pub keys: Arc<KeyManager>,
+}
+
+impl Tessera {
+    /// Connect, migrate, load (or create) the signing keys, open the token store.
+    pub async fn open(cfg: Config) -> Result<Arc<Tessera>> {
+        let db = crate::db::connect(&cfg.database_url).await?;
+        crate::db::migrate(&db).await?;
+        let kek = Kek::load_or_create(&cfg.kek_file, cfg.create_kek)?;
+        let policy = KeyPolicy { token_ttl: cfg.access_token_ttl, jwks_max_age: cfg.jwks_max_age };
+        let keys = KeyManager::start(db.clone(), kek, policy).await?;
+        let store: Arc<dyn TokenStore> = match &cfg.redis_url {
+            Some(url) => Arc::new(RedisStore::connect(url).await?),
+            None => Arc::new(SqlStore::new(db.clone())),
+        };
+        log::info!("token store: {}", store.kind());
+        Ok(Arc::new(Tessera { cfg, db, store, keys }))
+    }
+
+    /// Periodic work: pick up key changes made by other instances, drop
+    /// expired store entries. Runs until the process ends.
+    pub async fn background(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.cfg.key_refresh_interval);
+        let mut n: u64 = 0;
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.keys.reload().await {
+                log::warn!("reloading signing keys failed: {e}");
+            }
+            n += 1;
+            if n % 30 == 0 {
+                match self.store.purge_expired(crate::db::now()).await {
+                    Ok(k) if k > 0 => log::debug!("purged {k} expired store entries"),
+                    Ok(_) => {}
+                    Err(e) => log::warn!("purging the token store failed: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Authenticate the client of a token-endpoint-style request.
+    pub async fn authenticate_client(&self, authorization: Option<&str>, params: &Params) -> Result<Client> {
+        let presented: Presented = client_auth::extract(authorization, params)?
+            .ok_or(Error::InvalidClient { basic: false, reason: "client authentication required" })?;
+        let client = clients::find(&self.db, &presented.client_id).await?;
+        client_auth::authenticate(client, &presented)
+    }
+
+    /// Sign an RFC 9068 access token with the current key.
+    pub fn issue_access_token(
+        &self,
+        sub: &str,
+        client_id: &str,
+        aud: &str,
+        scope: &str,
+        auth_time: Option<i64>,
+    ) -> Result<(String, AccessClaims)> {
+        let now = crate::db::now();
+        let claims = AccessClaims {
+            iss: self.cfg.issuer.clone(),
+            sub: sub.to_string(),
+            aud: aud.to_string(),
+            exp: now + self.cfg.access_token_ttl.as_secs() as i64,
+            iat: now,
+            jti: tokens::new_jti(),
+            client_id: client_id.to_string(),
+            scope: scope.to_string(),
+            auth_time,
+        };
+        let jwt = self.keys.ring().signer.sign(TokenType::AccessToken, &claims)?;
+        Ok((jwt, claims))
+    }
+}

@@ -1,0 +1,321 @@
+//! The `tessera` command line: `serve`, and the admin commands that share
+//! their code paths with the web portal and admin API.
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::app::Tessera;
+use crate::clients::{self, NewClient};
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+#[derive(Parser, Debug)]
+#[command(name = "tessera", version, about = "OAuth 2.0 / OpenID Connect authorization server")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (TESSERA_BIND, default 127.0.0.1:8080)
+    Serve {
+        /// Worker threads (default: one per core)
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Apply database migrations and exit
+    Migrate,
+    /// Manage clients (registered apps)
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Manage signing keys
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Manage the scope catalogue
+    #[command(subcommand)]
+    Scope(ScopeCmd),
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct JsonFlag {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCmd {
+    /// Register a client; a confidential client's secret is printed once
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// confidential or public
+        #[arg(long = "type", default_value = "confidential")]
+        client_type: String,
+        /// comma- or space-separated: authorization_code, refresh_token, client_credentials, password
+        #[arg(long)]
+        grant_types: String,
+        /// space-separated scopes from the catalogue
+        #[arg(long)]
+        scopes: String,
+        /// comma- or space-separated redirect URIs
+        #[arg(long, default_value = "")]
+        redirect_uris: String,
+        #[arg(long)]
+        owner: Option<String>,
+        /// free, pro or enterprise
+        #[arg(long)]
+        tier: Option<String>,
+        /// requests per minute (overrides the tier)
+        #[arg(long)]
+        rate_limit: Option<i64>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    List {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Show {
+        client_id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Suspend {
+        client_id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Activate {
+        client_id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Replace the secret; the new one is printed once
+    RotateSecret {
+        client_id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Delete {
+        client_id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCmd {
+    List {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Promote the next key to current, retire the current one, create a new next
+    Rotate {
+        /// Rotate even if the next key was published too recently for cached JWKS
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScopeCmd {
+    List {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    Add {
+        name: String,
+        #[arg(long)]
+        description: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+/// Split a list given as commas and/or spaces.
+pub fn list_arg(s: &str) -> Vec<String> {
+    s.split([',', ' ']).filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
+fn print<T: Serialize + std::fmt::Debug>(json: bool, v: &T, human: impl FnOnce(&T) -> String) {
+    if json {
+        match serde_json::to_string_pretty(v) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    } else {
+        println!("{}", human(v));
+    }
+}
+
+fn client_line(c: &clients::Client) -> String {
+    format!(
+        "{}  {}  {}  {}  grants={}  scopes={}",
+        c.client_id,
+        c.name,
+        c.client_type.as_str(),
+        c.status,
+        c.grant_types.join(","),
+        c.scopes.join(" ")
+    )
+}
+
+fn created_text(c: &clients::Created) -> String {
+    let mut s = client_line(&c.client);
+    if let Some(secret) = &c.client_secret {
+        s.push_str(&format!("\nclient_secret: {secret}\n(shown once: store it now)"));
+    }
+    s
+}
+
+/// Run a command; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let cfg = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve { workers } => serve(cfg, workers),
+        other => rt.block_on(admin(cfg, other)),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn serve(cfg: Config, workers: Option<usize>) -> Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let bind = cfg.bind.clone();
+        let t = Tessera::open(cfg).await?;
+        let listener = std::net::TcpListener::bind(&bind).map_err(|e| Error::Config(format!("cannot bind {bind}: {e}")))?;
+        log::info!("Tessera listening on http://{bind} (issuer {})", t.cfg.issuer);
+        actix_web::rt::spawn(Arc::clone(&t).background());
+        crate::http::server(t, listener, workers)
+            .map_err(|e| Error::Config(format!("server: {e}")))?
+            .await
+            .map_err(|e| Error::Config(format!("server: {e}")))
+    })
+}
+
+async fn admin(cfg: Config, cmd: Command) -> Result<()> {
+    let actor = Some("cli");
+    match cmd {
+        Command::Serve { .. } => unreachable!("handled by run"),
+        Command::Migrate => {
+            let db = crate::db::connect(&cfg.database_url).await?;
+            crate::db::migrate(&db).await?;
+            println!("migrations applied");
+        }
+        Command::Client(c) => {
+            let db = crate::db::connect(&cfg.database_url).await?;
+            crate::db::migrate(&db).await?;
+            match c {
+                ClientCmd::Create {
+                    name,
+                    description,
+                    client_type,
+                    grant_types,
+                    scopes,
+                    redirect_uris,
+                    owner,
+                    tier,
+                    rate_limit,
+                    out,
+                } => {
+                    let n = NewClient {
+                        name,
+                        description,
+                        client_type,
+                        grant_types: list_arg(&grant_types),
+                        scopes: list_arg(&scopes),
+                        redirect_uris: list_arg(&redirect_uris),
+                        owner_user_id: owner,
+                        tier,
+                        rate_limit,
+                    };
+                    let created = clients::create(&db, n, actor).await?;
+                    print(out.json, &created, created_text);
+                }
+                ClientCmd::List { out } => {
+                    let all = clients::list(&db, None).await?;
+                    print(out.json, &all, |v| v.iter().map(client_line).collect::<Vec<_>>().join("\n"));
+                }
+                ClientCmd::Show { client_id, out } => {
+                    let c = clients::get(&db, &client_id).await?;
+                    print(out.json, &c, client_line);
+                }
+                ClientCmd::Suspend { client_id, out } => {
+                    let c = clients::set_status(&db, &client_id, false, actor).await?;
+                    print(out.json, &c, client_line);
+                }
+                ClientCmd::Activate { client_id, out } => {
+                    let c = clients::set_status(&db, &client_id, true, actor).await?;
+                    print(out.json, &c, client_line);
+                }
+                ClientCmd::RotateSecret { client_id, out } => {
+                    let c = clients::rotate_secret(&db, &client_id, actor).await?;
+                    print(out.json, &c, created_text);
+                }
+                ClientCmd::Delete { client_id, out } => {
+                    clients::delete(&db, &client_id, actor).await?;
+                    let v = serde_json::json!({"deleted": client_id});
+                    print(out.json, &v, |_| format!("deleted {client_id}"));
+                }
+            }
+        }
+        Command::Keys(k) => {
+            let t = Tessera::open(cfg).await?;
+            match k {
+                KeysCmd::List { out } => {
+                    let keys = t.keys.list().await?;
+                    print(out.json, &keys, |v| {
+                        v.iter()
+                            .map(|k| format!("{}  {}  {}  published={}", k.kid, k.alg, k.state, k.published))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    });
+                }
+                KeysCmd::Rotate { force, out } => {
+                    let r = t.keys.rotate(force).await?;
+                    print(out.json, &r, |r| format!("current {}  next {}  retired {:?}", r.current, r.next, r.retired));
+                }
+            }
+        }
+        Command::Scope(s) => {
+            let db = crate::db::connect(&cfg.database_url).await?;
+            crate::db::migrate(&db).await?;
+            match s {
+                ScopeCmd::List { out } => {
+                    let v = crate::catalogue::list(&db).await?;
+                    print(out.json, &v, |v| v.iter().map(|s| format!("{}  {}", s.name, s.description)).collect::<Vec<_>>().join("\n"));
+                }
+                ScopeCmd::Add { name, description, out } => {
+                    let v = crate::catalogue::add(&db, &name, &description).await?;
+                    print(out.json, &v, |s| format!("added {}", s.name));
+                }
+            }
+        }
+    }
+    Ok(())
+}

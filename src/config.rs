@@ -1,0 +1,168 @@
+//! Configuration from the environment, read and validated once at start.
+//!
+//! Every secret setting also has a `*_FILE` form (Vault Agent, Docker and
+//! Kubernetes secrets): `DATABASE_URL_FILE=/run/secrets/db` reads the value
+//! from that file, trailing newline removed. Setting both is an error.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address the HTTP server binds to (`TESSERA_BIND`, default `127.0.0.1:8080`).
+    pub bind: String,
+    /// The issuer identifier (`TESSERA_ISSUER`); https unless loopback.
+    pub issuer: String,
+    /// `DATABASE_URL` (default: a SQLite file `tessera.db` in the working directory).
+    pub database_url: String,
+    /// `REDIS_URL`; without it the token store lives in the SQL database.
+    pub redis_url: Option<String>,
+    /// Key-encryption key file (`TESSERA_KEK_FILE`, default `keys/kek`).
+    pub kek_file: PathBuf,
+    /// Whether a missing KEK file may be created (only for the default path).
+    pub create_kek: bool,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub code_ttl: Duration,
+    /// The `aud` of access tokens when no `resource`/`audience` is requested.
+    pub default_audience: String,
+    /// Audiences a client may ask for with `resource` or `audience`.
+    pub audiences: Vec<String>,
+    /// `Cache-Control: max-age` of the JWKS and discovery documents.
+    pub jwks_max_age: Duration,
+    /// How often every instance re-reads the signing keys from the database.
+    pub key_refresh_interval: Duration,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// Read a setting, or its `_FILE` twin.
+pub fn secret_var(name: &str) -> Result<Option<String>> {
+    let direct = std::env::var(name).ok().filter(|v| !v.is_empty());
+    let file_var = format!("{name}_FILE");
+    let file = std::env::var(&file_var).ok().filter(|v| !v.is_empty());
+    match (direct, file) {
+        (Some(_), Some(_)) => Err(Error::Config(format!("set {name} or {file_var}, not both"))),
+        (Some(v), None) => Ok(Some(v)),
+        (None, Some(path)) => {
+            let v = std::fs::read_to_string(&path)
+                .map_err(|e| Error::Config(format!("{file_var}: cannot read {path}: {e}")))?;
+            Ok(Some(v.trim_end_matches(['\n', '\r']).to_string()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn seconds(name: &str, default: u64, max: u64) -> Result<Duration> {
+    let v = match var(name) {
+        None => default,
+        Some(s) => s
+            .parse::<u64>()
+            .map_err(|_| Error::Config(format!("{name} must be a whole number of seconds, got {s:?}")))?,
+    };
+    if v == 0 || v > max {
+        return Err(Error::Config(format!("{name} must be between 1 and {max} seconds")));
+    }
+    Ok(Duration::from_secs(v))
+}
+
+/// True for `localhost`, `127.0.0.0/8` and `[::1]` hosts.
+pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config> {
+        let bind = var("TESSERA_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let issuer = var("TESSERA_ISSUER").unwrap_or_else(|| {
+            let hostport = bind.replacen("0.0.0.0", "127.0.0.1", 1);
+            format!("http://{hostport}")
+        });
+        let database_url = secret_var("DATABASE_URL")?.unwrap_or_else(|| "sqlite://tessera.db?mode=rwc".into());
+        let redis_url = secret_var("REDIS_URL")?;
+        let (kek_file, create_kek) = match var("TESSERA_KEK_FILE") {
+            Some(p) => (PathBuf::from(p), false),
+            None => (PathBuf::from("keys/kek"), true),
+        };
+        let default_audience = var("TESSERA_DEFAULT_AUDIENCE").unwrap_or_else(|| issuer.trim_end_matches('/').to_string());
+        let mut audiences: Vec<String> = var("TESSERA_AUDIENCES")
+            .map(|s| s.split([',', ' ']).filter(|a| !a.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default();
+        if !audiences.contains(&default_audience) {
+            audiences.insert(0, default_audience.clone());
+        }
+        let max_body_bytes = match var("TESSERA_MAX_BODY_BYTES") {
+            None => 16 * 1024,
+            Some(s) => s
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1024..=1024 * 1024).contains(n))
+                .ok_or_else(|| Error::Config("TESSERA_MAX_BODY_BYTES must be between 1024 and 1048576".into()))?,
+        };
+        let cfg = Config {
+            bind,
+            issuer,
+            database_url,
+            redis_url,
+            kek_file,
+            create_kek,
+            access_token_ttl: seconds("TESSERA_ACCESS_TOKEN_TTL", 900, 86_400)?,
+            refresh_token_ttl: seconds("TESSERA_REFRESH_TOKEN_TTL", 30 * 86_400, 365 * 86_400)?,
+            code_ttl: seconds("TESSERA_CODE_TTL", 60, 600)?,
+            default_audience,
+            audiences,
+            jwks_max_age: seconds("TESSERA_JWKS_MAX_AGE", 300, 86_400)?,
+            key_refresh_interval: seconds("TESSERA_KEY_REFRESH_SECS", 10, 3_600)?,
+            max_body_bytes,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Configuration for tests and embedding: loopback issuer, given database.
+    pub fn for_tests(database_url: &str, redis_url: Option<&str>, kek_file: PathBuf) -> Config {
+        Config {
+            bind: "127.0.0.1:0".into(),
+            issuer: "http://127.0.0.1".into(),
+            database_url: database_url.into(),
+            redis_url: redis_url.map(str::to_string),
+            kek_file,
+            create_kek: true,
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(86_400),
+            code_ttl: Duration::from_secs(60),
+            default_audience: "https://api.example.com".into(),
+            audiences: vec!["https://api.example.com".into(), "https://billing.example.com".into()],
+            jwks_max_age: Duration::from_secs(300),
+            key_refresh_interval: Duration::from_secs(10),
+            max_body_bytes: 16 * 1024,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let url = url::Url::parse(&self.issuer)
+            .map_err(|e| Error::Config(format!("TESSERA_ISSUER {:?} is not a URL: {e}", self.issuer)))?;
+        let loopback = url.host().map(|h| is_loopback_host(&h)).unwrap_or(false);
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(Error::Config("TESSERA_ISSUER must be https:// unless its host is loopback".into()));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(Error::Config("TESSERA_ISSUER must not have a query or fragment (RFC 8414 §2)".into()));
+        }
+        Ok(())
+    }
+
+    /// The issuer without a trailing slash, for building endpoint URLs.
+    pub fn base(&self) -> &str {
+        self.issuer.trim_end_matches('/')
+    }
+}

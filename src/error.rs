@@ -1,0 +1,77 @@
+//! # Errors
+//!
+//! Tessera has one error type per layer, and errors only travel upwards:
+//!
+//! * [`crate::store::StoreError`]: the token store (Redis or SQL) failed.
+//! * [`crate::keys::KeyError`]: a signing key could not be made, sealed or opened.
+//! * [`Error`] (this file): the domain. Every protocol rule in `oauth/` and every
+//!   management operation (`clients`, `users`, `grants`) answers with it. Its
+//!   variants are the RFC 6749 §5.2 error codes plus the few things that are
+//!   not the client's fault (storage, keys, configuration).
+//! * [`crate::http::error::OAuthError`]: the HTTP edge. It is built from an
+//!   [`Error`] by one `From` impl, which decides the status code and the
+//!   `WWW-Authenticate` header; handlers never pick a status themselves.
+//!
+//! Descriptions are written for the developer reading the JSON and never
+//! contain a secret or a token. Failures of storage say "temporarily
+//! unavailable" and log the cause on the server side only.
+use crate::keys::KeyError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// RFC 6749 `invalid_request`: malformed, missing or duplicated parameter.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// RFC 6749 `invalid_client`. `basic` is true when the client tried HTTP
+    /// Basic, which makes the answer a 401 with `WWW-Authenticate`.
+    #[error("{reason}")]
+    InvalidClient { basic: bool, reason: &'static str },
+    #[error("{0}")]
+    InvalidGrant(String),
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    #[error("grant type {0:?} is not supported")]
+    UnsupportedGrantType(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    /// RFC 8707 `invalid_target`: the requested resource/audience is not allowed.
+    #[error("{0}")]
+    InvalidTarget(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    UnsupportedTokenType(String),
+    /// Management input that breaks a rule (bad redirect URI, unknown scope …).
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("token store: {0}")]
+    Store(#[from] StoreError),
+    #[error("signing keys: {0}")]
+    Key(#[from] KeyError),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    pub fn invalid_request(msg: impl Into<String>) -> Self {
+        Error::InvalidRequest(msg.into())
+    }
+    pub fn invalid_grant(msg: impl Into<String>) -> Self {
+        Error::InvalidGrant(msg.into())
+    }
+    pub fn invalid_scope(msg: impl Into<String>) -> Self {
+        Error::InvalidScope(msg.into())
+    }
+    pub fn validation(msg: impl Into<String>) -> Self {
+        Error::Validation(msg.into())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,49 @@
+//! Discovery: `/.well-known/openid-configuration` (OpenID Connect Discovery
+//! 1.0) and `/.well-known/oauth-authorization-server` (RFC 8414). Both say
+//! exactly what this server implements and nothing more.
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
+
+use crate::app::Tessera;
+use crate::config::Config;
+use crate::oauth::grants;
+
+/// The metadata document (pure: a function of the configuration).
+pub fn metadata(cfg: &Config, scopes: &[String]) -> Value {
+    let base = cfg.base();
+    json!({
+        "issuer": cfg.issuer,
+        "token_endpoint": format!("{base}/token"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "revocation_endpoint": format!("{base}/revoke"),
+        "introspection_endpoint": format!("{base}/introspect"),
+        "grant_types_supported": grants::SUPPORTED,
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": scopes,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "access_token_signing_alg_values_supported": ["RS256"],
+    })
+}
+
+async fn scopes(t: &Tessera) -> Vec<String> {
+    crate::catalogue::list(&t.db).await.map(|v| v.into_iter().map(|s| s.name).collect()).unwrap_or_default()
+}
+
+pub async fn openid_configuration(t: web::Data<Tessera>) -> HttpResponse {
+    document(&t, metadata(&t.cfg, &scopes(&t).await))
+}
+
+pub async fn oauth_authorization_server(t: web::Data<Tessera>) -> HttpResponse {
+    document(&t, metadata(&t.cfg, &scopes(&t).await))
+}
+
+fn document(t: &Tessera, v: Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, format!("public, max-age={}", t.cfg.jwks_max_age.as_secs())))
+        .json(v)
+}

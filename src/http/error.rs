@@ -1,0 +1,102 @@
+//! The HTTP edge of errors: one type, [`OAuthError`], rendered as the
+//! RFC 6749 §5.2 JSON body. Built from the domain [`Error`] by the one
+//! `From` impl below, which is the only place a status code is chosen.
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::error::Error;
+
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub description: String,
+    pub www_authenticate: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl OAuthError {
+    pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        OAuthError { status, code, description: description.into(), www_authenticate: None }
+    }
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.description)
+    }
+}
+
+impl From<Error> for OAuthError {
+    fn from(e: Error) -> Self {
+        use StatusCode as S;
+        let bad = |code| OAuthError::new(S::BAD_REQUEST, code, e.to_string());
+        match &e {
+            Error::InvalidRequest(_) | Error::Validation(_) => bad("invalid_request"),
+            Error::InvalidClient { basic, .. } => OAuthError {
+                www_authenticate: basic.then(|| "Basic realm=\"tessera\", charset=\"UTF-8\"".to_string()),
+                ..OAuthError::new(S::UNAUTHORIZED, "invalid_client", e.to_string())
+            },
+            Error::InvalidGrant(_) => bad("invalid_grant"),
+            Error::UnauthorizedClient(_) => bad("unauthorized_client"),
+            Error::UnsupportedGrantType(_) => bad("unsupported_grant_type"),
+            Error::InvalidScope(_) => bad("invalid_scope"),
+            Error::InvalidTarget(_) => bad("invalid_target"),
+            Error::UnsupportedTokenType(_) => bad("unsupported_token_type"),
+            Error::AccessDenied(_) => OAuthError::new(S::FORBIDDEN, "access_denied", e.to_string()),
+            Error::NotFound(_) => OAuthError::new(S::NOT_FOUND, "not_found", e.to_string()),
+            Error::Conflict(_) => OAuthError::new(S::CONFLICT, "conflict", e.to_string()),
+            Error::Db(_) | Error::Store(_) => {
+                log::error!("{e}");
+                OAuthError::new(S::SERVICE_UNAVAILABLE, "temporarily_unavailable", "storage is unavailable; retry later")
+            }
+            Error::Key(_) | Error::Config(_) => {
+                log::error!("{e}");
+                OAuthError::new(S::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+            }
+        }
+    }
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status);
+        r.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let Some(w) = &self.www_authenticate {
+            r.insert_header((header::WWW_AUTHENTICATE, w.as_str()));
+        }
+        r.json(Body { error: self.code, error_description: &self.description })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        let e: OAuthError = Error::InvalidClient { basic: true, reason: "x" }.into();
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+        assert!(e.www_authenticate.unwrap().starts_with("Basic"));
+        let e: OAuthError = Error::InvalidClient { basic: false, reason: "x" }.into();
+        assert!(e.www_authenticate.is_none());
+        let e: OAuthError = Error::invalid_scope("s").into();
+        assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "invalid_scope"));
+        let e: OAuthError = Error::Db(sea_orm::DbErr::Custom("down".into())).into();
+        assert_eq!((e.status, e.code), (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"));
+        assert!(!e.description.contains("down"));
+    }
+}

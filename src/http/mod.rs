@@ -1,0 +1,63 @@
+//! The HTTP edge: actix handlers that parse a request, call the protocol
+//! code in `crate::oauth`, and render the answer. No rules live here.
+pub mod discovery;
+pub mod error;
+pub mod form;
+pub mod health;
+pub mod introspect;
+pub mod jwks;
+pub mod revoke;
+pub mod token;
+
+use std::sync::Arc;
+
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, HttpResponse};
+
+use crate::app::Tessera;
+use error::OAuthError;
+
+/// Mount every route on an actix `App`.
+pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(web::Data::from(t))
+            .route("/token", web::post().to(token::token))
+            .route("/revoke", web::post().to(revoke::revoke))
+            .route("/introspect", web::post().to(introspect::introspect))
+            .route("/.well-known/jwks.json", web::get().to(jwks::jwks))
+            .route("/.well-known/openid-configuration", web::get().to(discovery::openid_configuration))
+            .route("/.well-known/oauth-authorization-server", web::get().to(discovery::oauth_authorization_server))
+            .route("/healthz", web::get().to(health::healthz))
+            .route("/readyz", web::get().to(health::readyz));
+    }
+}
+
+/// Headers every response carries unless a handler set its own.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
+}
+
+/// 404 as JSON.
+pub async fn not_found() -> Result<HttpResponse, OAuthError> {
+    Err(OAuthError::new(actix_web::http::StatusCode::NOT_FOUND, "not_found", "no such endpoint"))
+}
+
+/// Build and bind the HTTP server on an already-bound listener.
+pub fn server(t: Arc<Tessera>, listener: std::net::TcpListener, workers: Option<usize>) -> std::io::Result<actix_web::dev::Server> {
+    let mut s = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .wrap(security_headers())
+            .configure(configure(t.clone()))
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10);
+    if let Some(n) = workers {
+        s = s.workers(n);
+    }
+    Ok(s.run())
+}

@@ -1,0 +1,330 @@
+//! Signing keys: their lifecycle in the database and the in-memory key ring
+//! every request reads.
+//!
+//! Lifecycle (`docs/key-rotation.md`):
+//! `next` (published in the JWKS, not signing) → `current` (signing) →
+//! `retired` (published until every token it signed has expired) → gone
+//! from the JWKS. `revoked` leaves the JWKS at once.
+//!
+//! Every instance re-reads the `signing_keys` table every
+//! `TESSERA_KEY_REFRESH_SECS` (default 10 s), so all instances sharing a
+//! database sign with the same current key within that bound. The private
+//! parts are sealed with the KEK ([`kek`]) and opened once per key, never per
+//! request.
+pub mod kek;
+pub mod signer;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use entity::signing_keys;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use kek::Kek;
+pub use signer::{Signer, TokenType};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key-encryption key: {0}")]
+    Kek(String),
+    #[error("crypto failure: {0}")]
+    Crypto(&'static str),
+    #[error("a private key does not open with this key-encryption key")]
+    WrongKek,
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("no current signing key")]
+    NoCurrentKey,
+    #[error("the next key has been published for {published_secs} s; verifiers may cache the JWKS for {needed_secs} s. Wait {wait_secs} s or use --force")]
+    TooSoon { published_secs: i64, needed_secs: i64, wait_secs: i64 },
+    #[error("another rotation changed the keys first; try again")]
+    Conflict,
+    #[error("key {0} not found")]
+    NotFound(String),
+}
+
+pub const STATE_NEXT: &str = "next";
+pub const STATE_CURRENT: &str = "current";
+pub const STATE_RETIRED: &str = "retired";
+pub const STATE_REVOKED: &str = "revoked";
+
+/// Clock skew allowed to verifiers, added to every "until it has expired".
+pub const CLOCK_SKEW_SECS: i64 = 60;
+
+#[derive(Clone, Debug)]
+pub struct KeyPolicy {
+    /// Longest lifetime of anything signed (access and ID tokens).
+    pub token_ttl: Duration,
+    /// JWKS `Cache-Control: max-age`: a new key must be published at least
+    /// this long (plus a margin) before it signs.
+    pub jwks_max_age: Duration,
+}
+
+impl KeyPolicy {
+    /// How long a `next` key must have been published before it may sign.
+    pub fn min_publish_secs(&self) -> i64 {
+        self.jwks_max_age.as_secs() as i64 + CLOCK_SKEW_SECS
+    }
+}
+
+/// A key that verifies signatures.
+pub struct VerifyKey {
+    pub kid: String,
+    pub state: String,
+    pub key: jsonwebtoken::DecodingKey,
+}
+
+/// The keys as one instance sees them at one moment; swapped as a whole.
+pub struct KeyRing {
+    pub signer: Arc<Signer>,
+    pub verify: HashMap<String, VerifyKey>,
+    /// The serialised JWKS document and its strong ETag.
+    pub jwks: Arc<str>,
+    pub etag: String,
+    fingerprint: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub alg: String,
+    pub state: String,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub retired_at: Option<i64>,
+    pub remove_after: Option<i64>,
+    pub published: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RotationReport {
+    pub retired: Option<String>,
+    pub current: String,
+    pub next: String,
+    pub forced: bool,
+}
+
+pub struct KeyManager {
+    db: DatabaseConnection,
+    kek: Kek,
+    policy: KeyPolicy,
+    ring: RwLock<Arc<KeyRing>>,
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn new_kid() -> String {
+    // Sortable by creation: date, then randomness.
+    let mut r = [0u8; 6];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut r);
+    format!("{}-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"), hex(&r))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a key of this row belongs in the JWKS at `now`.
+pub fn is_published(row: &signing_keys::Model, now: i64) -> bool {
+    match row.state.as_str() {
+        STATE_NEXT | STATE_CURRENT => true,
+        STATE_RETIRED => row.remove_after.is_none_or(|t| t > now),
+        _ => false,
+    }
+}
+
+impl KeyManager {
+    /// Make sure a current and a next key exist, then load the ring.
+    pub async fn start(db: DatabaseConnection, kek: Kek, policy: KeyPolicy) -> Result<Arc<KeyManager>, KeyError> {
+        ensure_keys(&db, &kek).await?;
+        let ring = build_ring(&db, &kek, None).await?;
+        Ok(Arc::new(KeyManager { db, kek, policy, ring: RwLock::new(Arc::new(ring)) }))
+    }
+
+    pub fn ring(&self) -> Arc<KeyRing> {
+        match self.ring.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn policy(&self) -> &KeyPolicy {
+        &self.policy
+    }
+
+    /// Re-read the keys table; swap the ring if anything changed.
+    pub async fn reload(&self) -> Result<bool, KeyError> {
+        let old = self.ring();
+        let ring = build_ring(&self.db, &self.kek, Some(&old)).await?;
+        if ring.fingerprint == old.fingerprint {
+            return Ok(false);
+        }
+        log::info!("signing keys changed: current kid {}", ring.signer.kid);
+        match self.ring.write() {
+            Ok(mut g) => *g = Arc::new(ring),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
+        }
+        Ok(true)
+    }
+
+    pub async fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
+        list_keys(&self.db).await
+    }
+
+    /// Promote `next` to `current`, retire `current`, create a new `next`.
+    pub async fn rotate(&self, force: bool) -> Result<RotationReport, KeyError> {
+        let report = rotate(&self.db, &self.kek, &self.policy, force).await?;
+        self.reload().await?;
+        Ok(report)
+    }
+}
+
+pub async fn list_keys(db: &DatabaseConnection) -> Result<Vec<KeyInfo>, KeyError> {
+    let t = now();
+    let rows = signing_keys::Entity::find().order_by_asc(signing_keys::Column::CreatedAt).all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| KeyInfo {
+            published: is_published(&r, t),
+            kid: r.kid,
+            alg: r.alg,
+            state: r.state,
+            created_at: r.created_at,
+            activated_at: r.activated_at,
+            retired_at: r.retired_at,
+            remove_after: r.remove_after,
+        })
+        .collect())
+}
+
+async fn insert_key(db: &DatabaseConnection, kek: &Kek, state: &str) -> Result<String, KeyError> {
+    let kid = new_kid();
+    // RSA generation is CPU-bound (~0.2 s): keep it off the async workers.
+    let kid2 = kid.clone();
+    let g = tokio::task::spawn_blocking(move || signer::generate_rsa(&kid2))
+        .await
+        .map_err(|_| KeyError::Crypto("key generation task"))??;
+    let t = now();
+    let am = signing_keys::ActiveModel {
+        kid: Set(kid.clone()),
+        alg: Set("RS256".into()),
+        state: Set(state.into()),
+        public_jwk: Set(g.public_jwk.to_string()),
+        private_enc: Set(kek.seal(&kid, &g.pkcs8)?),
+        created_at: Set(t),
+        activated_at: Set((state == STATE_CURRENT).then_some(t)),
+        retired_at: Set(None),
+        remove_after: Set(None),
+    };
+    signing_keys::Entity::insert(am).exec_without_returning(db).await?;
+    log::info!("created signing key {kid} ({state})");
+    Ok(kid)
+}
+
+async fn count_state(db: &DatabaseConnection, state: &str) -> Result<usize, KeyError> {
+    Ok(signing_keys::Entity::find().filter(signing_keys::Column::State.eq(state)).all(db).await?.len())
+}
+
+/// First start: a current key (signing at once, since no verifier can have
+/// cached an older JWKS of a database that had no key) and a next key.
+pub async fn ensure_keys(db: &DatabaseConnection, kek: &Kek) -> Result<(), KeyError> {
+    if count_state(db, STATE_CURRENT).await? == 0 {
+        insert_key(db, kek, STATE_CURRENT).await?;
+    }
+    if count_state(db, STATE_NEXT).await? == 0 {
+        insert_key(db, kek, STATE_NEXT).await?;
+    }
+    Ok(())
+}
+
+pub async fn rotate(db: &DatabaseConnection, kek: &Kek, policy: &KeyPolicy, force: bool) -> Result<RotationReport, KeyError> {
+    ensure_keys(db, kek).await?;
+    let t = now();
+    let next = signing_keys::Entity::find()
+        .filter(signing_keys::Column::State.eq(STATE_NEXT))
+        .order_by_asc(signing_keys::Column::CreatedAt)
+        .one(db)
+        .await?
+        .ok_or(KeyError::NoCurrentKey)?;
+    let published = t - next.created_at;
+    let needed = policy.min_publish_secs();
+    if published < needed && !force {
+        return Err(KeyError::TooSoon { published_secs: published, needed_secs: needed, wait_secs: needed - published });
+    }
+    if published < needed {
+        log::warn!(
+            "forced rotation: key {} published only {published} s; verifiers caching the JWKS up to {needed} s may reject new tokens",
+            next.kid
+        );
+    }
+    let currents = signing_keys::Entity::find().filter(signing_keys::Column::State.eq(STATE_CURRENT)).all(db).await?;
+    // Compare-and-set: only the rotation that moves this `next` wins.
+    let won = signing_keys::Entity::update_many()
+        .col_expr(signing_keys::Column::State, Expr::value(STATE_CURRENT))
+        .col_expr(signing_keys::Column::ActivatedAt, Expr::value(t))
+        .filter(signing_keys::Column::Kid.eq(next.kid.as_str()))
+        .filter(signing_keys::Column::State.eq(STATE_NEXT))
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1;
+    if !won {
+        return Err(KeyError::Conflict);
+    }
+    let remove_after = t + policy.token_ttl.as_secs() as i64 + CLOCK_SKEW_SECS;
+    let mut retired = None;
+    for c in currents {
+        signing_keys::Entity::update_many()
+            .col_expr(signing_keys::Column::State, Expr::value(STATE_RETIRED))
+            .col_expr(signing_keys::Column::RetiredAt, Expr::value(t))
+            .col_expr(signing_keys::Column::RemoveAfter, Expr::value(remove_after))
+            .filter(signing_keys::Column::Kid.eq(c.kid.as_str()))
+            .filter(signing_keys::Column::State.eq(STATE_CURRENT))
+            .exec(db)
+            .await?;
+        retired = Some(c.kid);
+    }
+    let new_next = insert_key(db, kek, STATE_NEXT).await?;
+    log::info!("rotated signing keys: current {}, next {new_next}", next.kid);
+    Ok(RotationReport { retired, current: next.kid, next: new_next, forced: force && published < needed })
+}
+
+async fn build_ring(db: &DatabaseConnection, kek: &Kek, old: Option<&KeyRing>) -> Result<KeyRing, KeyError> {
+    let t = now();
+    let rows = signing_keys::Entity::find().order_by_asc(signing_keys::Column::CreatedAt).all(db).await?;
+    let published: Vec<&signing_keys::Model> = rows.iter().filter(|r| is_published(r, t)).collect();
+    // If two instances raced to create the first key, the newest current wins everywhere.
+    let current = published
+        .iter()
+        .filter(|r| r.state == STATE_CURRENT)
+        .max_by(|a, b| (a.activated_at, &a.kid).cmp(&(b.activated_at, &b.kid)))
+        .ok_or(KeyError::NoCurrentKey)?;
+    let fingerprint: String =
+        published.iter().map(|r| format!("{}:{}:{};", r.kid, r.state, current.kid == r.kid)).collect();
+    let signer = match old {
+        Some(o) if o.signer.kid == current.kid => o.signer.clone(),
+        _ => {
+            let der = kek.open(&current.kid, &current.private_enc)?;
+            Arc::new(Signer::from_pkcs8(&current.kid, &der)?)
+        }
+    };
+    let mut verify = HashMap::new();
+    let mut jwks = Vec::new();
+    for r in &published {
+        let jwk: serde_json::Value =
+            serde_json::from_str(&r.public_jwk).map_err(|_| KeyError::Crypto("stored public JWK"))?;
+        let (n, e) = (jwk["n"].as_str().unwrap_or_default(), jwk["e"].as_str().unwrap_or_default());
+        let key = jsonwebtoken::DecodingKey::from_rsa_components(n, e).map_err(|_| KeyError::Crypto("public key"))?;
+        verify.insert(r.kid.clone(), VerifyKey { kid: r.kid.clone(), state: r.state.clone(), key });
+        jwks.push(jwk);
+    }
+    let body = serde_json::json!({ "keys": jwks }).to_string();
+    let etag = format!("\"{}\"", hex(&Sha256::digest(body.as_bytes())[..16]));
+    Ok(KeyRing { signer, verify, jwks: Arc::from(body.as_str()), etag, fingerprint })
+}

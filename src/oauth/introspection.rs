@@ -1,0 +1,101 @@
+//! Verifying our own access tokens (for `/introspect`, `/revoke` and
+//! `/userinfo`), RFC 7662: any doubt means inactive, never an error.
+use jsonwebtoken::{Algorithm, Validation};
+
+use super::tokens::AccessClaims;
+use crate::keys::KeyRing;
+
+/// Why a token was not accepted (for logs and tests; the wire only says `active:false`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejected {
+    Malformed,
+    WrongType,
+    UnknownKey,
+    BadSignature,
+    Expired,
+    WrongIssuer,
+}
+
+/// Is the `typ` header the RFC 9068 one?
+fn is_at_jwt(typ: Option<&str>) -> bool {
+    typ.is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"))
+}
+
+/// Check signature (RS256 only, by a key of ours that is still published),
+/// `typ`, `iss` and `exp`. `leeway` is in seconds. `allow_expired` is for
+/// revocation, where an expired but genuine token is simply a no-op.
+pub fn verify(ring: &KeyRing, issuer: &str, token: &str, leeway: u64, allow_expired: bool) -> Result<AccessClaims, Rejected> {
+    if token.len() > 8192 {
+        return Err(Rejected::Malformed);
+    }
+    let header = jsonwebtoken::decode_header(token).map_err(|_| Rejected::Malformed)?;
+    if header.alg != Algorithm::RS256 {
+        return Err(Rejected::WrongType);
+    }
+    if !is_at_jwt(header.typ.as_deref()) {
+        return Err(Rejected::WrongType);
+    }
+    let kid = header.kid.ok_or(Rejected::UnknownKey)?;
+    let key = ring.verify.get(&kid).ok_or(Rejected::UnknownKey)?;
+    let mut v = Validation::new(Algorithm::RS256);
+    v.leeway = leeway;
+    v.validate_aud = false;
+    v.validate_exp = !allow_expired;
+    v.set_required_spec_claims(&["exp", "iss", "sub"]);
+    v.set_issuer(&[issuer]);
+    match jsonwebtoken::decode::<AccessClaims>(token, &key.key, &v) {
+        Ok(d) => Ok(d.claims),
+        Err(e) => Err(match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => Rejected::Expired,
+            jsonwebtoken::errors::ErrorKind::InvalidIssuer => Rejected::WrongIssuer,
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => Rejected::BadSignature,
+            _ => Rejected::Malformed,
+        }),
+    }
+}
+
+/// RFC 7662 §2.2 response.
+#[derive(Debug, serde::Serialize)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<ActiveClaims>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct ActiveClaims {
+    pub scope: String,
+    pub client_id: String,
+    pub token_type: &'static str,
+    pub exp: i64,
+    pub iat: i64,
+    pub sub: String,
+    pub aud: String,
+    pub iss: String,
+    pub jti: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+impl Introspection {
+    pub fn inactive() -> Self {
+        Introspection { active: false, claims: None }
+    }
+    pub fn access(c: AccessClaims) -> Self {
+        Introspection {
+            active: true,
+            claims: Some(ActiveClaims {
+                scope: c.scope,
+                client_id: c.client_id,
+                token_type: "Bearer",
+                exp: c.exp,
+                iat: c.iat,
+                sub: c.sub,
+                aud: c.aud,
+                iss: c.iss,
+                jti: c.jti,
+                username: None,
+            }),
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Request parameters (RFC 6749 §3.1, §3.2): form-urlencoded, each at most
+//! once, valid UTF-8. A parameter sent twice is refused rather than one copy
+//! being silently chosen; an empty value counts as absent.
+use std::collections::HashMap;
+
+use percent_encoding::percent_decode;
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug, Default)]
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    /// Parse `application/x-www-form-urlencoded` bytes (a body or a query string).
+    pub fn parse(raw: &[u8]) -> Result<Params> {
+        let mut map = HashMap::new();
+        for pair in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let mut it = pair.splitn(2, |b| *b == b'=');
+            let name = decode(it.next().unwrap_or_default())?;
+            let value = decode(it.next().unwrap_or_default())?;
+            if name.is_empty() {
+                return Err(Error::invalid_request("empty parameter name"));
+            }
+            if map.contains_key(&name) {
+                return Err(Error::invalid_request(format!("parameter {name} is repeated")));
+            }
+            map.insert(name, value);
+        }
+        Ok(Params(map))
+    }
+
+    /// The value of a parameter, `None` when absent or empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    pub fn require(&self, name: &str) -> Result<&str> {
+        self.get(name).ok_or_else(|| Error::invalid_request(format!("missing parameter {name}")))
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Params {
+        Params(pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+}
+
+fn decode(part: &[u8]) -> Result<String> {
+    let plus: Vec<u8> = part.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    let s = percent_decode(&plus)
+        .decode_utf8()
+        .map_err(|_| Error::invalid_request("parameters must be valid UTF-8"))?;
+    if s.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(Error::invalid_request("parameters must not contain control characters"));
+    }
+    Ok(s.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_decodes() {
+        let p = Params::parse(b"grant_type=client_credentials&scope=read%3Adata+write%3Adata&x=").unwrap();
+        assert_eq!(p.get("grant_type"), Some("client_credentials"));
+        assert_eq!(p.get("scope"), Some("read:data write:data"));
+        assert_eq!(p.get("x"), None);
+        assert!(p.require("x").is_err());
+    }
+
+    #[test]
+    fn refuses_duplicates_bad_utf8_and_crlf() {
+        assert!(matches!(Params::parse(b"a=1&a=2"), Err(Error::InvalidRequest(m)) if m.contains("repeated")));
+        assert!(Params::parse(b"a=%ff%fe").is_err());
+        assert!(Params::parse(b"a=x%0d%0aSet-Cookie:1").is_err());
+        assert!(Params::parse(b"=1").is_err());
+    }
+}

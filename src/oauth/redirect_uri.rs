@@ -1,0 +1,99 @@
+//! Redirect URIs: what may be registered, and when a presented one matches.
+//!
+//! Registration (RFC 9700 §2.1, §4.1): absolute `https` URIs, or `http` on a
+//! loopback host for native apps and development; no fragment (RFC 6749
+//! §3.1.2), no userinfo, no wildcard. Matching is exact string comparison
+//! (RFC 9700 §4.1.3), except that a loopback IP redirect may use any port
+//! (RFC 8252 §7.3), since native apps bind an ephemeral one.
+use url::{Host, Url};
+
+use crate::config::is_loopback_host;
+
+/// Check a redirect URI for registration; the error says what is wrong.
+pub fn validate(uri: &str) -> Result<(), String> {
+    if uri.contains('*') {
+        return Err(format!("{uri}: wildcards are not allowed in redirect URIs"));
+    }
+    if uri.contains('#') {
+        return Err(format!("{uri}: redirect URIs must not contain a fragment"));
+    }
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{uri:?}: redirect URIs must not contain spaces or control characters"));
+    }
+    let url = Url::parse(uri).map_err(|e| format!("{uri}: not an absolute URI ({e})"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{uri}: redirect URIs must not contain user information"));
+    }
+    let loopback = url.host().map(|h| is_loopback_host(&h)).unwrap_or(false);
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(format!("{uri}: redirect URIs must use https (http only on 127.0.0.1, [::1] or localhost)")),
+        s => Err(format!("{uri}: scheme {s} is not allowed; use https")),
+    }
+}
+
+/// Does `presented` match one of the registered URIs?
+pub fn matches(registered: &[String], presented: &str) -> bool {
+    if registered.iter().any(|r| r == presented) {
+        return true;
+    }
+    // RFC 8252 §7.3: loopback IP literals may vary the port, nothing else.
+    let Ok(p) = Url::parse(presented) else { return false };
+    if p.scheme() != "http" || !matches!(p.host(), Some(Host::Ipv4(_)) | Some(Host::Ipv6(_))) {
+        return false;
+    }
+    registered.iter().any(|r| {
+        let Ok(mut r) = Url::parse(r) else { return false };
+        if r.scheme() != "http" || r.host() != p.host() || !matches!(r.host(), Some(Host::Ipv4(_)) | Some(Host::Ipv6(_))) {
+            return false;
+        }
+        if r.set_port(p.port()).is_err() {
+            return false;
+        }
+        r.as_str() == p.as_str() && presented == p.as_str()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_rules() {
+        assert!(validate("https://app.example.com/cb").is_ok());
+        assert!(validate("http://127.0.0.1:8000/cb").is_ok());
+        assert!(validate("http://localhost/cb").is_ok());
+        assert!(validate("http://[::1]:9/cb").is_ok());
+        assert!(validate("http://app.example.com/cb").unwrap_err().contains("https"));
+        assert!(validate("https://app.example.com/cb#x").unwrap_err().contains("fragment"));
+        assert!(validate("https://*.example.com/cb").unwrap_err().contains("wildcard"));
+        assert!(validate("https://user:pw@example.com/cb").unwrap_err().contains("user information"));
+        assert!(validate("javascript:alert(1)").is_err());
+        assert!(validate("/relative").is_err());
+        assert!(validate("https://example.com/a b").is_err());
+    }
+
+    #[test]
+    fn exact_matching() {
+        let reg = vec!["https://app.example.com/cb".to_string(), "http://127.0.0.1:8000/cb".to_string()];
+        assert!(matches(&reg, "https://app.example.com/cb"));
+        for bad in [
+            "https://app.example.com/cb/",
+            "https://app.example.com/cb?x=1",
+            "https://app.example.com/cb/../cb",
+            "https://app.example.com/CB",
+            "https://APP.example.com/cb",
+            "https://app.example.com.evil.com/cb",
+            "https://evil.com@app.example.com/cb",
+            "https://app.example.com/c%62",
+            "https://app.example.com/cbx",
+        ] {
+            assert!(!matches(&reg, bad), "{bad} must not match");
+        }
+        // loopback port may vary, nothing else
+        assert!(matches(&reg, "http://127.0.0.1:51234/cb"));
+        assert!(!matches(&reg, "http://127.0.0.1:51234/other"));
+        assert!(!matches(&reg, "http://127.0.0.2:8000/cb"));
+    }
+}

@@ -1,0 +1,73 @@
+//! Scopes (RFC 6749 §3.3): space-delimited tokens of printable ASCII except
+//! `"` and `\`. Order is kept, duplicates dropped.
+use crate::error::{Error, Result};
+
+fn valid_token(t: &str) -> bool {
+    !t.is_empty() && t.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+/// Parse a `scope` parameter.
+pub fn parse(s: &str) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for t in s.split(' ').filter(|t| !t.is_empty()) {
+        if !valid_token(t) {
+            return Err(Error::invalid_scope(format!("{t:?} is not a valid scope token")));
+        }
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    Ok(out)
+}
+
+pub fn join(scopes: &[String]) -> String {
+    scopes.join(" ")
+}
+
+/// Every requested scope must be allowed; the error names the first that is not.
+pub fn require_subset(requested: &[String], allowed: &[String]) -> Result<()> {
+    match requested.iter().find(|s| !allowed.contains(s)) {
+        Some(s) => Err(Error::invalid_scope(format!("scope {s} is not allowed for this client"))),
+        None => Ok(()),
+    }
+}
+
+/// The scopes to grant: the requested ones (which must be allowed), or all
+/// allowed ones when none were requested (RFC 6749 §3.3 lets the server pick a default).
+pub fn resolve(requested: Option<&str>, allowed: &[String]) -> Result<Vec<String>> {
+    match requested {
+        Some(s) => {
+            let req = parse(s)?;
+            require_subset(&req, allowed)?;
+            Ok(req)
+        }
+        None => Ok(allowed.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn parse_rules() {
+        assert_eq!(parse("read:data  write:data read:data").unwrap(), v(&["read:data", "write:data"]));
+        assert!(parse("read\"data").is_err());
+        assert!(parse("a\\b").is_err());
+        assert!(parse("é").is_err());
+        assert_eq!(parse("").unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn subset_and_default() {
+        let allowed = v(&["read:data", "write:data"]);
+        assert_eq!(resolve(Some("read:data"), &allowed).unwrap(), v(&["read:data"]));
+        assert_eq!(resolve(None, &allowed).unwrap(), allowed);
+        let e = resolve(Some("read:data read:billing"), &allowed).unwrap_err();
+        assert!(matches!(e, Error::InvalidScope(m) if m.contains("read:billing")));
+    }
+}

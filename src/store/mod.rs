@@ -1,0 +1,115 @@
+//! The token store: short-lived, high-churn state that every instance must
+//! see at once — the access-token denylist, authorization codes and refresh
+//! token families. Two backends keep the same contract (`tests/it/store.rs`
+//! runs one suite against both):
+//!
+//! * [`redis::RedisStore`] (`REDIS_URL`): every check-then-act is one Lua
+//!   script, so two instances racing on the same code or refresh token
+//!   cannot both win.
+//! * [`sql::SqlStore`] (the embedded default): the same tables in the main
+//!   database; single use is a conditional `UPDATE … WHERE used = false`
+//!   whose affected-row count picks the one winner. Durable: nothing is lost
+//!   on restart.
+//!
+//! Secrets never reach the store: codes and refresh tokens are keyed by the
+//! SHA-256 of their value.
+pub mod redis;
+pub mod sql;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// A refresh token as the store keeps it (the token itself is only hashed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub token_hash: String,
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    /// Opaque to the store: JSON of the grant's details (scopes, auth_time …).
+    pub data: String,
+    pub expires_at: i64,
+    /// The access token issued together with this refresh token.
+    pub access_jti: String,
+    pub access_exp: i64,
+}
+
+/// What the store knows about a presented refresh token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshState {
+    /// Valid and unused.
+    Active(RefreshRecord),
+    /// Already rotated: presenting it again is reuse.
+    Used(RefreshRecord),
+    /// Unknown, expired, or its family was revoked.
+    Invalid,
+}
+
+/// Outcome of an atomic rotation attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// This caller won: the old token is now used and the new one stored.
+    Rotated,
+    /// The old token had already been used: its whole family is now revoked
+    /// and the access tokens issued from it are denylisted.
+    Reused { family_id: String },
+    /// Unknown, expired, or revoked: nothing changed.
+    Invalid,
+}
+
+/// Outcome of redeeming an authorization code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeRedemption {
+    /// First redemption: the code's data.
+    Redeemed(String),
+    /// Second redemption: what the first one issued (as recorded), if known.
+    Replayed(Option<String>),
+    /// Unknown or expired.
+    Invalid,
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Which backend this is, for logs and `/readyz`.
+    fn kind(&self) -> &'static str;
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Denylist an access token id until `expires_at` (Unix seconds).
+    async fn deny(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+    async fn is_denied(&self, jti: &str) -> Result<bool, StoreError>;
+
+    /// Store a code's data until `expires_at`.
+    async fn put_code(&self, code_hash: &str, data: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// Redeem a code exactly once.
+    async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError>;
+    /// Record what was issued from a redeemed code, so a replay can revoke it.
+    async fn set_code_issued(&self, code_hash: &str, issued: &str) -> Result<(), StoreError>;
+
+    async fn put_refresh(&self, rec: &RefreshRecord) -> Result<(), StoreError>;
+    async fn get_refresh(&self, token_hash: &str, now: i64) -> Result<RefreshState, StoreError>;
+    /// Atomically mark `old_hash` used and store `new`; exactly one of many
+    /// concurrent callers gets [`Rotation::Rotated`].
+    async fn rotate_refresh(&self, old_hash: &str, new: &RefreshRecord, now: i64) -> Result<Rotation, StoreError>;
+    /// Revoke a family: every refresh token in it stops working and every
+    /// access token issued from it is denylisted. Returns the tokens revoked.
+    async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError>;
+    /// Revoke every family of one user at one client.
+    async fn revoke_user_client(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError>;
+
+    /// Drop expired entries (the Redis backend lets keys expire by themselves).
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+}
+
+/// How long a used code or refresh token is remembered after it expires, so
+/// that a late replay is still recognised as one.
+pub const REPLAY_MEMORY_SECS: i64 = 600;

@@ -1,0 +1,280 @@
+//! The Redis token store (`REDIS_URL`), shared by every instance.
+//!
+//! Keys (all under `tessera:`):
+//! * `deny:{jti}` — a revoked access token, expiring with the token (`EXAT`).
+//! * `code:{sha256}` — hash {data, exp, used, issued}, kept a while after
+//!   expiry so that a replay is still recognised.
+//! * `rt:{sha256}` — hash {family, client, user, data, exp, jti, jexp, used}.
+//! * `fam:{family}` — set of the refresh-token hashes of one family;
+//!   `famrev:{family}` marks it revoked.
+//! * `uc:{user}|{client}` — set of the families of one user at one client.
+//!
+//! Every decision that reads then writes is one Lua script, so it is atomic
+//! however many instances race (Keycloak's refresh-reuse race was a
+//! check-then-act; this is not). The scripts touch keys they derive
+//! themselves, so they need a single Redis node (or Sentinel), not Cluster.
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+
+use super::{CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, REPLAY_MEMORY_SECS};
+
+const P: &str = "tessera:";
+
+/// Lua shared by the scripts that revoke: marks a family revoked and
+/// denylists every live access token issued from it.
+const REVOKE_FN: &str = r#"
+local function revoke(p, fam, now)
+  local famkey = p .. 'fam:' .. fam
+  if redis.call('EXISTS', p .. 'famrev:' .. fam) == 1 then return 0 end
+  redis.call('SET', p .. 'famrev:' .. fam, '1')
+  local ttl = redis.call('PTTL', famkey)
+  if ttl > 0 then redis.call('PEXPIRE', p .. 'famrev:' .. fam, ttl) end
+  local n = 0
+  for _, h in ipairs(redis.call('SMEMBERS', famkey)) do
+    local v = redis.call('HMGET', p .. 'rt:' .. h, 'jti', 'jexp')
+    if v[1] and tonumber(v[2]) > now then
+      redis.call('SET', p .. 'deny:' .. v[1], '1', 'EXAT', v[2])
+    end
+    n = n + 1
+  end
+  return n
+end
+"#;
+
+const REDEEM_CODE: &str = r#"
+local used = redis.call('HGET', KEYS[1], 'used')
+if not used then return {'invalid'} end
+if used == '1' then return {'replayed', redis.call('HGET', KEYS[1], 'issued') or ''} end
+if tonumber(redis.call('HGET', KEYS[1], 'exp')) <= tonumber(ARGV[1]) then return {'invalid'} end
+redis.call('HSET', KEYS[1], 'used', '1')
+return {'ok', redis.call('HGET', KEYS[1], 'data')}
+"#;
+
+const ROTATE: &str = r#"
+local p, now = ARGV[1], tonumber(ARGV[2])
+local used = redis.call('HGET', KEYS[1], 'used')
+if not used then return 'invalid' end
+local fam = redis.call('HGET', KEYS[1], 'family')
+if redis.call('EXISTS', p .. 'famrev:' .. fam) == 1 then return 'invalid' end
+if used == '1' then
+  revoke(p, fam, now)
+  return 'reused:' .. fam
+end
+if tonumber(redis.call('HGET', KEYS[1], 'exp')) <= now then return 'invalid' end
+redis.call('HSET', KEYS[1], 'used', '1')
+redis.call('HSET', KEYS[2], 'family', ARGV[3], 'client', ARGV[4], 'user', ARGV[5], 'data', ARGV[6],
+  'exp', ARGV[7], 'jti', ARGV[8], 'jexp', ARGV[9], 'used', '0')
+local keep = tonumber(ARGV[7]) + tonumber(ARGV[11])
+redis.call('EXPIREAT', KEYS[2], keep)
+redis.call('SADD', p .. 'fam:' .. fam, ARGV[10])
+redis.call('EXPIREAT', p .. 'fam:' .. fam, keep)
+return 'rotated'
+"#;
+
+const REVOKE_FAMILY: &str = r#"
+return revoke(ARGV[1], ARGV[2], tonumber(ARGV[3]))
+"#;
+
+const REVOKE_USER_CLIENT: &str = r#"
+local n = 0
+for _, fam in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  n = n + revoke(ARGV[1], fam, tonumber(ARGV[2]))
+end
+redis.call('DEL', KEYS[1])
+return n
+"#;
+
+pub struct RedisStore {
+    con: ConnectionManager,
+    redeem_code: Script,
+    rotate: Script,
+    revoke_family: Script,
+    revoke_user_client: Script,
+}
+
+fn key(kind: &str, id: &str) -> String {
+    format!("{P}{kind}:{id}")
+}
+
+fn uc_key(user_id: &str, client_id: &str) -> String {
+    format!("{P}uc:{user_id}|{client_id}")
+}
+
+impl RedisStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url)?;
+        let cfg = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(2)))
+            .set_number_of_retries(2);
+        let con = ConnectionManager::new_with_config(client, cfg).await?;
+        Ok(RedisStore {
+            con,
+            redeem_code: Script::new(REDEEM_CODE),
+            rotate: Script::new(&format!("{REVOKE_FN}{ROTATE}")),
+            revoke_family: Script::new(&format!("{REVOKE_FN}{REVOKE_FAMILY}")),
+            revoke_user_client: Script::new(&format!("{REVOKE_FN}{REVOKE_USER_CLIENT}")),
+        })
+    }
+}
+
+fn field<'a>(h: &'a std::collections::HashMap<String, String>, name: &str) -> Result<&'a str, StoreError> {
+    h.get(name).map(String::as_str).ok_or_else(|| StoreError::Corrupt(format!("refresh token without {name}")))
+}
+
+fn num(h: &std::collections::HashMap<String, String>, name: &str) -> Result<i64, StoreError> {
+    field(h, name)?.parse().map_err(|_| StoreError::Corrupt(format!("refresh token {name} not a number")))
+}
+
+#[async_trait]
+impl TokenStore for RedisStore {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let _: String = redis::cmd("PING").query_async(&mut con).await?;
+        Ok(())
+    }
+
+    async fn deny(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let _: () = redis::cmd("SET").arg(key("deny", jti)).arg(1).arg("EXAT").arg(expires_at).query_async(&mut con).await?;
+        Ok(())
+    }
+
+    async fn is_denied(&self, jti: &str) -> Result<bool, StoreError> {
+        let mut con = self.con.clone();
+        Ok(con.exists(key("deny", jti)).await?)
+    }
+
+    async fn put_code(&self, code_hash: &str, data: &str, expires_at: i64) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let k = key("code", code_hash);
+        let _: () = redis::pipe()
+            .atomic()
+            .hset_multiple(&k, &[("data", data), ("exp", &expires_at.to_string()), ("used", "0")])
+            .expire_at(&k, expires_at + REPLAY_MEMORY_SECS)
+            .query_async(&mut con)
+            .await?;
+        Ok(())
+    }
+
+    async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
+        let mut con = self.con.clone();
+        let r: Vec<String> = self.redeem_code.key(key("code", code_hash)).arg(now).invoke_async(&mut con).await?;
+        Ok(match r.first().map(String::as_str) {
+            Some("ok") => CodeRedemption::Redeemed(r.get(1).cloned().unwrap_or_default()),
+            Some("replayed") => CodeRedemption::Replayed(r.get(1).filter(|s| !s.is_empty()).cloned()),
+            _ => CodeRedemption::Invalid,
+        })
+    }
+
+    async fn set_code_issued(&self, code_hash: &str, issued: &str) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let _: () = con.hset(key("code", code_hash), "issued", issued).await?;
+        Ok(())
+    }
+
+    async fn put_refresh(&self, rec: &RefreshRecord) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let k = key("rt", &rec.token_hash);
+        let fam = key("fam", &rec.family_id);
+        let uc = uc_key(&rec.user_id, &rec.client_id);
+        let keep = rec.expires_at + REPLAY_MEMORY_SECS;
+        let _: () = redis::pipe()
+            .atomic()
+            .hset_multiple(
+                &k,
+                &[
+                    ("family", rec.family_id.as_str()),
+                    ("client", &rec.client_id),
+                    ("user", &rec.user_id),
+                    ("data", &rec.data),
+                    ("exp", &rec.expires_at.to_string()),
+                    ("jti", &rec.access_jti),
+                    ("jexp", &rec.access_exp.to_string()),
+                    ("used", "0"),
+                ],
+            )
+            .expire_at(&k, keep)
+            .sadd(&fam, &rec.token_hash)
+            .expire_at(&fam, keep)
+            .sadd(&uc, &rec.family_id)
+            .expire_at(&uc, keep)
+            .query_async(&mut con)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_refresh(&self, token_hash: &str, now: i64) -> Result<RefreshState, StoreError> {
+        let mut con = self.con.clone();
+        let h: std::collections::HashMap<String, String> = con.hgetall(key("rt", token_hash)).await?;
+        if h.is_empty() {
+            return Ok(RefreshState::Invalid);
+        }
+        let family_id = field(&h, "family")?.to_string();
+        let revoked: bool = con.exists(key("famrev", &family_id)).await?;
+        let rec = RefreshRecord {
+            token_hash: token_hash.to_string(),
+            family_id,
+            client_id: field(&h, "client")?.to_string(),
+            user_id: field(&h, "user")?.to_string(),
+            data: field(&h, "data")?.to_string(),
+            expires_at: num(&h, "exp")?,
+            access_jti: field(&h, "jti")?.to_string(),
+            access_exp: num(&h, "jexp")?,
+        };
+        Ok(if revoked || rec.expires_at <= now {
+            RefreshState::Invalid
+        } else if field(&h, "used")? == "1" {
+            RefreshState::Used(rec)
+        } else {
+            RefreshState::Active(rec)
+        })
+    }
+
+    async fn rotate_refresh(&self, old_hash: &str, new: &RefreshRecord, now: i64) -> Result<Rotation, StoreError> {
+        let mut con = self.con.clone();
+        let r: String = self
+            .rotate
+            .key(key("rt", old_hash))
+            .key(key("rt", &new.token_hash))
+            .arg(P)
+            .arg(now)
+            .arg(&new.family_id)
+            .arg(&new.client_id)
+            .arg(&new.user_id)
+            .arg(&new.data)
+            .arg(new.expires_at)
+            .arg(&new.access_jti)
+            .arg(new.access_exp)
+            .arg(&new.token_hash)
+            .arg(REPLAY_MEMORY_SECS)
+            .invoke_async(&mut con)
+            .await?;
+        Ok(match r.as_str() {
+            "rotated" => Rotation::Rotated,
+            s => match s.strip_prefix("reused:") {
+                Some(fam) => Rotation::Reused { family_id: fam.to_string() },
+                None => Rotation::Invalid,
+            },
+        })
+    }
+
+    async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError> {
+        let mut con = self.con.clone();
+        Ok(self.revoke_family.arg(P).arg(family_id).arg(now).invoke_async(&mut con).await?)
+    }
+
+    async fn revoke_user_client(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
+        let mut con = self.con.clone();
+        Ok(self.revoke_user_client.key(uc_key(user_id, client_id)).arg(P).arg(now).invoke_async(&mut con).await?)
+    }
+
+    async fn purge_expired(&self, _now: i64) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}

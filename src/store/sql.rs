@@ -1,0 +1,242 @@
+//! The embedded token store: the same database as everything else (SQLite by
+//! default, PostgreSQL when `DATABASE_URL` says so), durable across restarts.
+//!
+//! Every single-use decision is one conditional `UPDATE` whose affected-row
+//! count tells the one winner, never a read followed by a write.
+use async_trait::async_trait;
+use entity::{auth_codes, denylist, refresh_tokens};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
+};
+
+use super::{CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, REPLAY_MEMORY_SECS};
+
+pub struct SqlStore {
+    db: DatabaseConnection,
+}
+
+impl SqlStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        SqlStore { db }
+    }
+}
+
+fn to_record(m: refresh_tokens::Model) -> RefreshRecord {
+    RefreshRecord {
+        token_hash: m.token_hash,
+        family_id: m.family_id,
+        client_id: m.client_id,
+        user_id: m.user_id,
+        data: m.data,
+        expires_at: m.expires_at,
+        access_jti: m.access_jti,
+        access_exp: m.access_exp,
+    }
+}
+
+/// Denylist the live access tokens of the given refresh rows and mark the
+/// rows revoked. Runs inside the caller's transaction.
+async fn revoke_rows<C: ConnectionTrait>(c: &C, rows: Vec<refresh_tokens::Model>, now: i64) -> Result<u64, StoreError> {
+    let mut n = 0;
+    for r in rows {
+        if r.access_exp > now {
+            deny_on(c, &r.access_jti, r.access_exp).await?;
+        }
+        if !r.revoked {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+async fn deny_on<C: ConnectionTrait>(c: &C, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+    let am = denylist::ActiveModel { jti: Set(jti.to_string()), expires_at: Set(expires_at) };
+    denylist::Entity::insert(am)
+        .on_conflict(OnConflict::column(denylist::Column::Jti).do_nothing().to_owned())
+        .do_nothing()
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+async fn revoke_family_on<C: ConnectionTrait>(c: &C, family_id: &str, now: i64) -> Result<u64, StoreError> {
+    let rows = refresh_tokens::Entity::find().filter(refresh_tokens::Column::FamilyId.eq(family_id)).all(c).await?;
+    let n = revoke_rows(c, rows, now).await?;
+    refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::Revoked, Expr::value(true))
+        .filter(refresh_tokens::Column::FamilyId.eq(family_id))
+        .exec(c)
+        .await?;
+    Ok(n)
+}
+
+#[async_trait]
+impl TokenStore for SqlStore {
+    fn kind(&self) -> &'static str {
+        "sql"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    async fn deny(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        deny_on(&self.db, jti, expires_at).await
+    }
+
+    async fn is_denied(&self, jti: &str) -> Result<bool, StoreError> {
+        let n = denylist::Entity::find()
+            .select_only()
+            .column(denylist::Column::Jti)
+            .filter(denylist::Column::Jti.eq(jti))
+            .into_tuple::<String>()
+            .one(&self.db)
+            .await?;
+        Ok(n.is_some())
+    }
+
+    async fn put_code(&self, code_hash: &str, data: &str, expires_at: i64) -> Result<(), StoreError> {
+        let am = auth_codes::ActiveModel {
+            code_hash: Set(code_hash.to_string()),
+            data: Set(data.to_string()),
+            expires_at: Set(expires_at),
+            used: Set(false),
+            issued: Set(None),
+        };
+        auth_codes::Entity::insert(am).exec_without_returning(&self.db).await?;
+        Ok(())
+    }
+
+    async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
+        let won = auth_codes::Entity::update_many()
+            .col_expr(auth_codes::Column::Used, Expr::value(true))
+            .filter(auth_codes::Column::CodeHash.eq(code_hash))
+            .filter(auth_codes::Column::Used.eq(false))
+            .filter(auth_codes::Column::ExpiresAt.gt(now))
+            .exec(&self.db)
+            .await?
+            .rows_affected
+            == 1;
+        let row = auth_codes::Entity::find_by_id(code_hash.to_string()).one(&self.db).await?;
+        Ok(match row {
+            Some(r) if won => CodeRedemption::Redeemed(r.data),
+            Some(r) if r.used => CodeRedemption::Replayed(r.issued),
+            _ => CodeRedemption::Invalid,
+        })
+    }
+
+    async fn set_code_issued(&self, code_hash: &str, issued: &str) -> Result<(), StoreError> {
+        auth_codes::Entity::update_many()
+            .col_expr(auth_codes::Column::Issued, Expr::value(issued))
+            .filter(auth_codes::Column::CodeHash.eq(code_hash))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn put_refresh(&self, rec: &RefreshRecord) -> Result<(), StoreError> {
+        insert_refresh(&self.db, rec).await
+    }
+
+    async fn get_refresh(&self, token_hash: &str, now: i64) -> Result<RefreshState, StoreError> {
+        let row = refresh_tokens::Entity::find_by_id(token_hash.to_string()).one(&self.db).await?;
+        Ok(match row {
+            Some(r) if r.revoked || r.expires_at <= now => RefreshState::Invalid,
+            Some(r) if r.used => RefreshState::Used(to_record(r)),
+            Some(r) => RefreshState::Active(to_record(r)),
+            None => RefreshState::Invalid,
+        })
+    }
+
+    async fn rotate_refresh(&self, old_hash: &str, new: &RefreshRecord, now: i64) -> Result<Rotation, StoreError> {
+        let txn = self.db.begin().await?;
+        let won = refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::Used, Expr::value(true))
+            .filter(refresh_tokens::Column::TokenHash.eq(old_hash))
+            .filter(refresh_tokens::Column::Used.eq(false))
+            .filter(refresh_tokens::Column::Revoked.eq(false))
+            .filter(refresh_tokens::Column::ExpiresAt.gt(now))
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+        let outcome = if won {
+            insert_refresh(&txn, new).await?;
+            Rotation::Rotated
+        } else {
+            match refresh_tokens::Entity::find_by_id(old_hash.to_string()).one(&txn).await? {
+                Some(r) if r.used && !r.revoked => {
+                    revoke_family_on(&txn, &r.family_id, now).await?;
+                    Rotation::Reused { family_id: r.family_id }
+                }
+                _ => Rotation::Invalid,
+            }
+        };
+        txn.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError> {
+        let txn = self.db.begin().await?;
+        let n = revoke_family_on(&txn, family_id, now).await?;
+        txn.commit().await?;
+        Ok(n)
+    }
+
+    async fn revoke_user_client(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
+        let txn = self.db.begin().await?;
+        let filter = |q: sea_orm::Select<refresh_tokens::Entity>| {
+            q.filter(refresh_tokens::Column::UserId.eq(user_id)).filter(refresh_tokens::Column::ClientId.eq(client_id))
+        };
+        let rows = filter(refresh_tokens::Entity::find()).all(&txn).await?;
+        let n = revoke_rows(&txn, rows, now).await?;
+        refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::Revoked, Expr::value(true))
+            .filter(refresh_tokens::Column::UserId.eq(user_id))
+            .filter(refresh_tokens::Column::ClientId.eq(client_id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(n)
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let keep_until = now - REPLAY_MEMORY_SECS;
+        let mut n = denylist::Entity::delete_many()
+            .filter(denylist::Column::ExpiresAt.lt(now))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        n += auth_codes::Entity::delete_many()
+            .filter(auth_codes::Column::ExpiresAt.lt(keep_until))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        n += refresh_tokens::Entity::delete_many()
+            .filter(refresh_tokens::Column::ExpiresAt.lt(keep_until))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        Ok(n)
+    }
+}
+
+async fn insert_refresh<C: ConnectionTrait>(c: &C, rec: &RefreshRecord) -> Result<(), StoreError> {
+    let am = refresh_tokens::ActiveModel {
+        token_hash: Set(rec.token_hash.clone()),
+        family_id: Set(rec.family_id.clone()),
+        client_id: Set(rec.client_id.clone()),
+        user_id: Set(rec.user_id.clone()),
+        data: Set(rec.data.clone()),
+        used: Set(false),
+        revoked: Set(false),
+        expires_at: Set(rec.expires_at),
+        access_jti: Set(rec.access_jti.clone()),
+        access_exp: Set(rec.access_exp),
+    };
+    refresh_tokens::Entity::insert(am).exec_without_returning(c).await?;
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Discovery documents, JWKS caching, health.
+use crate::both_backends;
+use crate::support::{start, Backend};
+
+both_backends!(discovery_describes_what_is_implemented, jwks_caches_and_revalidates, health_and_readiness);
+
+async fn discovery_describes_what_is_implemented(b: Backend) {
+    let s = start(b).await;
+    for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
+        let r = s.http.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["cache-control"].to_str().unwrap().contains("max-age="));
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["issuer"], s.base.as_str());
+        assert_eq!(v["token_endpoint"], s.url("/token"));
+        assert_eq!(v["jwks_uri"], s.url("/.well-known/jwks.json"));
+        assert_eq!(v["revocation_endpoint"], s.url("/revoke"));
+        assert_eq!(v["introspection_endpoint"], s.url("/introspect"));
+        // every advertised endpoint answers (not 404)
+        for ep in ["token_endpoint", "revocation_endpoint", "introspection_endpoint"] {
+            let r = s.http.post(v[ep].as_str().unwrap()).form(&[("x", "y")]).send().await.unwrap();
+            assert_ne!(r.status(), 404, "{ep}");
+        }
+        let grants: Vec<String> = serde_json::from_value(v["grant_types_supported"].clone()).unwrap();
+        assert!(grants.contains(&"client_credentials".to_string()));
+        assert!(!grants.contains(&"implicit".to_string()));
+        let scopes: Vec<String> = serde_json::from_value(v["scopes_supported"].clone()).unwrap();
+        assert!(scopes.contains(&"read:data".to_string()));
+        assert_eq!(v["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
+    }
+}
+
+async fn jwks_caches_and_revalidates(b: Backend) {
+    let s = start(b).await;
+    let r = s.http.get(s.url("/.well-known/jwks.json")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cc = r.headers()["cache-control"].to_str().unwrap().to_string();
+    assert!(cc.contains("max-age=300"), "{cc}");
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let v: serde_json::Value = r.json().await.unwrap();
+    let keys = v["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "current and next are published");
+    for k in keys {
+        assert_eq!(k["kty"], "RSA");
+        assert_eq!(k["alg"], "RS256");
+        assert_eq!(k["use"], "sig");
+        assert!(k["kid"].as_str().is_some() && k["n"].as_str().is_some() && k["e"].as_str().is_some());
+        assert!(k.get("d").is_none() && k.get("p").is_none(), "no private part");
+    }
+    let r = s.http.get(s.url("/.well-known/jwks.json")).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(r.status(), 304);
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+    let r = s.http.get(s.url("/.well-known/jwks.json")).header("if-none-match", "\"stale\"").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+async fn health_and_readiness(b: Backend) {
+    let s = start(b).await;
+    assert_eq!(s.http.get(s.url("/healthz")).send().await.unwrap().status(), 200);
+    let r = s.http.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["store_kind"], if b == Backend::Embedded { "sql" } else { "redis" });
+    let r = s.http.get(s.url("/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+}

@@ -1,0 +1,12 @@
+//! Tessera's integration tests: ONE test binary (linking one binary per file
+//! costs minutes on two cores), one module per capability. Each test runs
+//! the real HTTP server against the embedded default (SQLite + SQL token
+//! store) and against PostgreSQL + Redis, which `scripts/test.sh` starts.
+mod support;
+
+mod cli;
+mod client_credentials;
+mod discovery;
+mod keys;
+mod revocation;
+mod store;

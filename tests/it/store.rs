@@ -1,0 +1,166 @@
+//! One contract, two token stores: every test here runs against the SQL
+//! store (SQLite) and the Redis store.
+use std::sync::Arc;
+
+use tessera::store::{redis::RedisStore, sql::SqlStore, CodeRedemption, RefreshRecord, RefreshState, Rotation, TokenStore};
+use tessera::oauth::tokens::{new_jti, random_token};
+
+use crate::both_backends;
+use crate::support::{Backend, TestDb};
+
+async fn store(b: Backend) -> (Arc<dyn TokenStore>, TestDb) {
+    let tdb = TestDb::new(b).await;
+    let s: Arc<dyn TokenStore> = match b {
+        Backend::Embedded => {
+            let db = tessera::db::connect(&tdb.url).await.unwrap();
+            tessera::db::migrate(&db).await.unwrap();
+            Arc::new(SqlStore::new(db))
+        }
+        Backend::Shared => Arc::new(RedisStore::connect(tdb.redis_url.as_deref().unwrap()).await.unwrap()),
+    };
+    (s, tdb)
+}
+
+fn now() -> i64 {
+    tessera::db::now()
+}
+
+fn record(family: &str, user: &str, client: &str) -> RefreshRecord {
+    RefreshRecord {
+        token_hash: random_token(32),
+        family_id: family.into(),
+        client_id: client.into(),
+        user_id: user.into(),
+        data: r#"{"scope":"read:data"}"#.into(),
+        expires_at: now() + 3600,
+        access_jti: new_jti(),
+        access_exp: now() + 900,
+    }
+}
+
+both_backends!(
+    denylist_contract,
+    codes_are_single_use_and_replays_are_recognised,
+    refresh_rotation_and_reuse_revokes_the_family,
+    parallel_rotation_has_exactly_one_winner,
+    revoking_one_user_at_one_client_touches_nothing_else,
+);
+
+async fn denylist_contract(b: Backend) {
+    let (s, _d) = store(b).await;
+    s.ping().await.unwrap();
+    let jti = new_jti();
+    assert!(!s.is_denied(&jti).await.unwrap());
+    s.deny(&jti, now() + 60).await.unwrap();
+    assert!(s.is_denied(&jti).await.unwrap());
+    s.deny(&jti, now() + 60).await.unwrap(); // idempotent
+    assert!(!s.is_denied(&new_jti()).await.unwrap());
+}
+
+async fn codes_are_single_use_and_replays_are_recognised(b: Backend) {
+    let (s, _d) = store(b).await;
+    let code = random_token(32);
+    s.put_code(&code, "DATA", now() + 60).await.unwrap();
+    assert_eq!(s.redeem_code(&code, now()).await.unwrap(), CodeRedemption::Redeemed("DATA".into()));
+    assert_eq!(s.redeem_code(&code, now()).await.unwrap(), CodeRedemption::Replayed(None));
+    s.set_code_issued(&code, "ISSUED").await.unwrap();
+    assert_eq!(s.redeem_code(&code, now()).await.unwrap(), CodeRedemption::Replayed(Some("ISSUED".into())));
+    assert_eq!(s.redeem_code(&random_token(32), now()).await.unwrap(), CodeRedemption::Invalid);
+    // expired codes do not redeem
+    let old = random_token(32);
+    s.put_code(&old, "D", now() + 1).await.unwrap();
+    assert_eq!(s.redeem_code(&old, now() + 5).await.unwrap(), CodeRedemption::Invalid);
+    // parallel redemption: exactly one winner
+    let code = random_token(32);
+    s.put_code(&code, "P", now() + 60).await.unwrap();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (s, c) = (s.clone(), code.clone());
+            tokio::spawn(async move { s.redeem_code(&c, now()).await.unwrap() })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), CodeRedemption::Redeemed(_)) {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+async fn refresh_rotation_and_reuse_revokes_the_family(b: Backend) {
+    let (s, _d) = store(b).await;
+    let fam = new_jti();
+    let r1 = record(&fam, "u1", "c1");
+    s.put_refresh(&r1).await.unwrap();
+    assert_eq!(s.get_refresh(&r1.token_hash, now()).await.unwrap(), RefreshState::Active(r1.clone()));
+
+    let r2 = record(&fam, "u1", "c1");
+    assert_eq!(s.rotate_refresh(&r1.token_hash, &r2, now()).await.unwrap(), Rotation::Rotated);
+    assert!(matches!(s.get_refresh(&r1.token_hash, now()).await.unwrap(), RefreshState::Used(_)));
+    assert_eq!(s.get_refresh(&r2.token_hash, now()).await.unwrap(), RefreshState::Active(r2.clone()));
+    assert!(!s.is_denied(&r2.access_jti).await.unwrap());
+
+    // r1 again: reuse. The family dies, its access tokens are denylisted.
+    let r3 = record(&fam, "u1", "c1");
+    assert_eq!(s.rotate_refresh(&r1.token_hash, &r3, now()).await.unwrap(), Rotation::Reused { family_id: fam.clone() });
+    assert_eq!(s.get_refresh(&r2.token_hash, now()).await.unwrap(), RefreshState::Invalid);
+    assert_eq!(s.get_refresh(&r3.token_hash, now()).await.unwrap(), RefreshState::Invalid, "r3 was never stored");
+    assert!(s.is_denied(&r1.access_jti).await.unwrap());
+    assert!(s.is_denied(&r2.access_jti).await.unwrap());
+    // the revoked family cannot rotate any more
+    assert_eq!(s.rotate_refresh(&r2.token_hash, &record(&fam, "u1", "c1"), now()).await.unwrap(), Rotation::Invalid);
+    // unknown and expired tokens are invalid
+    assert_eq!(s.rotate_refresh("nope", &record(&fam, "u1", "c1"), now()).await.unwrap(), Rotation::Invalid);
+    let f2 = new_jti();
+    let e = record(&f2, "u1", "c1");
+    s.put_refresh(&e).await.unwrap();
+    assert_eq!(s.get_refresh(&e.token_hash, e.expires_at + 1).await.unwrap(), RefreshState::Invalid);
+    assert_eq!(s.rotate_refresh(&e.token_hash, &record(&f2, "u1", "c1"), e.expires_at + 1).await.unwrap(), Rotation::Invalid);
+}
+
+async fn parallel_rotation_has_exactly_one_winner(b: Backend) {
+    let (s, _d) = store(b).await;
+    let fam = new_jti();
+    let r1 = record(&fam, "u1", "c1");
+    s.put_refresh(&r1).await.unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (s, old) = (s.clone(), r1.token_hash.clone());
+            let new = record(&fam, "u1", "c1");
+            tokio::spawn(async move { s.rotate_refresh(&old, &new, now()).await.unwrap() })
+        })
+        .collect();
+    let mut rotated = 0;
+    for t in tasks {
+        if t.await.unwrap() == Rotation::Rotated {
+            rotated += 1;
+        }
+    }
+    assert_eq!(rotated, 1, "exactly one of 32 concurrent rotations wins");
+}
+
+async fn revoking_one_user_at_one_client_touches_nothing_else(b: Backend) {
+    let (s, _d) = store(b).await;
+    let (u1, u2, c1, c2) = (new_jti(), new_jti(), new_jti(), new_jti());
+    let a = record(&new_jti(), &u1, &c1);
+    let a2 = record(&new_jti(), &u1, &c1);
+    let other_user = record(&new_jti(), &u2, &c1);
+    let other_client = record(&new_jti(), &u1, &c2);
+    for r in [&a, &a2, &other_user, &other_client] {
+        s.put_refresh(r).await.unwrap();
+    }
+    assert_eq!(s.revoke_user_client(&u1, &c1, now()).await.unwrap(), 2);
+    for r in [&a, &a2] {
+        assert_eq!(s.get_refresh(&r.token_hash, now()).await.unwrap(), RefreshState::Invalid);
+        assert!(s.is_denied(&r.access_jti).await.unwrap());
+    }
+    for r in [&other_user, &other_client] {
+        assert!(matches!(s.get_refresh(&r.token_hash, now()).await.unwrap(), RefreshState::Active(_)));
+        assert!(!s.is_denied(&r.access_jti).await.unwrap());
+    }
+    // revoking a single family
+    assert_eq!(s.revoke_family(&other_user.family_id, now()).await.unwrap(), 1);
+    assert_eq!(s.get_refresh(&other_user.token_hash, now()).await.unwrap(), RefreshState::Invalid);
+    assert!(matches!(s.get_refresh(&other_client.token_hash, now()).await.unwrap(), RefreshState::Active(_)));
+}
