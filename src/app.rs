@@ -19,6 +19,8 @@ pub struct Tessera {
     pub db: DatabaseConnection,
     pub store: Arc<dyn TokenStore>,
     pub keys: Arc<KeyManager>,
+    /// HMAC key of browser session cookies, derived from the KEK.
+    pub session_key: ring::hmac::Key,
 }
 
 impl Tessera {
@@ -27,6 +29,7 @@ impl Tessera {
         let db = crate::db::connect(&cfg.database_url).await?;
         crate::db::migrate(&db).await?;
         let kek = Kek::load_or_create(&cfg.kek_file, cfg.create_kek)?;
+        let session_key = kek.derive_mac_key("session");
         let policy = KeyPolicy { token_ttl: cfg.access_token_ttl, jwks_max_age: cfg.jwks_max_age };
         let keys = KeyManager::start(db.clone(), kek, policy).await?;
         let store: Arc<dyn TokenStore> = match &cfg.redis_url {
@@ -34,7 +37,7 @@ impl Tessera {
             None => Arc::new(SqlStore::new(db.clone())),
         };
         log::info!("token store: {}", store.kind());
-        Ok(Arc::new(Tessera { cfg, db, store, keys }))
+        Ok(Arc::new(Tessera { cfg, db, store, keys, session_key }))
     }
 
     /// Periodic work: pick up key changes made by other instances, drop

@@ -36,6 +36,56 @@ pub enum Command {
     /// Manage the scope catalogue
     #[command(subcommand)]
     Scope(ScopeCmd),
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCmd),
+    /// See and revoke users' grants (consents) to apps
+    #[command(subcommand)]
+    Grant(GrantCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Create a user; the password is read from standard input
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: never on the command line)
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// user, developer or admin
+        #[arg(long, default_value = "user")]
+        role: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    List {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GrantCmd {
+    /// The apps a user has granted access to
+    List {
+        /// user id or username
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Revoke one user's grant to one client: consent, refresh tokens and live access tokens
+    Revoke {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        client: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Args, Debug, Clone, Copy)]
@@ -299,6 +349,57 @@ async fn admin(cfg: Config, cmd: Command) -> Result<()> {
                 KeysCmd::Rotate { force, out } => {
                     let r = t.keys.rotate(force).await?;
                     print(out.json, &r, |r| format!("current {}  next {}  retired {:?}", r.current, r.next, r.retired));
+                }
+            }
+        }
+        Command::User(u) => {
+            let db = crate::db::connect(&cfg.database_url).await?;
+            crate::db::migrate(&db).await?;
+            match u {
+                UserCmd::Create { username, email, password_stdin: _, role, out } => {
+                    let mut pw = String::new();
+                    std::io::stdin()
+                        .read_line(&mut pw)
+                        .map_err(|e| Error::validation(format!("cannot read the password from stdin: {e}")))?;
+                    let pw = pw.trim_end_matches(['\n', '\r']);
+                    let user = crate::users::create(&db, &username, &email, pw, &role).await?;
+                    print(out.json, &user, |u| format!("created user {} ({}) id {}", u.username, u.role, u.user_id));
+                }
+                UserCmd::List { out } => {
+                    let v = crate::users::list(&db).await?;
+                    print(out.json, &v, |v| {
+                        v.iter().map(|u| format!("{}  {}  {}  {}", u.user_id, u.username, u.email, u.role)).collect::<Vec<_>>().join("\n")
+                    });
+                }
+            }
+        }
+        Command::Grant(g) => {
+            let t = Tessera::open(cfg).await?;
+            let resolve = |user: String| {
+                let db = t.db.clone();
+                async move {
+                    if let Some(u) = crate::users::find_by_username(&db, &user).await? {
+                        return Ok::<String, Error>(u.user_id);
+                    }
+                    crate::users::get(&db, &user).await?.map(|u| u.user_id).ok_or_else(|| Error::NotFound(format!("user {user}")))
+                }
+            };
+            match g {
+                GrantCmd::List { user, out } => {
+                    let uid = resolve(user).await?;
+                    let v = crate::grants::list_for_user(&t.db, &uid).await?;
+                    print(out.json, &v, |v| {
+                        v.iter()
+                            .map(|a| format!("{}  {}  scopes={}  last_used={:?}", a.grant.client_id, a.client_name, a.grant.scopes.join(" "), a.grant.last_used_at))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    });
+                }
+                GrantCmd::Revoke { user, client, out } => {
+                    let uid = resolve(user).await?;
+                    let n = crate::grants::revoke(&t.db, t.store.as_ref(), &uid, &client, actor, None).await?;
+                    let v = serde_json::json!({"user_id": uid, "client_id": client, "tokens_revoked": n});
+                    print(out.json, &v, |_| format!("revoked; {n} refresh token(s) and their access tokens"));
                 }
             }
         }

@@ -13,4 +13,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod oauth;
+pub mod session;
 pub mod store;
+pub mod users;
+pub mod grants;

@@ -1,5 +1,7 @@
 //! The HTTP edge: actix handlers that parse a request, call the protocol
 //! code in `crate::oauth`, and render the answer. No rules live here.
+pub mod account;
+pub mod authorize;
 pub mod discovery;
 pub mod error;
 pub mod form;
@@ -7,7 +9,9 @@ pub mod health;
 pub mod introspect;
 pub mod jwks;
 pub mod revoke;
+pub mod pages;
 pub mod token;
+pub mod userinfo;
 
 use std::sync::Arc;
 
@@ -27,6 +31,18 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/.well-known/jwks.json", web::get().to(jwks::jwks))
             .route("/.well-known/openid-configuration", web::get().to(discovery::openid_configuration))
             .route("/.well-known/oauth-authorization-server", web::get().to(discovery::oauth_authorization_server))
+            .route("/authorize", web::get().to(authorize::authorize))
+            .route("/login", web::get().to(authorize::login_form))
+            .route("/login", web::post().to(authorize::login))
+            .route("/authorize/consent", web::post().to(authorize::consent))
+            .route("/logout", web::post().to(authorize::logout))
+            .route("/userinfo", web::get().to(userinfo::get))
+            .route("/userinfo", web::post().to(userinfo::post))
+            .route("/account", web::get().to(account::page))
+            .route("/account/grants/{client_id}/revoke", web::post().to(account::revoke_form))
+            .route("/account/api/grants", web::get().to(account::api_list))
+            .route("/account/api/grants/{client_id}", web::delete().to(account::api_revoke))
+            .route("/static/tessera.css", web::get().to(pages::stylesheet))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz));
     }

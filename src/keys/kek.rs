@@ -14,6 +14,8 @@ use super::KeyError;
 
 pub struct Kek {
     key: LessSafeKey,
+    /// Kept only to derive purpose-bound subkeys (see [`Kek::derive_mac_key`]).
+    raw: [u8; 32],
 }
 
 impl std::fmt::Debug for Kek {
@@ -24,8 +26,9 @@ impl std::fmt::Debug for Kek {
 
 impl Kek {
     pub fn from_bytes(bytes: &[u8]) -> Result<Kek, KeyError> {
-        let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| KeyError::Kek("the KEK must be 32 bytes".into()))?;
-        Ok(Kek { key: LessSafeKey::new(key) })
+        let raw: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Kek("the KEK must be 32 bytes".into()))?;
+        let key = UnboundKey::new(&AES_256_GCM, &raw).map_err(|_| KeyError::Kek("the KEK must be 32 bytes".into()))?;
+        Ok(Kek { key: LessSafeKey::new(key), raw })
     }
 
     /// Read the KEK file; create it (0600) when it is missing and `create` is set.
@@ -64,6 +67,15 @@ impl Kek {
             }
             Err(e) => Err(KeyError::Kek(format!("cannot read {}: {e}", path.display()))),
         }
+    }
+
+    /// An HMAC-SHA256 key for one purpose (e.g. `"session"`), derived from
+    /// the KEK so every instance sharing the KEK derives the same one, and a
+    /// leak of the derived key reveals nothing about the KEK.
+    pub fn derive_mac_key(&self, label: &str) -> ring::hmac::Key {
+        let root = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.raw);
+        let sub = ring::hmac::sign(&root, format!("tessera/{label}").as_bytes());
+        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, sub.as_ref())
     }
 
     /// Encrypt `plain`, binding it to `aad` (the key id). Output: base64url(nonce || ciphertext+tag).

@@ -66,13 +66,17 @@ pub struct Introspection {
 pub struct ActiveClaims {
     pub scope: String,
     pub client_id: String,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
     pub token_type: &'static str,
     pub exp: i64,
-    pub iat: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
     pub sub: String,
-    pub aud: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
     pub iss: String,
-    pub jti: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
@@ -89,11 +93,31 @@ impl Introspection {
                 client_id: c.client_id,
                 token_type: "Bearer",
                 exp: c.exp,
-                iat: c.iat,
+                iat: Some(c.iat),
                 sub: c.sub,
-                aud: c.aud,
+                aud: Some(c.aud),
                 iss: c.iss,
-                jti: c.jti,
+                jti: Some(c.jti),
+                username: None,
+            }),
+        }
+    }
+}
+
+impl Introspection {
+    pub fn refresh(r: crate::store::RefreshRecord, scope: String, issuer: &str) -> Self {
+        Introspection {
+            active: true,
+            claims: Some(ActiveClaims {
+                scope,
+                client_id: r.client_id,
+                token_type: "refresh_token",
+                exp: r.expires_at,
+                iat: None,
+                sub: r.user_id,
+                aud: None,
+                iss: issuer.to_string(),
+                jti: None,
                 username: None,
             }),
         }

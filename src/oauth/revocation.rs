@@ -3,6 +3,8 @@ use crate::app::Tessera;
 use crate::clients::Client;
 use crate::error::{Error, Result};
 use crate::oauth::introspection::{self, Introspection};
+use crate::oauth::tokens;
+use crate::store::RefreshState;
 
 /// Revoke a token presented by `client`. Unknown, malformed and expired
 /// tokens answer success (RFC 7009 §2.2: the client cannot act on it
@@ -21,6 +23,20 @@ pub async fn revoke(t: &Tessera, client: &Client, token: &str, hint: Option<&str
             t.store.deny(&claims.jti, claims.exp).await?;
             log::info!("access token {} of client {} revoked", claims.jti, claims.client_id);
         }
+        return Ok(());
+    }
+    // Not one of our JWTs: perhaps a refresh token. Revoking it revokes its
+    // family and the access tokens issued from it (RFC 7009 §2.1).
+    let now = crate::db::now();
+    match t.store.get_refresh(&tokens::digest(token), now).await? {
+        RefreshState::Active(r) | RefreshState::Used(r) => {
+            if r.client_id != client.client_id {
+                return Err(Error::UnauthorizedClient("this token was not issued to you".into()));
+            }
+            t.store.revoke_family(&r.family_id, now).await?;
+            log::info!("refresh family {} of client {} revoked", r.family_id, r.client_id);
+        }
+        RefreshState::Invalid => {}
     }
     Ok(())
 }
@@ -30,6 +46,7 @@ pub async fn introspect(t: &Tessera, token: &str) -> Result<Introspection> {
     let ring = t.keys.ring();
     let claims = match introspection::verify(&ring, &t.cfg.issuer, token, 0, false) {
         Ok(c) => c,
+        Err(introspection::Rejected::Malformed) => return introspect_refresh(t, token).await,
         Err(why) => {
             log::debug!("introspection: token rejected ({why:?})");
             return Ok(Introspection::inactive());
@@ -42,4 +59,23 @@ pub async fn introspect(t: &Tessera, token: &str) -> Result<Introspection> {
         Some(c) if c.is_active() => Ok(Introspection::access(claims)),
         _ => Ok(Introspection::inactive()),
     }
+}
+
+/// Introspect an opaque refresh token: active while it is unused, unexpired,
+/// its family alive and its client active.
+async fn introspect_refresh(t: &Tessera, token: &str) -> Result<Introspection> {
+    if token.len() > 256 {
+        return Ok(Introspection::inactive());
+    }
+    let RefreshState::Active(r) = t.store.get_refresh(&tokens::digest(token), crate::db::now()).await? else {
+        return Ok(Introspection::inactive());
+    };
+    if !crate::clients::find(&t.db, &r.client_id).await?.is_some_and(|c| c.is_active()) {
+        return Ok(Introspection::inactive());
+    }
+    let family: crate::oauth::grants::FamilyData = match serde_json::from_str(&r.data) {
+        Ok(f) => f,
+        Err(_) => return Ok(Introspection::inactive()),
+    };
+    Ok(Introspection::refresh(r, family.scope, &t.cfg.issuer))
 }

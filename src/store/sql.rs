@@ -15,11 +15,25 @@ use super::{CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, T
 
 pub struct SqlStore {
     db: DatabaseConnection,
+    /// SQLite only: one writing transaction at a time in this process.
+    /// A deferred SQLite transaction that reads before it writes fails with
+    /// SQLITE_BUSY instead of waiting when another writer got in first; the
+    /// embedded default is one process, so a mutex orders them cheaply.
+    /// PostgreSQL needs none: its row locks make the conditional UPDATE atomic.
+    write_lock: Option<tokio::sync::Mutex<()>>,
 }
 
 impl SqlStore {
     pub fn new(db: DatabaseConnection) -> Self {
-        SqlStore { db }
+        let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
+        SqlStore { db, write_lock: sqlite.then(|| tokio::sync::Mutex::new(())) }
+    }
+
+    async fn serialize(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.write_lock {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
     }
 }
 
@@ -111,6 +125,7 @@ impl TokenStore for SqlStore {
     }
 
     async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
+        let _guard = self.serialize().await;
         let won = auth_codes::Entity::update_many()
             .col_expr(auth_codes::Column::Used, Expr::value(true))
             .filter(auth_codes::Column::CodeHash.eq(code_hash))
@@ -152,6 +167,7 @@ impl TokenStore for SqlStore {
     }
 
     async fn rotate_refresh(&self, old_hash: &str, new: &RefreshRecord, now: i64) -> Result<Rotation, StoreError> {
+        let _guard = self.serialize().await;
         let txn = self.db.begin().await?;
         let won = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::Used, Expr::value(true))
@@ -180,6 +196,7 @@ impl TokenStore for SqlStore {
     }
 
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError> {
+        let _guard = self.serialize().await;
         let txn = self.db.begin().await?;
         let n = revoke_family_on(&txn, family_id, now).await?;
         txn.commit().await?;
@@ -187,6 +204,7 @@ impl TokenStore for SqlStore {
     }
 
     async fn revoke_user_client(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
+        let _guard = self.serialize().await;
         let txn = self.db.begin().await?;
         let filter = |q: sea_orm::Select<refresh_tokens::Entity>| {
             q.filter(refresh_tokens::Column::UserId.eq(user_id)).filter(refresh_tokens::Column::ClientId.eq(client_id))

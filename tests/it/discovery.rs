@@ -24,9 +24,14 @@ async fn discovery_describes_what_is_implemented(b: Backend) {
         let grants: Vec<String> = serde_json::from_value(v["grant_types_supported"].clone()).unwrap();
         assert!(grants.contains(&"client_credentials".to_string()));
         assert!(!grants.contains(&"implicit".to_string()));
+        assert_eq!(v["authorization_endpoint"], s.url("/authorize"));
+        assert_eq!(v["userinfo_endpoint"], s.url("/userinfo"));
+        assert_eq!(v["response_types_supported"], serde_json::json!(["code"]));
+        assert_eq!(v["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        assert_eq!(v["authorization_response_iss_parameter_supported"], true);
         let scopes: Vec<String> = serde_json::from_value(v["scopes_supported"].clone()).unwrap();
         assert!(scopes.contains(&"read:data".to_string()));
-        assert_eq!(v["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
+        assert_eq!(v["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post", "none"]));
     }
 }
 

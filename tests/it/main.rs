@@ -4,6 +4,7 @@
 //! store) and against PostgreSQL + Redis, which `scripts/test.sh` starts.
 mod support;
 
+mod authorize;
 mod cli;
 mod client_credentials;
 mod discovery;

@@ -118,6 +118,7 @@ fn futures_executor_block_on<F: std::future::Future>(f: F) -> F::Output {
 
 /// Start a server on `tdb` with `tweak` applied to its configuration.
 pub async fn start_with(tdb: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let _ = env_logger::builder().is_test(true).try_init();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let mut cfg = tdb.config(port);
@@ -146,7 +147,7 @@ pub async fn start_with(tdb: TestDb, tweak: impl FnOnce(&mut Config)) -> TestSer
     });
     let handle = rx.await.expect("server thread").expect("server started");
     let db = tessera::db::connect(&tdb.url).await.expect("test-side connection");
-    let http = reqwest::Client::builder().cookie_store(true).build().expect("http client");
+    let http = browser();
     TestServer { base: format!("http://127.0.0.1:{port}"), port, db, http, tdb, handle }
 }
 
@@ -228,4 +229,139 @@ pub async fn count_rows(db: &DatabaseConnection, table: &str) -> i64 {
     }
     let stmt = Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) AS n FROM {table}"));
     N::find_by_statement(stmt).one(db).await.expect("count").expect("row").n
+}
+
+/// A cookie-keeping HTTP client that does not follow redirects (so tests see them).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const REDIRECT: &str = "http://127.0.0.1:9/cb";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// A user with `PASSWORD`; returns the user id.
+pub async fn user(db: &DatabaseConnection, username: &str, role: &str) -> String {
+    tessera::users::create(db, username, &format!("{username}@example.com"), PASSWORD, role).await.expect("create user").user_id
+}
+
+/// An app using the authorization code grant: (client_id, secret if confidential).
+pub async fn app(db: &DatabaseConnection, client_type: &str, scopes: &str) -> (String, Option<String>) {
+    let c = clients::create(
+        db,
+        NewClient {
+            name: "Acme Sync".into(),
+            description: "Syncs your data".into(),
+            client_type: client_type.into(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            scopes: scopes.split(' ').map(str::to_string).collect(),
+            redirect_uris: vec![REDIRECT.into()],
+            ..Default::default()
+        },
+        Some("test"),
+    )
+    .await
+    .expect("create app");
+    (c.client.client_id, c.client_secret)
+}
+
+/// The value of a hidden form field in a page.
+pub fn hidden(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = html.find(&needle).unwrap_or_else(|| panic!("no field {name} in page: {html}")) + needle.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].replace("&amp;", "&").replace("&#x2f;", "/").replace("&#x27;", "'").replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">")
+}
+
+/// Query parameters of a redirect's Location.
+pub fn location_params(r: &reqwest::Response) -> std::collections::HashMap<String, String> {
+    let loc = r.headers().get("location").unwrap_or_else(|| panic!("no Location on {}", r.status())).to_str().unwrap();
+    url::Url::parse(loc).expect("absolute Location").query_pairs().into_owned().collect()
+}
+
+impl TestServer {
+    /// The authorize URL for `client_id` with PKCE S256 and `extra` parameters.
+    pub fn authorize_url(&self, client_id: &str, scope: &str, extra: &[(&str, &str)]) -> String {
+        let mut u = url::Url::parse(&self.url("/authorize")).unwrap();
+        u.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", REDIRECT)
+            .append_pair("scope", scope)
+            .append_pair("state", "st4te")
+            .append_pair("nonce", "n0nce")
+            .append_pair("code_challenge", CHALLENGE)
+            .append_pair("code_challenge_method", "S256");
+        for (k, v) in extra {
+            u.query_pairs_mut().append_pair(k, v);
+        }
+        u.to_string()
+    }
+
+    /// Log in as `username` through the login page the authorize request shows,
+    /// approve the consent page if shown, and return the final redirect.
+    pub async fn login_and_consent(&self, browser: &reqwest::Client, authorize_url: &str, username: &str) -> reqwest::Response {
+        let r = browser.get(authorize_url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "login page");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("Sign in"));
+        let r = browser
+            .post(self.url("/login"))
+            .form(&[("csrf", hidden(&html, "csrf")), ("authz", hidden(&html, "authz")), ("username", username.into()), ("password", PASSWORD.into())])
+            .send()
+            .await
+            .unwrap();
+        if r.status() != 200 {
+            return r;
+        }
+        let html = r.text().await.unwrap();
+        assert!(html.contains("wants access to your account"), "consent page: {html}");
+        browser
+            .post(self.url("/authorize/consent"))
+            .form(&[("csrf", hidden(&html, "csrf")), ("authz", hidden(&html, "authz")), ("decision", "allow".into())])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Exchange a code as a public client with the test verifier.
+    pub async fn exchange(&self, client_id: &str, code: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("client_id", client_id),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn refresh(&self, client_id: &str, refresh_token: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/token"))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", client_id)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The whole flow for a user: a fresh browser, login, consent, code, tokens.
+    pub async fn tokens_for(&self, client_id: &str, username: &str, scope: &str) -> serde_json::Value {
+        let b = browser();
+        let r = self.login_and_consent(&b, &self.authorize_url(client_id, scope, &[]), username).await;
+        assert_eq!(r.status(), 303);
+        let code = location_params(&r)["code"].clone();
+        let r = self.exchange(client_id, &code).await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
 }

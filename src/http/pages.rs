@@ -1,0 +1,106 @@
+//! Server-rendered pages: the template environment (templates compiled into
+//! the binary), the session cookie, and the headers every page carries.
+use std::sync::OnceLock;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use minijinja::Environment;
+use serde_json::Value;
+
+use crate::app::Tessera;
+use crate::session::{Session, COOKIE};
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut e = Environment::new();
+        // Autoescaping is on for .html templates.
+        for (name, src) in [
+            ("layout.html", include_str!("../../templates/layout.html")),
+            ("login.html", include_str!("../../templates/login.html")),
+            ("consent.html", include_str!("../../templates/consent.html")),
+            ("error.html", include_str!("../../templates/error.html")),
+            ("account.html", include_str!("../../templates/account.html")),
+        ] {
+            if let Err(err) = e.add_template(name, src) {
+                log::error!("template {name}: {err}");
+            }
+        }
+        e
+    })
+}
+
+pub const PAGE_CSP: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+
+/// Render a template into a page response.
+pub fn render(status: StatusCode, name: &str, ctx: Value) -> HttpResponse {
+    let html = env().get_template(name).and_then(|t| t.render(&ctx));
+    match html {
+        Ok(body) => HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+            .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+            .insert_header((header::REFERRER_POLICY, "no-referrer"))
+            .body(body),
+        Err(e) => {
+            log::error!("rendering {name}: {e}");
+            HttpResponse::InternalServerError().body("internal error")
+        }
+    }
+}
+
+/// An error page: for browser errors that must not redirect.
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    render(status, "error.html", serde_json::json!({"title": title, "message": message}))
+}
+
+/// The request's session, or a fresh anonymous one.
+pub fn session(t: &Tessera, req: &HttpRequest) -> Session {
+    let now = crate::db::now();
+    req.cookie(COOKIE)
+        .and_then(|c| Session::decode(c.value(), &t.session_key, now))
+        .unwrap_or_else(|| Session::anonymous(now))
+}
+
+/// The cookie that stores `s`: HttpOnly, SameSite=Lax, Secure on https.
+pub fn session_cookie(t: &Tessera, s: &Session) -> Cookie<'static> {
+    Cookie::build(COOKIE, s.encode(&t.session_key))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(t.cfg.issuer.starts_with("https://"))
+        .max_age(actix_web::cookie::time::Duration::seconds(crate::session::LIFETIME_SECS))
+        .finish()
+}
+
+/// A 303 to `location` (after a POST) or 302 (after a GET).
+pub fn redirect(status: StatusCode, location: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// The logged-in user of the session, if the account still exists.
+pub async fn current_user(t: &Tessera, s: &Session) -> Option<crate::users::User> {
+    let uid = s.uid.as_deref()?;
+    crate::users::get(&t.db, uid).await.ok().flatten()
+}
+
+/// Human time for pages: "2026-11-23 10:40 UTC".
+pub fn when(ts: Option<i64>) -> String {
+    match ts.and_then(|t| chrono::DateTime::from_timestamp(t, 0)) {
+        Some(d) => d.format("%Y-%m-%d %H:%M UTC").to_string(),
+        None => "never".into(),
+    }
+}
+
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/css; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../static/tessera.css"))
+}

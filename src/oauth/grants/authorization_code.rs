@@ -1,0 +1,150 @@
+//! RFC 6749 §4.1.3 with PKCE (RFC 7636): exchange a code for tokens.
+//!
+//! The code is redeemed (atomically, once) before anything else is checked,
+//! so a code that fails a check is burnt, not left for another try. A
+//! second redemption is a replay: whatever the first one issued is revoked
+//! (RFC 6749 §4.1.2).
+use crate::app::Tessera;
+use crate::clients::Client;
+use crate::error::{Error, Result};
+use crate::oauth::authorize::CodeData;
+use crate::oauth::grants::{issue_for_user, Issue, Issued};
+use crate::oauth::params::Params;
+use crate::oauth::{pkce, tokens};
+use crate::store::CodeRedemption;
+
+/// What was issued from a code, recorded so a replay can revoke it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct IssuedFromCode {
+    family_id: String,
+    jti: String,
+    exp: i64,
+}
+
+/// The checks between a redeemed code and the token request (pure).
+pub fn check(data: &CodeData, client: &Client, params: &Params) -> Result<()> {
+    if data.client_id != client.client_id {
+        return Err(Error::invalid_grant("the code was issued to another client"));
+    }
+    match (params.get("redirect_uri"), data.redirect_uri_given) {
+        (Some(u), _) if u == data.redirect_uri => {}
+        (None, false) => {}
+        _ => return Err(Error::invalid_grant("redirect_uri does not match the authorization request")),
+    }
+    match (&data.code_challenge, params.get("code_verifier")) {
+        (Some(ch), Some(v)) if pkce::verify(ch, v) => Ok(()),
+        (Some(_), Some(_)) => Err(Error::invalid_grant("code_verifier does not match the code_challenge")),
+        (Some(_), None) => Err(Error::invalid_grant("code_verifier is required")),
+        // A verifier without a challenge is a downgrade attempt (RFC 9700 §4.8.2).
+        (None, Some(_)) => Err(Error::invalid_grant("no code_challenge was sent with the authorization request")),
+        (None, None) => Ok(()),
+    }
+}
+
+pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<crate::oauth::tokens::TokenResponse> {
+    let code = params.require("code")?;
+    let hash = tokens::digest(code);
+    let now = crate::db::now();
+    let data = match t.store.redeem_code(&hash, now).await? {
+        CodeRedemption::Redeemed(d) => d,
+        CodeRedemption::Replayed(issued) => {
+            if let Some(i) = issued.and_then(|s| serde_json::from_str::<IssuedFromCode>(&s).ok()) {
+                t.store.revoke_family(&i.family_id, now).await?;
+                t.store.deny(&i.jti, i.exp).await?;
+            }
+            crate::audit::record(
+                &t.db,
+                crate::audit::Event { event: "code.replayed", client_id: Some(&client.client_id), ..Default::default() },
+            )
+            .await;
+            return Err(Error::invalid_grant("the code was already used; tokens issued from it are revoked"));
+        }
+        CodeRedemption::Invalid => return Err(Error::invalid_grant("the code is invalid or expired")),
+    };
+    let data: CodeData =
+        serde_json::from_str(&data).map_err(|_| Error::invalid_grant("the code is invalid or expired"))?;
+    check(&data, client, params)?;
+    // The user may have revoked the app between consent and exchange.
+    if crate::grants::find(&t.db, &data.user_id, &client.client_id).await?.is_none() {
+        return Err(Error::invalid_grant("the grant was revoked"));
+    }
+    let issued = issue_for_user(
+        t,
+        Issue {
+            client,
+            user_id: &data.user_id,
+            scopes: &data.scopes,
+            family_scope: data.scopes.join(" "),
+            auth_time: data.auth_time,
+            nonce: data.nonce.as_deref(),
+            rotate_from: None,
+        },
+    )
+    .await?;
+    let Issued::Tokens(resp, rec) = issued else {
+        return Err(Error::invalid_grant("the code is invalid or expired"));
+    };
+    let record = IssuedFromCode { family_id: rec.family_id, jti: rec.access_jti, exp: rec.access_exp };
+    if let Ok(s) = serde_json::to_string(&record) {
+        t.store.set_code_issued(&hash, &s).await?;
+    }
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::ClientType;
+
+    const V: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CH: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn data(challenge: Option<&str>) -> CodeData {
+        CodeData {
+            client_id: "c1".into(),
+            redirect_uri: "https://app/cb".into(),
+            redirect_uri_given: true,
+            code_challenge: challenge.map(str::to_string),
+            user_id: "u".into(),
+            scopes: vec![],
+            nonce: None,
+            auth_time: 0,
+        }
+    }
+
+    fn client(id: &str) -> Client {
+        Client {
+            client_id: id.into(),
+            name: String::new(),
+            description: String::new(),
+            client_type: ClientType::Public,
+            secret_hash: None,
+            redirect_uris: vec![],
+            grant_types: vec![],
+            scopes: vec![],
+            status: "active".into(),
+            owner_user_id: None,
+            tier: "free".into(),
+            rate_limit: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn binding_checks() {
+        let ok = Params::from_pairs([("redirect_uri", "https://app/cb"), ("code_verifier", V)]);
+        assert!(check(&data(Some(CH)), &client("c1"), &ok).is_ok());
+        assert!(check(&data(Some(CH)), &client("c2"), &ok).is_err(), "code injection across clients");
+        let wrong_uri = Params::from_pairs([("redirect_uri", "https://app/cb2"), ("code_verifier", V)]);
+        assert!(check(&data(Some(CH)), &client("c1"), &wrong_uri).is_err());
+        let no_uri = Params::from_pairs([("code_verifier", V)]);
+        assert!(check(&data(Some(CH)), &client("c1"), &no_uri).is_err(), "redirect_uri was given, must be repeated");
+        let no_verifier = Params::from_pairs([("redirect_uri", "https://app/cb")]);
+        assert!(check(&data(Some(CH)), &client("c1"), &no_verifier).is_err());
+        let bad = Params::from_pairs([("redirect_uri", "https://app/cb"), ("code_verifier", &V.replace('d', "e"))]);
+        assert!(check(&data(Some(CH)), &client("c1"), &bad).is_err());
+        assert!(check(&data(None), &client("c1"), &ok).is_err(), "PKCE downgrade");
+        assert!(check(&data(None), &client("c1"), &no_verifier).is_ok());
+    }
+}

@@ -1,0 +1,43 @@
+//! RFC 6749 §4.3, the resource-owner password grant. For migrating legacy
+//! apps only: the app sees the user's password, which is exactly what OAuth
+//! exists to avoid (RFC 9700 §2.4 says MUST NOT). Off unless a client is
+//! registered with the `password` grant type; confidential clients only.
+use crate::app::Tessera;
+use crate::clients::{Client, ClientType};
+use crate::error::{Error, Result};
+use crate::oauth::grants::{issue_for_user, Issue, Issued};
+use crate::oauth::params::Params;
+use crate::oauth::scopes;
+use crate::oauth::tokens::TokenResponse;
+
+pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<TokenResponse> {
+    if client.client_type != ClientType::Confidential {
+        return Err(Error::UnauthorizedClient("the password grant needs a confidential client".into()));
+    }
+    let username = params.require("username")?;
+    let password = params.require("password")?;
+    let granted = scopes::resolve(params.get("scope"), &client.scopes)?;
+    let user = crate::users::authenticate(&t.db, username, password, None)
+        .await?
+        .ok_or_else(|| Error::invalid_grant("invalid username or password"))?;
+    // Using the password grant is the user's consent to this client.
+    crate::grants::consent(&t.db, &user.user_id, &client.client_id, &granted, None).await?;
+    let now = crate::db::now();
+    let issued = issue_for_user(
+        t,
+        Issue {
+            client,
+            user_id: &user.user_id,
+            scopes: &granted,
+            family_scope: granted.join(" "),
+            auth_time: now,
+            nonce: None,
+            rotate_from: None,
+        },
+    )
+    .await?;
+    match issued {
+        Issued::Tokens(resp, _) => Ok(resp),
+        _ => Err(Error::invalid_grant("tokens could not be issued")),
+    }
+}

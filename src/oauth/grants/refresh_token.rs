@@ -1,0 +1,102 @@
+//! RFC 6749 §6: refresh, with rotation on every use (RFC 9700 §4.14.2).
+//! Presenting a used refresh token is reuse: the whole family is revoked.
+use crate::app::Tessera;
+use crate::audit::{self, Event};
+use crate::clients::Client;
+use crate::error::{Error, Result};
+use crate::oauth::grants::{issue_for_user, FamilyData, Issue, Issued};
+use crate::oauth::params::Params;
+use crate::oauth::tokens::{self, TokenResponse};
+use crate::oauth::scopes;
+use crate::store::RefreshState;
+
+/// The scopes of a refreshed access token: the requested subset of the
+/// family's scopes and of what the user still grants (pure rule).
+pub fn refreshed_scopes(requested: Option<&str>, family: &[String], granted: &[String]) -> Result<Vec<String>> {
+    let base: Vec<String> = family.iter().filter(|s| granted.contains(s)).cloned().collect();
+    match requested {
+        None => Ok(base),
+        Some(r) => {
+            let req = scopes::parse(r)?;
+            scopes::require_subset(&req, &base)
+                .map_err(|_| Error::invalid_scope("a refresh may narrow the scope, never widen it"))?;
+            Ok(req)
+        }
+    }
+}
+
+async fn reuse_detected(t: &Tessera, client: &Client, family_id: &str, user_id: Option<&str>) -> Error {
+    audit::record(
+        &t.db,
+        Event {
+            event: "refresh.reuse_detected",
+            client_id: Some(&client.client_id),
+            user_id,
+            detail: Some(serde_json::json!({"family": family_id})),
+            ..Default::default()
+        },
+    )
+    .await;
+    log::warn!("refresh token reuse for client {}: family {family_id} revoked", client.client_id);
+    Error::invalid_grant("refresh token reuse detected: every token of this grant is revoked")
+}
+
+pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<TokenResponse> {
+    let presented = params.require("refresh_token")?;
+    let hash = tokens::digest(presented);
+    let now = crate::db::now();
+    let rec = match t.store.get_refresh(&hash, now).await? {
+        RefreshState::Active(r) if r.client_id == client.client_id => r,
+        RefreshState::Used(r) if r.client_id == client.client_id => {
+            t.store.revoke_family(&r.family_id, now).await?;
+            return Err(reuse_detected(t, client, &r.family_id, Some(&r.user_id)).await);
+        }
+        _ => return Err(Error::invalid_grant("the refresh token is invalid, expired or revoked")),
+    };
+    let family: FamilyData =
+        serde_json::from_str(&rec.data).map_err(|_| Error::invalid_grant("the refresh token is invalid"))?;
+    let Some(grant) = crate::grants::find(&t.db, &rec.user_id, &client.client_id).await? else {
+        t.store.revoke_family(&rec.family_id, now).await?;
+        return Err(Error::invalid_grant("the user revoked this app's access"));
+    };
+    let family_scopes: Vec<String> = family.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let scopes = refreshed_scopes(params.get("scope"), &family_scopes, &grant.scopes)?;
+    let issued = issue_for_user(
+        t,
+        Issue {
+            client,
+            user_id: &rec.user_id,
+            scopes: &scopes,
+            family_scope: family.scope.clone(),
+            auth_time: family.auth_time,
+            nonce: None,
+            rotate_from: Some((&rec.family_id, &hash)),
+        },
+    )
+    .await?;
+    match issued {
+        Issued::Tokens(resp, _) => Ok(resp),
+        Issued::Reused(fam) => Err(reuse_detected(t, client, &fam, Some(&rec.user_id)).await),
+        Issued::Invalid => Err(Error::invalid_grant("the refresh token is invalid, expired or revoked")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn narrow_never_widen() {
+        let fam = v("openid read:data write:data");
+        assert_eq!(refreshed_scopes(None, &fam, &fam).unwrap(), fam);
+        assert_eq!(refreshed_scopes(Some("read:data"), &fam, &fam).unwrap(), v("read:data"));
+        assert!(matches!(refreshed_scopes(Some("read:billing"), &fam, &fam), Err(Error::InvalidScope(_))));
+        // a scope the user no longer grants is dropped
+        assert_eq!(refreshed_scopes(None, &fam, &v("openid read:data")).unwrap(), v("openid read:data"));
+        assert!(refreshed_scopes(Some("write:data"), &fam, &v("openid read:data")).is_err());
+    }
+}

@@ -1,0 +1,169 @@
+//! Users: accounts, argon2id password hashes, and the login check.
+//!
+//! A failed login says nothing about which part was wrong: an unknown
+//! username costs the same argon2 verification as a wrong password.
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use entity::users;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+
+use crate::audit::{self, Event};
+use crate::db::now;
+use crate::error::{Error, Result};
+
+pub const ROLES: &[&str] = &["user", "developer", "admin"];
+
+#[derive(Clone, Debug, Serialize)]
+pub struct User {
+    pub user_id: String,
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub role: String,
+    pub created_at: i64,
+}
+
+impl From<users::Model> for User {
+    fn from(m: users::Model) -> User {
+        User {
+            user_id: m.user_id,
+            username: m.username,
+            email: m.email,
+            email_verified: m.email_verified,
+            role: m.role,
+            created_at: m.created_at,
+        }
+    }
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+    pub fn is_developer(&self) -> bool {
+        self.role == "developer" || self.role == "admin"
+    }
+}
+
+pub fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Config(format!("password hashing failed: {e}")))
+}
+
+fn verify_password(hash: &str, password: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A fixed hash verified when the username is unknown, so both failures cost the same.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("not a password").unwrap_or_default())
+}
+
+/// Username rules: 3–64 of `[a-z0-9._-]`, lowercase.
+pub fn validate_username(u: &str) -> Result<()> {
+    let ok = (3..=64).contains(&u.len())
+        && u.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::validation("username must be 3 to 64 characters of a-z, 0-9, '.', '_' or '-'"))
+    }
+}
+
+pub async fn create(db: &DatabaseConnection, username: &str, email: &str, password: &str, role: &str) -> Result<User> {
+    validate_username(username)?;
+    if !ROLES.contains(&role) {
+        return Err(Error::validation(format!("role must be one of {}", ROLES.join(", "))));
+    }
+    let at = email.find('@');
+    if email.len() > 254 || at.is_none_or(|i| i == 0 || i == email.len() - 1) || email.contains(char::is_whitespace) {
+        return Err(Error::validation("email must look like name@example.com"));
+    }
+    if password.chars().count() < 8 {
+        return Err(Error::validation("password must be at least 8 characters"));
+    }
+    if users::Entity::find().filter(users::Column::Username.eq(username)).one(db).await?.is_some() {
+        return Err(Error::Conflict(format!("username {username} is taken")));
+    }
+    let hash = hash_password(password)?;
+    let am = users::ActiveModel {
+        user_id: Set(uuid::Uuid::new_v4().to_string()),
+        username: Set(username.into()),
+        email: Set(email.into()),
+        email_verified: Set(false),
+        password_hash: Set(hash),
+        role: Set(role.into()),
+        created_at: Set(now()),
+        failed_logins: Set(0),
+        locked_until: Set(None),
+    };
+    let m = users::Entity::insert(am).exec_with_returning(db).await?;
+    audit::record(db, Event { event: "user.created", user_id: Some(&m.user_id), actor: Some("cli"), ..Default::default() })
+        .await;
+    Ok(m.into())
+}
+
+pub async fn get(db: &DatabaseConnection, user_id: &str) -> Result<Option<User>> {
+    Ok(users::Entity::find_by_id(user_id.to_string()).one(db).await?.map(User::from))
+}
+
+pub async fn find_by_username(db: &DatabaseConnection, username: &str) -> Result<Option<User>> {
+    Ok(users::Entity::find().filter(users::Column::Username.eq(username)).one(db).await?.map(User::from))
+}
+
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<User>> {
+    Ok(users::Entity::find().order_by_asc(users::Column::Username).all(db).await?.into_iter().map(User::from).collect())
+}
+
+/// Check a username and password. `None` for any failure, whichever part was wrong.
+pub async fn authenticate(db: &DatabaseConnection, username: &str, password: &str, ip: Option<&str>) -> Result<Option<User>> {
+    let row = users::Entity::find().filter(users::Column::Username.eq(username.to_lowercase())).one(db).await?;
+    let (hash, row) = match row {
+        Some(r) => (r.password_hash.clone(), Some(r)),
+        None => (dummy_hash().to_string(), None),
+    };
+    let pw = password.to_string();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw)).await.unwrap_or(false);
+    match row {
+        Some(r) if ok => Ok(Some(r.into())),
+        _ => {
+            audit::record(
+                db,
+                Event {
+                    event: "login.failed",
+                    user_id: None,
+                    ip,
+                    detail: Some(serde_json::json!({"username": username.chars().take(64).collect::<String>()})),
+                    ..Default::default()
+                },
+            )
+            .await;
+            Ok(None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_hashes_are_argon2id_and_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(&h, "correct horse"));
+        assert!(!verify_password(&h, "correct horsE"));
+        assert!(!verify_password("not a hash", "x"));
+        assert!(validate_username("alice").is_ok());
+        assert!(validate_username("Al").is_err());
+        assert!(validate_username("ali ce").is_err());
+    }
+}
