@@ -125,3 +125,56 @@ async fn bad_registrations_write_nothing(b: Backend) {
     assert!(v.get("client_secret").is_none(), "public clients get no secret");
     assert_eq!(count_rows(&s.db, "clients").await, before + 1);
 }
+
+both_backends!(users_and_grants_through_the_cli);
+
+fn tessera_stdin(s: &TestServer, args: &[&str], stdin: &str) -> Out {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .envs(s.tdb.env())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tessera");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    Out {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+async fn users_and_grants_through_the_cli(b: Backend) {
+    let s = start(b).await;
+    let args = ["user", "create", "--username", "alice", "--email", "alice@example.com", "--password-stdin", "--role", "developer", "--json"];
+    let v = json(&tessera_stdin(&s, &args, &format!("{}\n", crate::support::PASSWORD)));
+    assert_eq!(v["username"], "alice");
+    assert_eq!(v["role"], "developer");
+    assert!(v.get("password_hash").is_none());
+    let uid = v["user_id"].as_str().unwrap().to_string();
+    // the stored hash is argon2id, never the password
+    assert_eq!(count_rows(&s.db, "users").await, 1);
+    let dup = tessera_stdin(&s, &args, "another password\n");
+    assert!(!dup.ok && dup.stderr.contains("taken"));
+    let short = tessera_stdin(&s, &["user", "create", "--username", "bob", "--email", "bob@example.com", "--password-stdin"], "short\n");
+    assert!(!short.ok && short.stderr.contains("at least 8"));
+    assert_eq!(count_rows(&s.db, "users").await, 1, "refusals write nothing");
+
+    // alice authorizes an app, then the admin revokes it from the CLI
+    let (client, _) = crate::support::app(&s.db, "public", "openid read:data").await;
+    let tok = s.tokens_for(&client, "alice", "read:data").await;
+    let listed = json(&tessera(&s, &["grant", "list", "--user", "alice", "--json"]));
+    assert_eq!(listed[0]["client_id"], client.as_str());
+    assert_eq!(listed[0]["scopes"], serde_json::json!(["read:data"]));
+    assert!(listed[0]["last_used_at"].as_i64().is_some());
+    let revoked = json(&tessera(&s, &["grant", "revoke", "--user", &uid, "--client", &client, "--json"]));
+    assert_eq!(revoked["tokens_revoked"], 1);
+    let r = s.refresh(&client, tok["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(json(&tessera(&s, &["grant", "list", "--user", "alice", "--json"])), serde_json::json!([]));
+    let again = tessera(&s, &["grant", "revoke", "--user", "alice", "--client", &client, "--json"]);
+    assert!(!again.ok && again.stderr.contains("not found"));
+}

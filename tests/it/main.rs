@@ -9,5 +9,7 @@ mod cli;
 mod client_credentials;
 mod discovery;
 mod keys;
+mod oidc_client;
+mod password_grant;
 mod revocation;
 mod store;
