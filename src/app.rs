@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use crate::clients::{self, Client};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::keys::{Kek, KeyManager, KeyPolicy, TokenType};
+use crate::keys::{Kek, KeyManager, TokenType};
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::params::Params;
 use crate::oauth::tokens::{self, AccessClaims};
@@ -30,7 +30,7 @@ impl Tessera {
         crate::db::migrate(&db).await?;
         let kek = Kek::load_or_create(&cfg.kek_file, cfg.create_kek)?;
         let session_key = kek.derive_mac_key("session");
-        let policy = KeyPolicy { token_ttl: cfg.access_token_ttl, jwks_max_age: cfg.jwks_max_age };
+        let policy = cfg.key_policy();
         let keys = KeyManager::start(db.clone(), kek, policy).await?;
         let store: Arc<dyn TokenStore> = match &cfg.redis_url {
             Some(url) => Arc::new(RedisStore::connect(url).await?),
@@ -49,6 +49,9 @@ impl Tessera {
             tick.tick().await;
             if let Err(e) = self.keys.reload().await {
                 log::warn!("reloading signing keys failed: {e}");
+            }
+            if let Err(e) = self.keys.rotate_if_due().await {
+                log::warn!("scheduled key rotation failed: {e}");
             }
             n += 1;
             if n % 30 == 0 {

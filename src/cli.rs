@@ -164,6 +164,12 @@ pub enum KeysCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Emergency: remove a (compromised) key from the JWKS now; a revoked current key is replaced at once
+    Revoke {
+        kid: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Promote the next key to current, retire the current one, create a new next
     Rotate {
         /// Rotate even if the next key was published too recently for cached JWKS
@@ -345,6 +351,10 @@ async fn admin(cfg: Config, cmd: Command) -> Result<()> {
                             .collect::<Vec<_>>()
                             .join("\n")
                     });
+                }
+                KeysCmd::Revoke { kid, out } => {
+                    let r = t.keys.revoke(&kid).await?;
+                    print(out.json, &r, |r| format!("revoked {}; now signing with {:?}", r.revoked, r.promoted));
                 }
                 KeysCmd::Rotate { force, out } => {
                     let r = t.keys.rotate(force).await?;

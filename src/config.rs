@@ -33,6 +33,10 @@ pub struct Config {
     pub jwks_max_age: Duration,
     /// How often every instance re-reads the signing keys from the database.
     pub key_refresh_interval: Duration,
+    /// Automatic key rotation period (`TESSERA_KEY_ROTATION_DAYS`, default 30; 0 disables).
+    pub key_rotation: Option<Duration>,
+    /// Safety margin on every key wait (`TESSERA_KEY_MARGIN_SECS`, default 60).
+    pub key_margin: Duration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
 }
@@ -122,6 +126,20 @@ impl Config {
             audiences,
             jwks_max_age: seconds("TESSERA_JWKS_MAX_AGE", 300, 86_400)?,
             key_refresh_interval: seconds("TESSERA_KEY_REFRESH_SECS", 10, 3_600)?,
+            key_rotation: match var("TESSERA_KEY_ROTATION_DAYS") {
+                None => Some(Duration::from_secs(30 * 86_400)),
+                Some(d) => match d.parse::<u64>() {
+                    Ok(0) => None,
+                    Ok(n) if n <= 3650 => Some(Duration::from_secs(n * 86_400)),
+                    _ => return Err(Error::Config("TESSERA_KEY_ROTATION_DAYS must be 0 to 3650".into())),
+                },
+            },
+            key_margin: match var("TESSERA_KEY_MARGIN_SECS") {
+                None => Duration::from_secs(60),
+                Some(v) => Duration::from_secs(
+                    v.parse::<u64>().map_err(|_| Error::Config("TESSERA_KEY_MARGIN_SECS must be a number of seconds".into()))?,
+                ),
+            },
             max_body_bytes,
         };
         cfg.validate()?;
@@ -144,6 +162,8 @@ impl Config {
             audiences: vec!["https://api.example.com".into(), "https://billing.example.com".into()],
             jwks_max_age: Duration::from_secs(300),
             key_refresh_interval: Duration::from_secs(10),
+            key_rotation: None,
+            key_margin: Duration::from_secs(60),
             max_body_bytes: 16 * 1024,
         }
     }
@@ -161,8 +181,50 @@ impl Config {
         Ok(())
     }
 
+    pub fn key_policy(&self) -> crate::keys::KeyPolicy {
+        crate::keys::KeyPolicy {
+            token_ttl: self.access_token_ttl,
+            jwks_max_age: self.jwks_max_age,
+            margin: self.key_margin.max(self.key_refresh_interval),
+            rotation_period: self.key_rotation,
+        }
+    }
+
     /// The issuer without a trailing slash, for building endpoint URLs.
     pub fn base(&self) -> &str {
         self.issuer.trim_end_matches('/')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_must_be_https_unless_loopback() {
+        let mut c = Config::for_tests("sqlite::memory:", None, "k".into());
+        for ok in ["https://auth.example.com", "http://127.0.0.1:8080", "http://localhost", "http://[::1]:9"] {
+            c.issuer = ok.into();
+            assert!(c.validate().is_ok(), "{ok}");
+        }
+        for bad in ["http://auth.example.com", "ftp://x", "not a url", "https://a.example.com?x=1", "https://a.example.com#f"] {
+            c.issuer = bad.into();
+            assert!(c.validate().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn file_form_of_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("secret");
+        std::fs::write(&f, "postgres://u:pw@db/x\n").unwrap();
+        // Unique names: tests run in parallel in one process.
+        std::env::set_var("TESSERA_T1_URL_FILE", &f);
+        assert_eq!(secret_var("TESSERA_T1_URL").unwrap().as_deref(), Some("postgres://u:pw@db/x"));
+        std::env::set_var("TESSERA_T1_URL", "x");
+        assert!(secret_var("TESSERA_T1_URL").is_err(), "both forms set");
+        std::env::set_var("TESSERA_T2_URL_FILE", dir.path().join("missing"));
+        assert!(secret_var("TESSERA_T2_URL").is_err());
+        assert_eq!(secret_var("TESSERA_T3_URL").unwrap(), None);
     }
 }

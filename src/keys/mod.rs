@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use entity::signing_keys;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -52,22 +52,28 @@ pub const STATE_CURRENT: &str = "current";
 pub const STATE_RETIRED: &str = "retired";
 pub const STATE_REVOKED: &str = "revoked";
 
-/// Clock skew allowed to verifiers, added to every "until it has expired".
-pub const CLOCK_SKEW_SECS: i64 = 60;
-
 #[derive(Clone, Debug)]
 pub struct KeyPolicy {
     /// Longest lifetime of anything signed (access and ID tokens).
     pub token_ttl: Duration,
     /// JWKS `Cache-Control: max-age`: a new key must be published at least
-    /// this long (plus a margin) before it signs.
+    /// this long (plus `margin`) before it signs.
     pub jwks_max_age: Duration,
+    /// Added to every wait: clock skew between us and verifiers, and the time
+    /// instances need to see a key change (`TESSERA_KEY_REFRESH_SECS`).
+    pub margin: Duration,
+    /// Rotate automatically when the current key is this old (`None`: never).
+    pub rotation_period: Option<Duration>,
 }
 
 impl KeyPolicy {
     /// How long a `next` key must have been published before it may sign.
     pub fn min_publish_secs(&self) -> i64 {
-        self.jwks_max_age.as_secs() as i64 + CLOCK_SKEW_SECS
+        (self.jwks_max_age + self.margin).as_secs() as i64
+    }
+    /// How long a retired key stays published: until its last token has expired.
+    pub fn retire_secs(&self) -> i64 {
+        (self.token_ttl + self.margin).as_secs() as i64
     }
 }
 
@@ -179,10 +185,53 @@ impl KeyManager {
 
     /// Promote `next` to `current`, retire `current`, create a new `next`.
     pub async fn rotate(&self, force: bool) -> Result<RotationReport, KeyError> {
-        let report = rotate(&self.db, &self.kek, &self.policy, force).await?;
+        let report = rotate(&self.db, &self.kek, &self.policy, force, None).await?;
         self.reload().await?;
         Ok(report)
     }
+
+    /// Emergency: take `kid` out of the JWKS at once; tokens it signed stop
+    /// verifying. A revoked current key is replaced by the next one at once.
+    pub async fn revoke(&self, kid: &str) -> Result<RevocationReport, KeyError> {
+        let report = revoke(&self.db, &self.kek, &self.policy, kid).await?;
+        self.reload().await?;
+        Ok(report)
+    }
+
+    /// Scheduled rotation: rotate if the current key is older than the
+    /// rotation period. Safe to call from every instance at once: the
+    /// rotation is a compare-and-set on the current key, so exactly one wins.
+    pub async fn rotate_if_due(&self) -> Result<Option<RotationReport>, KeyError> {
+        let Some(period) = self.policy.rotation_period else { return Ok(None) };
+        let ring = self.ring();
+        let current = signing_keys::Entity::find_by_id(ring.signer.kid.clone()).one(&self.db).await?;
+        let Some(current) = current.filter(|c| c.state == STATE_CURRENT) else { return Ok(None) };
+        let age = now() - current.activated_at.unwrap_or(current.created_at);
+        if age < period.as_secs() as i64 {
+            return Ok(None);
+        }
+        match rotate(&self.db, &self.kek, &self.policy, false, Some(&current.kid)).await {
+            Ok(r) => {
+                log::info!("scheduled key rotation: {} → {}", current.kid, r.current);
+                self.reload().await?;
+                Ok(Some(r))
+            }
+            // Another instance rotated first, or the next key is too young: nothing to do now.
+            Err(KeyError::Conflict) | Err(KeyError::TooSoon { .. }) => {
+                self.reload().await?;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RevocationReport {
+    pub revoked: String,
+    /// The key that signs now, if the revoked one was signing.
+    pub promoted: Option<String>,
+    pub next: Option<String>,
 }
 
 pub async fn list_keys(db: &DatabaseConnection) -> Result<Vec<KeyInfo>, KeyError> {
@@ -243,7 +292,17 @@ pub async fn ensure_keys(db: &DatabaseConnection, kek: &Kek) -> Result<(), KeyEr
     Ok(())
 }
 
-pub async fn rotate(db: &DatabaseConnection, kek: &Kek, policy: &KeyPolicy, force: bool) -> Result<RotationReport, KeyError> {
+/// Rotate: retire the current key(s) and promote `next`, in one
+/// transaction that is a compare-and-set on both rows, then create a new
+/// `next`. With `expect_current`, the rotation only happens if that key is
+/// still the current one (so two schedulers never rotate twice).
+pub async fn rotate(
+    db: &DatabaseConnection,
+    kek: &Kek,
+    policy: &KeyPolicy,
+    force: bool,
+    expect_current: Option<&str>,
+) -> Result<RotationReport, KeyError> {
     ensure_keys(db, kek).await?;
     let t = now();
     let next = signing_keys::Entity::find()
@@ -263,36 +322,78 @@ pub async fn rotate(db: &DatabaseConnection, kek: &Kek, policy: &KeyPolicy, forc
             next.kid
         );
     }
-    let currents = signing_keys::Entity::find().filter(signing_keys::Column::State.eq(STATE_CURRENT)).all(db).await?;
-    // Compare-and-set: only the rotation that moves this `next` wins.
-    let won = signing_keys::Entity::update_many()
+    let currents: Vec<String> = signing_keys::Entity::find()
+        .filter(signing_keys::Column::State.eq(STATE_CURRENT))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| c.kid)
+        .collect();
+    if expect_current.is_some_and(|k| !currents.iter().any(|c| c == k)) {
+        return Err(KeyError::Conflict);
+    }
+    let remove_after = t + policy.retire_secs();
+    let txn = db.begin().await?;
+    let mut retire = signing_keys::Entity::update_many()
+        .col_expr(signing_keys::Column::State, Expr::value(STATE_RETIRED))
+        .col_expr(signing_keys::Column::RetiredAt, Expr::value(t))
+        .col_expr(signing_keys::Column::RemoveAfter, Expr::value(remove_after))
+        .filter(signing_keys::Column::State.eq(STATE_CURRENT));
+    if let Some(k) = expect_current {
+        retire = retire.filter(signing_keys::Column::Kid.eq(k));
+    }
+    let retired_n = retire.exec(&txn).await?.rows_affected;
+    let promoted = signing_keys::Entity::update_many()
         .col_expr(signing_keys::Column::State, Expr::value(STATE_CURRENT))
         .col_expr(signing_keys::Column::ActivatedAt, Expr::value(t))
         .filter(signing_keys::Column::Kid.eq(next.kid.as_str()))
         .filter(signing_keys::Column::State.eq(STATE_NEXT))
-        .exec(db)
+        .exec(&txn)
         .await?
-        .rows_affected
-        == 1;
-    if !won {
+        .rows_affected;
+    if promoted != 1 || (expect_current.is_some() && retired_n != 1) {
+        txn.rollback().await?;
         return Err(KeyError::Conflict);
     }
-    let remove_after = t + policy.token_ttl.as_secs() as i64 + CLOCK_SKEW_SECS;
-    let mut retired = None;
-    for c in currents {
-        signing_keys::Entity::update_many()
-            .col_expr(signing_keys::Column::State, Expr::value(STATE_RETIRED))
-            .col_expr(signing_keys::Column::RetiredAt, Expr::value(t))
-            .col_expr(signing_keys::Column::RemoveAfter, Expr::value(remove_after))
-            .filter(signing_keys::Column::Kid.eq(c.kid.as_str()))
-            .filter(signing_keys::Column::State.eq(STATE_CURRENT))
-            .exec(db)
-            .await?;
-        retired = Some(c.kid);
-    }
+    txn.commit().await?;
     let new_next = insert_key(db, kek, STATE_NEXT).await?;
     log::info!("rotated signing keys: current {}, next {new_next}", next.kid);
-    Ok(RotationReport { retired, current: next.kid, next: new_next, forced: force && published < needed })
+    Ok(RotationReport {
+        retired: currents.into_iter().next(),
+        current: next.kid,
+        next: new_next,
+        forced: force && published < needed,
+    })
+}
+
+pub async fn revoke(db: &DatabaseConnection, kek: &Kek, policy: &KeyPolicy, kid: &str) -> Result<RevocationReport, KeyError> {
+    let row = signing_keys::Entity::find_by_id(kid.to_string()).one(db).await?.ok_or_else(|| KeyError::NotFound(kid.into()))?;
+    let was = row.state.clone();
+    let n = signing_keys::Entity::update_many()
+        .col_expr(signing_keys::Column::State, Expr::value(STATE_REVOKED))
+        .col_expr(signing_keys::Column::RetiredAt, Expr::value(now()))
+        .filter(signing_keys::Column::Kid.eq(kid))
+        .filter(signing_keys::Column::State.ne(STATE_REVOKED))
+        .exec(db)
+        .await?
+        .rows_affected;
+    if n == 0 {
+        return Ok(RevocationReport { revoked: kid.into(), promoted: None, next: None });
+    }
+    log::warn!("signing key {kid} revoked (was {was})");
+    match was.as_str() {
+        // The signing key is gone: the next one signs at once (it is already
+        // published; a verifier that has not fetched it will refetch on its kid).
+        STATE_CURRENT => {
+            let r = rotate(db, kek, policy, true, None).await?;
+            Ok(RevocationReport { revoked: kid.into(), promoted: Some(r.current), next: Some(r.next) })
+        }
+        STATE_NEXT => {
+            let next = insert_key(db, kek, STATE_NEXT).await?;
+            Ok(RevocationReport { revoked: kid.into(), promoted: None, next: Some(next) })
+        }
+        _ => Ok(RevocationReport { revoked: kid.into(), promoted: None, next: None }),
+    }
 }
 
 async fn build_ring(db: &DatabaseConnection, kek: &Kek, old: Option<&KeyRing>) -> Result<KeyRing, KeyError> {

@@ -9,7 +9,11 @@ mod cli;
 mod client_credentials;
 mod discovery;
 mod keys;
+mod multi_instance;
 mod oidc_client;
 mod password_grant;
+#[path = "../../examples/resource_server.rs"]
+mod resource_server;
 mod revocation;
+mod rotation;
 mod store;
