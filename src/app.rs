@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::keys::{Kek, KeyManager, TokenType};
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::params::Params;
+use crate::oauth::rate_limit::{self, Decision, Endpoint};
 use crate::oauth::tokens::{self, AccessClaims};
 use crate::store::{redis::RedisStore, sql::SqlStore, TokenStore};
 
@@ -70,6 +71,46 @@ impl Tessera {
             .ok_or(Error::InvalidClient { basic: false, reason: "client authentication required" })?;
         let client = clients::find(&self.db, &presented.client_id).await?;
         client_auth::authenticate(client, &presented)
+    }
+
+    /// Count a request of `client` at `endpoint`; `Err(RateLimited)` when over
+    /// its limit. `Ok(None)` only when the counter store is down and the
+    /// deployment chose to fail open.
+    pub async fn rate_check(&self, client: &Client, endpoint: Endpoint) -> Result<Option<Decision>> {
+        let policy = &self.cfg.rate;
+        let limit = policy.limit_for(&client.tier, client.rate_limit);
+        let cost = policy.cost(endpoint);
+        let (window, elapsed) = rate_limit::window_of(chrono::Utc::now().timestamp_millis());
+        let key = format!("client:{}", client.client_id);
+        let (prev, cur) = match self.store.rate_add(&key, window, cost).await {
+            Ok(c) => c,
+            Err(e) if policy.fail_open => {
+                log::warn!("rate-limit store unavailable, failing open: {e}");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let d = rate_limit::decide(prev, cur, elapsed, limit, cost);
+        if d.allowed {
+            return Ok(Some(d));
+        }
+        self.store.rate_refund(&key, window, cost).await?;
+        // One audit row per client and window, however hard it hammers.
+        let first = self.store.rate_add(&format!("audit:{}", client.client_id), window, 1).await.map(|(_, c)| c == 1);
+        if first.unwrap_or(false) {
+            crate::audit::record(
+                &self.db,
+                crate::audit::Event {
+                    event: "rate_limit.hit",
+                    client_id: Some(&client.client_id),
+                    detail: Some(serde_json::json!({"limit": limit, "endpoint": format!("{endpoint:?}")})),
+                    ..Default::default()
+                },
+            )
+            .await;
+        }
+        log::warn!("client {} over its rate limit ({limit}/min) at {endpoint:?}", client.client_id);
+        Err(Error::RateLimited(d))
     }
 
     /// Sign an RFC 9068 access token with the current key.

@@ -39,6 +39,8 @@ pub struct Config {
     pub key_margin: Duration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Per-client rate limits.
+    pub rate: crate::oauth::rate_limit::Policy,
 }
 
 /// Read a setting, or its `_FILE` twin.
@@ -141,6 +143,20 @@ impl Config {
                 ),
             },
             max_body_bytes,
+            rate: {
+                let mut p = crate::oauth::rate_limit::Policy::default();
+                for name in ["TESSERA_RATE_TIERS", "TESSERA_RATE_COSTS"] {
+                    if let Some(spec) = var(name) {
+                        p.apply(&spec).map_err(|e| Error::Config(format!("{name}: {e}")))?;
+                    }
+                }
+                p.fail_open = match var("TESSERA_RATE_LIMIT_FAIL_OPEN").as_deref() {
+                    None | Some("false") | Some("0") => false,
+                    Some("true") | Some("1") => true,
+                    Some(other) => return Err(Error::Config(format!("TESSERA_RATE_LIMIT_FAIL_OPEN must be true or false, not {other:?}"))),
+                };
+                p
+            },
         };
         cfg.validate()?;
         Ok(cfg)
@@ -165,6 +181,7 @@ impl Config {
             key_rotation: None,
             key_margin: Duration::from_secs(60),
             max_body_bytes: 16 * 1024,
+            rate: crate::oauth::rate_limit::Policy::default(),
         }
     }
 

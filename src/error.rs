@@ -49,6 +49,9 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The client is over its rate limit.
+    #[error("rate limit of {} per minute exceeded; retry in {} s", .0.limit, .0.retry_after_secs)]
+    RateLimited(crate::oauth::rate_limit::Decision),
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("token store: {0}")]

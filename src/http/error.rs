@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::oauth::rate_limit::Decision;
 
 #[derive(Debug)]
 pub struct OAuthError {
@@ -13,17 +14,41 @@ pub struct OAuthError {
     pub code: &'static str,
     pub description: String,
     pub www_authenticate: Option<String>,
+    /// The rate-limit state to report in `X-RateLimit-*` (and `Retry-After` on 429).
+    pub rate: Option<Decision>,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,
     error_description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<i64>,
+}
+
+/// Add `X-RateLimit-*` headers for `d` to a response being built.
+pub fn rate_headers(r: &mut actix_web::HttpResponseBuilder, d: &Decision) {
+    r.insert_header(("X-RateLimit-Limit", d.limit.to_string()))
+        .insert_header(("X-RateLimit-Remaining", d.remaining.to_string()))
+        .insert_header(("X-RateLimit-Reset", d.reset_secs.to_string()));
+    if !d.allowed {
+        r.insert_header((header::RETRY_AFTER, d.retry_after_secs.to_string()));
+    }
 }
 
 impl OAuthError {
     pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        OAuthError { status, code, description: description.into(), www_authenticate: None }
+        OAuthError { status, code, description: description.into(), www_authenticate: None, rate: None }
+    }
+
+    /// Report the rate-limit state on this error too.
+    pub fn with_rate(mut self, d: Option<Decision>) -> Self {
+        if self.rate.is_none() {
+            self.rate = d;
+        }
+        self
     }
     pub fn invalid_request(description: impl Into<String>) -> Self {
         OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
@@ -55,6 +80,10 @@ impl From<Error> for OAuthError {
             Error::AccessDenied(_) => OAuthError::new(S::FORBIDDEN, "access_denied", e.to_string()),
             Error::NotFound(_) => OAuthError::new(S::NOT_FOUND, "not_found", e.to_string()),
             Error::Conflict(_) => OAuthError::new(S::CONFLICT, "conflict", e.to_string()),
+            Error::RateLimited(d) => OAuthError {
+                rate: Some(*d),
+                ..OAuthError::new(S::TOO_MANY_REQUESTS, "rate_limit_exceeded", e.to_string())
+            },
             Error::Db(_) | Error::Store(_) => {
                 log::error!("{e}");
                 OAuthError::new(S::SERVICE_UNAVAILABLE, "temporarily_unavailable", "storage is unavailable; retry later")
@@ -78,7 +107,16 @@ impl ResponseError for OAuthError {
         if let Some(w) = &self.www_authenticate {
             r.insert_header((header::WWW_AUTHENTICATE, w.as_str()));
         }
-        r.json(Body { error: self.code, error_description: &self.description })
+        let limited = self.rate.filter(|d| !d.allowed);
+        if let Some(d) = &self.rate {
+            rate_headers(&mut r, d);
+        }
+        r.json(Body {
+            error: self.code,
+            error_description: &self.description,
+            limit: limited.map(|d| d.limit),
+            retry_after: limited.map(|d| d.retry_after_secs),
+        })
     }
 }
 

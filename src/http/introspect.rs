@@ -3,7 +3,8 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::error::OAuthError;
+use super::error::{rate_headers, OAuthError};
+use crate::oauth::rate_limit::Endpoint;
 use super::form::{authorization, read_form};
 use crate::app::Tessera;
 use crate::clients::ClientType;
@@ -17,7 +18,13 @@ pub async fn introspect(t: web::Data<Tessera>, req: HttpRequest, body: web::Payl
     if client.client_type != ClientType::Confidential {
         return Err(Error::InvalidClient { basic: auth.is_some(), reason: "introspection needs a confidential client" }.into());
     }
-    let token = params.require("token")?;
-    let answer = revocation::introspect(&t, token).await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(answer))
+    let rate = t.rate_check(&client, Endpoint::Introspect).await?;
+    let token = params.require("token").map_err(|e| OAuthError::from(e).with_rate(rate))?;
+    let answer = revocation::introspect(&t, token).await.map_err(|e| OAuthError::from(e).with_rate(rate))?;
+    let mut r = HttpResponse::Ok();
+    r.insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(d) = &rate {
+        rate_headers(&mut r, d);
+    }
+    Ok(r.json(answer))
 }

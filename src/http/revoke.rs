@@ -2,7 +2,8 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::error::OAuthError;
+use super::error::{rate_headers, OAuthError};
+use crate::oauth::rate_limit::Endpoint;
 use super::form::{authorization, read_form};
 use crate::app::Tessera;
 use crate::oauth::revocation;
@@ -10,7 +11,15 @@ use crate::oauth::revocation;
 pub async fn revoke(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
     let params = read_form(&req, body, t.cfg.max_body_bytes).await?;
     let client = t.authenticate_client(authorization(&req), &params).await?;
-    let token = params.require("token")?;
-    revocation::revoke(&t, &client, token, params.get("token_type_hint")).await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).finish())
+    let rate = t.rate_check(&client, Endpoint::Revoke).await?;
+    let token = params.require("token").map_err(|e| OAuthError::from(e).with_rate(rate))?;
+    revocation::revoke(&t, &client, token, params.get("token_type_hint"))
+        .await
+        .map_err(|e| OAuthError::from(e).with_rate(rate))?;
+    let mut r = HttpResponse::Ok();
+    r.insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(d) = &rate {
+        rate_headers(&mut r, d);
+    }
+    Ok(r.finish())
 }

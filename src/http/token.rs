@@ -2,16 +2,22 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::error::OAuthError;
+use super::error::{rate_headers, OAuthError};
+use crate::oauth::rate_limit::Endpoint;
 use super::form::{authorization, read_form};
 use crate::app::Tessera;
 use crate::oauth::grants;
 
 pub async fn token(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
     let params = read_form(&req, body, t.cfg.max_body_bytes).await?;
-    let resp = grants::token(&t, authorization(&req), &params).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(resp))
+    let grant_type = grants::grant_type(&params)?;
+    let client = t.authenticate_client(authorization(&req), &params).await?;
+    let rate = t.rate_check(&client, Endpoint::Token).await?;
+    let resp = grants::token(&t, &client, grant_type, &params).await.map_err(|e| OAuthError::from(e).with_rate(rate))?;
+    let mut r = HttpResponse::Ok();
+    r.insert_header((header::CACHE_CONTROL, "no-store")).insert_header((header::PRAGMA, "no-cache"));
+    if let Some(d) = &rate {
+        rate_headers(&mut r, d);
+    }
+    Ok(r.json(resp))
 }

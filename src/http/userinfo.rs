@@ -4,7 +4,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::error::{rate_headers, OAuthError};
 use super::form::read_form;
+use crate::oauth::rate_limit::Endpoint;
 use crate::app::Tessera;
 use crate::oauth::userinfo::{self, BearerError};
 
@@ -43,14 +45,23 @@ async fn respond(t: &Tessera, token: Option<String>) -> HttpResponse {
             .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"tessera\""))
             .finish();
     };
-    let claims = match userinfo::check_bearer(t, &token, "openid").await {
+    let (claims, client) = match userinfo::check_bearer(t, &token, "openid").await {
         Ok(c) => c,
         Err(e) => return bearer_error(e),
+    };
+    let rate = match t.rate_check(&client, Endpoint::Userinfo).await {
+        Ok(r) => r,
+        Err(e) => return actix_web::ResponseError::error_response(&OAuthError::from(e)),
     };
     match crate::users::get(&t.db, &claims.sub).await {
         Ok(Some(user)) => {
             let scopes: Vec<&str> = claims.scope.split(' ').collect();
-            HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(userinfo::claims(&user, &scopes))
+            let mut r = HttpResponse::Ok();
+            r.insert_header((header::CACHE_CONTROL, "no-store"));
+            if let Some(d) = &rate {
+                rate_headers(&mut r, d);
+            }
+            r.json(userinfo::claims(&user, &scopes))
         }
         Ok(None) => bearer_error(BearerError::InvalidToken("the user no longer exists")),
         Err(_) => bearer_error(BearerError::Unavailable),

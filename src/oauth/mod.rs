@@ -6,6 +6,7 @@ pub mod grants;
 pub mod introspection;
 pub mod params;
 pub mod pkce;
+pub mod rate_limit;
 pub mod redirect_uri;
 pub mod revocation;
 pub mod scopes;

@@ -36,7 +36,11 @@ pub fn claims(user: &User, scopes: &[&str]) -> Value {
 }
 
 /// Check a bearer token for a protected resource of this server.
-pub async fn check_bearer(t: &Tessera, token: &str, needed_scope: &'static str) -> Result<AccessClaims, BearerError> {
+pub async fn check_bearer(
+    t: &Tessera,
+    token: &str,
+    needed_scope: &'static str,
+) -> Result<(AccessClaims, crate::clients::Client), BearerError> {
     let c = introspection::verify(&t.keys.ring(), &t.cfg.issuer, token, 0, false)
         .map_err(|_| BearerError::InvalidToken("the access token is invalid or expired"))?;
     match t.store.is_denied(&c.jti).await {
@@ -44,15 +48,15 @@ pub async fn check_bearer(t: &Tessera, token: &str, needed_scope: &'static str) 
         Ok(true) => return Err(BearerError::InvalidToken("the access token was revoked")),
         Err(_) => return Err(BearerError::Unavailable),
     }
-    match crate::clients::find(&t.db, &c.client_id).await {
-        Ok(Some(cl)) if cl.is_active() => {}
+    let client = match crate::clients::find(&t.db, &c.client_id).await {
+        Ok(Some(cl)) if cl.is_active() => cl,
         Ok(_) => return Err(BearerError::InvalidToken("the client of this token is suspended")),
         Err(_) => return Err(BearerError::Unavailable),
-    }
+    };
     if !c.scope.split(' ').any(|s| s == needed_scope) {
         return Err(BearerError::InsufficientScope(needed_scope));
     }
-    Ok(c)
+    Ok((c, client))
 }
 
 #[cfg(test)]

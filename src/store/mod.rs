@@ -106,6 +106,12 @@ pub trait TokenStore: Send + Sync {
     /// Revoke every family of one user at one client.
     async fn revoke_user_client(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError>;
 
+    /// Add `cost` to the rate counter of `key` in `window`; returns the
+    /// previous window's count and the current one's (including `cost`).
+    async fn rate_add(&self, key: &str, window: i64, cost: i64) -> Result<(i64, i64), StoreError>;
+    /// Give back `cost` of a refused request.
+    async fn rate_refund(&self, key: &str, window: i64, cost: i64) -> Result<(), StoreError>;
+
     /// Drop expired entries (the Redis backend lets keys expire by themselves).
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }

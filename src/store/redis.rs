@@ -274,6 +274,27 @@ impl TokenStore for RedisStore {
         Ok(self.revoke_user_client.key(uc_key(user_id, client_id)).arg(P).arg(now).invoke_async(&mut con).await?)
     }
 
+    async fn rate_add(&self, key: &str, window: i64, cost: i64) -> Result<(i64, i64), StoreError> {
+        let mut con = self.con.clone();
+        let cur = format!("{P}rate:{key}:{window}");
+        let prev = format!("{P}rate:{key}:{}", window - 1);
+        let (c, p): (i64, Option<i64>) = redis::pipe()
+            .atomic()
+            .incr(&cur, cost)
+            .pexpire(&cur, 2 * crate::oauth::rate_limit::WINDOW_MS)
+            .ignore()
+            .get(&prev)
+            .query_async(&mut con)
+            .await?;
+        Ok((p.unwrap_or(0), c))
+    }
+
+    async fn rate_refund(&self, key: &str, window: i64, cost: i64) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let _: i64 = con.decr(format!("{P}rate:{key}:{window}"), cost).await?;
+        Ok(())
+    }
+
     async fn purge_expired(&self, _now: i64) -> Result<u64, StoreError> {
         Ok(0)
     }

@@ -4,7 +4,7 @@
 //! Every single-use decision is one conditional `UPDATE` whose affected-row
 //! count tells the one winner, never a read followed by a write.
 use async_trait::async_trait;
-use entity::{auth_codes, denylist, refresh_tokens};
+use entity::{auth_codes, denylist, rate_counters, refresh_tokens};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
@@ -221,7 +221,43 @@ impl TokenStore for SqlStore {
         Ok(n)
     }
 
+    async fn rate_add(&self, key: &str, window: i64, cost: i64) -> Result<(i64, i64), StoreError> {
+        let _guard = self.serialize().await;
+        let am = rate_counters::ActiveModel { key: Set(key.to_string()), window: Set(window), count: Set(cost) };
+        rate_counters::Entity::insert(am)
+            .on_conflict(
+                OnConflict::columns([rate_counters::Column::Key, rate_counters::Column::Window])
+                    .value(
+                        rate_counters::Column::Count,
+                        Expr::col((rate_counters::Entity, rate_counters::Column::Count)).add(cost),
+                    )
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        let rows = rate_counters::Entity::find()
+            .filter(rate_counters::Column::Key.eq(key))
+            .filter(rate_counters::Column::Window.between(window - 1, window))
+            .all(&self.db)
+            .await?;
+        let count = |w: i64| rows.iter().find(|r| r.window == w).map(|r| r.count).unwrap_or(0);
+        Ok((count(window - 1), count(window)))
+    }
+
+    async fn rate_refund(&self, key: &str, window: i64, cost: i64) -> Result<(), StoreError> {
+        let _guard = self.serialize().await;
+        rate_counters::Entity::update_many()
+            .col_expr(rate_counters::Column::Count, Expr::col(rate_counters::Column::Count).sub(cost))
+            .filter(rate_counters::Column::Key.eq(key))
+            .filter(rate_counters::Column::Window.eq(window))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let (window, _) = crate::oauth::rate_limit::window_of(now * 1000);
+        rate_counters::Entity::delete_many().filter(rate_counters::Column::Window.lt(window - 1)).exec(&self.db).await?;
         let keep_until = now - REPLAY_MEMORY_SECS;
         let mut n = denylist::Entity::delete_many()
             .filter(denylist::Column::ExpiresAt.lt(now))

@@ -12,6 +12,7 @@ mod keys;
 mod multi_instance;
 mod oidc_client;
 mod password_grant;
+mod rate_limits;
 #[path = "../../examples/resource_server.rs"]
 mod resource_server;
 mod revocation;

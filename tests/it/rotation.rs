@@ -49,7 +49,7 @@ fn kid(token: &str) -> String {
 async fn no_verification_failure_while_keys_rotate(b: Backend) {
     // The schedule rotates every 2 s: as fast as pre-publication allows (max-age 1 s + margin 1 s).
     let s = fast_keys(b, Some(Duration::from_secs(2))).await;
-    let (id, secret) = machine_client(&s.db, "read:data").await;
+    let (id, secret) = crate::support::limited_client(&s.db, "read:data", Some(1_000_000)).await;
     let rs = start_resource_server(s.base.clone(), "https://api.example.com".into());
     let admin = Tessera::open(s.tdb.config(s.port)).await.unwrap();
     let mut kids = HashSet::new();

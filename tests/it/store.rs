@@ -44,7 +44,30 @@ both_backends!(
     refresh_rotation_and_reuse_revokes_the_family,
     parallel_rotation_has_exactly_one_winner,
     revoking_one_user_at_one_client_touches_nothing_else,
+    rate_counters_span_two_windows,
 );
+
+async fn rate_counters_span_two_windows(b: Backend) {
+    use tessera::oauth::rate_limit::decide;
+    let (s, _d) = store(b).await;
+    let key = format!("client:{}", new_jti());
+    // 100 requests in the last moments of window 7 …
+    for _ in 0..100 {
+        s.rate_add(&key, 7, 1).await.unwrap();
+    }
+    // … then one second into window 8: the previous window still counts.
+    let (prev, cur) = s.rate_add(&key, 8, 1).await.unwrap();
+    assert_eq!((prev, cur), (100, 1));
+    assert!(decide(prev, cur, 1_000, 100, 1).allowed);
+    let (prev, cur) = s.rate_add(&key, 8, 2).await.unwrap();
+    assert_eq!((prev, cur), (100, 3));
+    assert!(!decide(prev, cur, 1_000, 100, 2).allowed, "no double burst across the boundary");
+    s.rate_refund(&key, 8, 2).await.unwrap();
+    let (_, cur) = s.rate_add(&key, 8, 0).await.unwrap();
+    assert_eq!(cur, 1, "refunded");
+    // other keys are separate
+    assert_eq!(s.rate_add(&format!("client:{}", new_jti()), 8, 1).await.unwrap(), (0, 1));
+}
 
 async fn denylist_contract(b: Backend) {
     let (s, _d) = store(b).await;

@@ -70,6 +70,15 @@ impl TestDb {
         }
     }
 
+    /// The same database (and KEK) for a second instance.
+    pub fn share(&self) -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        if self.kek_file().exists() {
+            std::fs::copy(self.kek_file(), dir.path().join("kek")).expect("copy kek");
+        }
+        TestDb { url: self.url.clone(), redis_url: self.redis_url.clone(), dir }
+    }
+
     pub fn kek_file(&self) -> PathBuf {
         self.dir.path().join("kek")
     }
@@ -157,6 +166,11 @@ pub async fn start(backend: Backend) -> TestServer {
 
 /// A confidential client_credentials client: (client_id, secret).
 pub async fn machine_client(db: &DatabaseConnection, scopes: &str) -> (String, String) {
+    limited_client(db, scopes, None).await
+}
+
+/// The same with an explicit rate limit (cost units per minute).
+pub async fn limited_client(db: &DatabaseConnection, scopes: &str, rate_limit: Option<i64>) -> (String, String) {
     let c = clients::create(
         db,
         NewClient {
@@ -164,6 +178,7 @@ pub async fn machine_client(db: &DatabaseConnection, scopes: &str) -> (String, S
             client_type: "confidential".into(),
             grant_types: vec!["client_credentials".into()],
             scopes: scopes.split(' ').map(str::to_string).collect(),
+            rate_limit,
             ..Default::default()
         },
         Some("test"),
@@ -364,4 +379,14 @@ impl TestServer {
         assert_eq!(r.status(), 200);
         r.json().await.unwrap()
     }
+}
+
+pub async fn count_where(db: &DatabaseConnection, table: &str, condition: &str) -> i64 {
+    use sea_orm::{FromQueryResult, Statement};
+    #[derive(FromQueryResult)]
+    struct N {
+        n: i64,
+    }
+    let stmt = Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}"));
+    N::find_by_statement(stmt).one(db).await.expect("count").expect("row").n
 }

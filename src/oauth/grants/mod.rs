@@ -18,12 +18,17 @@ use crate::store::RefreshRecord;
 
 pub const SUPPORTED: &[&str] = &["authorization_code", "refresh_token", "client_credentials", "password"];
 
-pub async fn token(t: &Tessera, authorization: Option<&str>, params: &Params) -> Result<TokenResponse> {
+/// The request's grant type, if this server supports it.
+pub fn grant_type(params: &Params) -> Result<&str> {
     let grant_type = params.require("grant_type")?;
     if !SUPPORTED.contains(&grant_type) {
         return Err(Error::UnsupportedGrantType(grant_type.to_string()));
     }
-    let client = t.authenticate_client(authorization, params).await?;
+    Ok(grant_type)
+}
+
+/// Run the grant for an authenticated client.
+pub async fn token(t: &Tessera, client: &Client, grant_type: &str, params: &Params) -> Result<TokenResponse> {
     if !client.allows_grant(grant_type) {
         return Err(Error::UnauthorizedClient(format!("this client may not use {grant_type}")));
     }

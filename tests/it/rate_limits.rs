@@ -1,0 +1,135 @@
+//! Per-client rate limits: 429 with Retry-After and X-RateLimit-*, other
+//! clients unaffected, one limit across instances, fail closed.
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::both_backends;
+use crate::support::{limited_client, machine_client, start, start_with, Backend, TestDb};
+
+both_backends!(over_the_limit_gets_429_and_others_are_unaffected);
+
+fn header(r: &reqwest::Response, name: &str) -> i64 {
+    r.headers().get(name).unwrap_or_else(|| panic!("no {name}")).to_str().unwrap().parse().unwrap()
+}
+
+async fn over_the_limit_gets_429_and_others_are_unaffected(b: Backend) {
+    let s = start(b).await;
+    // 6 units a minute; a token request costs 2, an introspection 1.
+    let (id, secret) = limited_client(&s.db, "read:data", Some(6)).await;
+    let (other, other_secret) = machine_client(&s.db, "read:data").await;
+    let cc = [("grant_type", "client_credentials")];
+    let mut remaining = vec![];
+    for _ in 0..3 {
+        let r = s.post_basic("/token", &id, &secret, &cc).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(&r, "x-ratelimit-limit"), 6);
+        assert!(header(&r, "x-ratelimit-reset") > 0);
+        remaining.push(header(&r, "x-ratelimit-remaining"));
+    }
+    assert_eq!(remaining, vec![4, 2, 0]);
+    let r = s.post_basic("/token", &id, &secret, &cc).await;
+    assert_eq!(r.status(), 429);
+    let retry = header(&r, "retry-after");
+    assert!((1..=120).contains(&retry), "{retry}");
+    assert_eq!(header(&r, "x-ratelimit-remaining"), 0);
+    assert_eq!(header(&r, "x-ratelimit-limit"), 6);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "rate_limit_exceeded");
+    assert_eq!(v["limit"], 6);
+    assert_eq!(v["retry_after"], retry);
+    assert!(v.get("access_token").is_none());
+    // introspection is limited too (same budget)
+    let r = s.post_basic("/introspect", &id, &secret, &[("token", "x")]).await;
+    assert_eq!(r.status(), 429);
+    // the other client is unaffected
+    let r = s.post_basic("/token", &other, &other_secret, &cc).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-ratelimit-limit"), 100, "free tier");
+    // one audit row for the episode, however many refusals
+    s.post_basic("/token", &id, &secret, &cc).await;
+    let hits = crate::support::count_where(&s.db, "audit_events", "event = 'rate_limit.hit'").await;
+    assert_eq!(hits, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_limit() {
+    let a = start_with(TestDb::new(Backend::Shared).await, |_| {}).await;
+    let b = start_with(a.tdb.share(), |_| {}).await;
+    let (id, secret) = limited_client(&a.db, "read:data", Some(6)).await;
+    let cc = [("grant_type", "client_credentials")];
+    assert_eq!(a.post_basic("/token", &id, &secret, &cc).await.status(), 200);
+    assert_eq!(b.post_basic("/token", &id, &secret, &cc).await.status(), 200);
+    assert_eq!(a.post_basic("/token", &id, &secret, &cc).await.status(), 200);
+    assert_eq!(b.post_basic("/token", &id, &secret, &cc).await.status(), 429, "B counts A's requests");
+    assert_eq!(a.post_basic("/token", &id, &secret, &cc).await.status(), 429);
+}
+
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start(port: u16) -> Redis {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (installed by scripts/test.sh)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Redis { child, port }
+    }
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Redis stopped under load: token, refresh, introspection and revocation
+/// answer 503 (fail closed: no token that could not be revoked, no
+/// unlimited flood), and service resumes by itself when Redis returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_fails_closed_and_recovers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut redis = Redis::start(port);
+    let mut tdb = TestDb::new(Backend::Shared).await;
+    tdb.redis_url = Some(format!("redis://127.0.0.1:{}/", redis.port));
+    let s = start_with(tdb, |_| {}).await;
+    let (id, secret) = machine_client(&s.db, "read:data").await;
+    let token = s.client_credentials(&id, &secret, None).await;
+    let cc = [("grant_type", "client_credentials")];
+
+    redis.stop();
+    for (path, form) in [("/token", &cc[..]), ("/introspect", &[("token", token.as_str())][..]), ("/revoke", &[("token", token.as_str())][..])] {
+        let r = s.post_basic(path, &id, &secret, form).await;
+        assert_eq!(r.status(), 503, "{path}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["error"], "temporarily_unavailable");
+    }
+    let r = s.http.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+
+    redis = Redis::start(port);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = s.post_basic("/token", &id, &secret, &cc).await;
+        if r.status() == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not recover: {}", r.status());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(s.http.get(s.url("/readyz")).send().await.unwrap().status(), 200);
+    drop(redis);
+}
