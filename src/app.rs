@@ -34,7 +34,7 @@ impl Tessera {
         let policy = cfg.key_policy();
         let keys = KeyManager::start(db.clone(), kek, policy).await?;
         let store: Arc<dyn TokenStore> = match &cfg.redis_url {
-            Some(url) => Arc::new(RedisStore::connect(url).await?),
+            Some(url) => Arc::new(RedisStore::connect(url, &cfg.redis_prefix).await?),
             None => Arc::new(SqlStore::new(db.clone())),
         };
         log::info!("token store: {}", store.kind());

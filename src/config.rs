@@ -18,6 +18,8 @@ pub struct Config {
     pub database_url: String,
     /// `REDIS_URL`; without it the token store lives in the SQL database.
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key (`TESSERA_REDIS_PREFIX`, default `tessera:`).
+    pub redis_prefix: String,
     /// Key-encryption key file (`TESSERA_KEK_FILE`, default `keys/kek`).
     pub kek_file: PathBuf,
     /// Whether a missing KEK file may be created (only for the default path).
@@ -119,6 +121,7 @@ impl Config {
             issuer,
             database_url,
             redis_url,
+            redis_prefix: var("TESSERA_REDIS_PREFIX").unwrap_or_else(|| crate::store::redis::DEFAULT_PREFIX.into()),
             kek_file,
             create_kek,
             access_token_ttl: seconds("TESSERA_ACCESS_TOKEN_TTL", 900, 86_400)?,
@@ -169,6 +172,7 @@ impl Config {
             issuer: "http://127.0.0.1".into(),
             database_url: database_url.into(),
             redis_url: redis_url.map(str::to_string),
+            redis_prefix: format!("t{}:", crate::oauth::tokens::random_token(6)),
             kek_file,
             create_kek: true,
             access_token_ttl: Duration::from_secs(900),

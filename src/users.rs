@@ -123,30 +123,115 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<User>> {
     Ok(users::Entity::find().order_by_asc(users::Column::Username).all(db).await?.into_iter().map(User::from).collect())
 }
 
-/// Check a username and password. `None` for any failure, whichever part was wrong.
-pub async fn authenticate(db: &DatabaseConnection, username: &str, password: &str, ip: Option<&str>) -> Result<Option<User>> {
-    let row = users::Entity::find().filter(users::Column::Username.eq(username.to_lowercase())).one(db).await?;
-    let (hash, row) = match row {
-        Some(r) => (r.password_hash.clone(), Some(r)),
-        None => (dummy_hash().to_string(), None),
-    };
+/// The outcome of a login attempt.
+#[derive(Debug)]
+pub enum Login {
+    Ok(User),
+    /// Wrong username or password (never says which).
+    Invalid,
+    /// Too many failures for this account or from this address; try later.
+    Throttled { retry_after_secs: i64 },
+}
+
+/// Failures before an account locks, and the first lock's length (doubling after).
+pub const LOCK_AFTER: i32 = 5;
+pub const FIRST_LOCK_SECS: i64 = 30;
+pub const MAX_LOCK_SECS: i64 = 15 * 60;
+/// Failed logins from one address per minute before it is throttled.
+pub const IP_FAILURES_PER_MIN: i64 = 20;
+
+/// How long an account stays locked after its `failures`-th consecutive failure (pure).
+pub fn lock_secs(failures: i32) -> Option<i64> {
+    if failures < LOCK_AFTER {
+        return None;
+    }
+    let doublings = (failures - LOCK_AFTER).min(16) as u32;
+    Some((FIRST_LOCK_SECS << doublings).min(MAX_LOCK_SECS))
+}
+
+/// Check a username and password, with throttling: per account (a growing
+/// lock after repeated failures; the lock is per account, so an attacker
+/// cannot lock everyone out at once), per unknown username, and per client
+/// address. A success resets the account's count.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    store: &dyn crate::store::TokenStore,
+    username: &str,
+    password: &str,
+    ip: Option<&str>,
+) -> Result<Login> {
+    use crate::oauth::rate_limit::{decide, window_of};
+    let username = username.to_lowercase();
+    let t = now();
+    let (window, elapsed) = window_of(chrono::Utc::now().timestamp_millis());
+    let ip_key = ip.map(|i| format!("login-ip:{i}"));
+    if let Some(k) = &ip_key {
+        let (prev, cur) = store.rate_add(k, window, 0).await?;
+        let d = decide(prev, cur + 1, elapsed, IP_FAILURES_PER_MIN, 1);
+        if !d.allowed {
+            return Ok(Login::Throttled { retry_after_secs: d.retry_after_secs });
+        }
+    }
+    let row = users::Entity::find().filter(users::Column::Username.eq(username.as_str())).one(db).await?;
+    if let Some(until) = row.as_ref().and_then(|r| r.locked_until).filter(|u| *u > t) {
+        return Ok(Login::Throttled { retry_after_secs: until - t });
+    }
+    // Unknown usernames lock like real ones, so a lock reveals nothing.
+    let name_key = format!("login-user:{username}");
+    if row.is_none() {
+        let (prev, cur) = store.rate_add(&name_key, window, 0).await?;
+        let d = decide(prev, cur + 1, elapsed, LOCK_AFTER as i64, 1);
+        if !d.allowed {
+            return Ok(Login::Throttled { retry_after_secs: d.retry_after_secs.max(FIRST_LOCK_SECS) });
+        }
+    }
+    let hash = row.as_ref().map(|r| r.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_string());
     let pw = password.to_string();
     let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw)).await.unwrap_or(false);
     match row {
-        Some(r) if ok => Ok(Some(r.into())),
-        _ => {
+        Some(r) if ok => {
+            if r.failed_logins != 0 || r.locked_until.is_some() {
+                users::Entity::update_many()
+                    .col_expr(users::Column::FailedLogins, sea_orm::sea_query::Expr::value(0))
+                    .col_expr(users::Column::LockedUntil, sea_orm::sea_query::Expr::value(Option::<i64>::None))
+                    .filter(users::Column::UserId.eq(r.user_id.as_str()))
+                    .exec(db)
+                    .await?;
+            }
+            Ok(Login::Ok(r.into()))
+        }
+        row => {
+            if let Some(k) = &ip_key {
+                store.rate_add(k, window, 1).await?;
+            }
+            let user_id = row.as_ref().map(|r| r.user_id.clone());
+            let mut locked_for = None;
+            if let Some(r) = &row {
+                let failures = r.failed_logins + 1;
+                locked_for = lock_secs(failures);
+                users::Entity::update_many()
+                    .col_expr(users::Column::FailedLogins, sea_orm::sea_query::Expr::value(failures))
+                    .col_expr(users::Column::LockedUntil, sea_orm::sea_query::Expr::value(locked_for.map(|s| t + s)))
+                    .filter(users::Column::UserId.eq(r.user_id.as_str()))
+                    .exec(db)
+                    .await?;
+            } else {
+                store.rate_add(&name_key, window, 1).await?;
+            }
+            let name: String = username.chars().take(64).collect();
             audit::record(
                 db,
-                Event {
-                    event: "login.failed",
-                    user_id: None,
-                    ip,
-                    detail: Some(serde_json::json!({"username": username.chars().take(64).collect::<String>()})),
-                    ..Default::default()
-                },
+                Event { event: "login.failed", user_id: user_id.as_deref(), ip, detail: Some(serde_json::json!({"username": name})), ..Default::default() },
             )
             .await;
-            Ok(None)
+            if let Some(secs) = locked_for {
+                audit::record(
+                    db,
+                    Event { event: "login.locked", user_id: user_id.as_deref(), ip, detail: Some(serde_json::json!({"seconds": secs})), ..Default::default() },
+                )
+                .await;
+            }
+            Ok(Login::Invalid)
         }
     }
 }
@@ -165,5 +250,14 @@ mod tests {
         assert!(validate_username("alice").is_ok());
         assert!(validate_username("Al").is_err());
         assert!(validate_username("ali ce").is_err());
+    }
+
+    #[test]
+    fn locks_grow_and_cap() {
+        assert_eq!(lock_secs(4), None);
+        assert_eq!(lock_secs(5), Some(30));
+        assert_eq!(lock_secs(6), Some(60));
+        assert_eq!(lock_secs(7), Some(120));
+        assert_eq!(lock_secs(40), Some(MAX_LOCK_SECS));
     }
 }

@@ -157,11 +157,24 @@ pub async fn login(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) 
     let username = form.get("username").unwrap_or("").trim().to_lowercase();
     let password = form.get("password").unwrap_or("");
     let ip = client_ip(&req);
-    let user = match crate::users::authenticate(&t.db, &username, password, ip.as_deref()).await {
+    let outcome = match crate::users::authenticate(&t.db, t.store.as_ref(), &username, password, ip.as_deref()).await {
         Ok(u) => u,
         Err(e) => {
             log::error!("login: {e}");
             return error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "The service is unavailable.");
+        }
+    };
+    let user = match outcome {
+        crate::users::Login::Ok(u) => Some(u),
+        crate::users::Login::Invalid => None,
+        crate::users::Login::Throttled { retry_after_secs } => {
+            let minutes = (retry_after_secs + 59) / 60;
+            let msg = format!("Too many failed attempts. Wait {minutes} minute(s) and try again.");
+            let mut resp = login_page(&t, &s, None, authz, Some(&msg), &username, StatusCode::TOO_MANY_REQUESTS);
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                resp.headers_mut().insert(actix_web::http::header::RETRY_AFTER, v);
+            }
+            return resp;
         }
     };
     let Some(user) = user else {

@@ -19,7 +19,8 @@ use redis::{AsyncCommands, Script};
 
 use super::{CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, REPLAY_MEMORY_SECS};
 
-const P: &str = "tessera:";
+/// The default key prefix (`TESSERA_REDIS_PREFIX`); deployments sharing one Redis pick their own.
+pub const DEFAULT_PREFIX: &str = "tessera:";
 
 /// Lua shared by the scripts that revoke: marks a family revoked and
 /// denylists every live access token issued from it.
@@ -87,22 +88,17 @@ return n
 
 pub struct RedisStore {
     con: ConnectionManager,
+    prefix: String,
     redeem_code: Script,
     rotate: Script,
     revoke_family: Script,
     revoke_user_client: Script,
 }
 
-fn key(kind: &str, id: &str) -> String {
-    format!("{P}{kind}:{id}")
-}
 
-fn uc_key(user_id: &str, client_id: &str) -> String {
-    format!("{P}uc:{user_id}|{client_id}")
-}
 
 impl RedisStore {
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)?;
         let cfg = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
@@ -111,11 +107,22 @@ impl RedisStore {
         let con = ConnectionManager::new_with_config(client, cfg).await?;
         Ok(RedisStore {
             con,
+            prefix: prefix.to_string(),
             redeem_code: Script::new(REDEEM_CODE),
             rotate: Script::new(&format!("{REVOKE_FN}{ROTATE}")),
             revoke_family: Script::new(&format!("{REVOKE_FN}{REVOKE_FAMILY}")),
             revoke_user_client: Script::new(&format!("{REVOKE_FN}{REVOKE_USER_CLIENT}")),
         })
+    }
+}
+
+impl RedisStore {
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.prefix)
+    }
+
+    fn uc_key(&self, user_id: &str, client_id: &str) -> String {
+        format!("{}uc:{user_id}|{client_id}", self.prefix)
     }
 }
 
@@ -141,18 +148,18 @@ impl TokenStore for RedisStore {
 
     async fn deny(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
         let mut con = self.con.clone();
-        let _: () = redis::cmd("SET").arg(key("deny", jti)).arg(1).arg("EXAT").arg(expires_at).query_async(&mut con).await?;
+        let _: () = redis::cmd("SET").arg(self.key("deny", jti)).arg(1).arg("EXAT").arg(expires_at).query_async(&mut con).await?;
         Ok(())
     }
 
     async fn is_denied(&self, jti: &str) -> Result<bool, StoreError> {
         let mut con = self.con.clone();
-        Ok(con.exists(key("deny", jti)).await?)
+        Ok(con.exists(self.key("deny", jti)).await?)
     }
 
     async fn put_code(&self, code_hash: &str, data: &str, expires_at: i64) -> Result<(), StoreError> {
         let mut con = self.con.clone();
-        let k = key("code", code_hash);
+        let k = self.key("code", code_hash);
         let _: () = redis::pipe()
             .atomic()
             .hset_multiple(&k, &[("data", data), ("exp", &expires_at.to_string()), ("used", "0")])
@@ -164,7 +171,7 @@ impl TokenStore for RedisStore {
 
     async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
         let mut con = self.con.clone();
-        let r: Vec<String> = self.redeem_code.key(key("code", code_hash)).arg(now).invoke_async(&mut con).await?;
+        let r: Vec<String> = self.redeem_code.key(self.key("code", code_hash)).arg(now).invoke_async(&mut con).await?;
         Ok(match r.first().map(String::as_str) {
             Some("ok") => CodeRedemption::Redeemed(r.get(1).cloned().unwrap_or_default()),
             Some("replayed") => CodeRedemption::Replayed(r.get(1).filter(|s| !s.is_empty()).cloned()),
@@ -174,15 +181,15 @@ impl TokenStore for RedisStore {
 
     async fn set_code_issued(&self, code_hash: &str, issued: &str) -> Result<(), StoreError> {
         let mut con = self.con.clone();
-        let _: () = con.hset(key("code", code_hash), "issued", issued).await?;
+        let _: () = con.hset(self.key("code", code_hash), "issued", issued).await?;
         Ok(())
     }
 
     async fn put_refresh(&self, rec: &RefreshRecord) -> Result<(), StoreError> {
         let mut con = self.con.clone();
-        let k = key("rt", &rec.token_hash);
-        let fam = key("fam", &rec.family_id);
-        let uc = uc_key(&rec.user_id, &rec.client_id);
+        let k = self.key("rt", &rec.token_hash);
+        let fam = self.key("fam", &rec.family_id);
+        let uc = self.uc_key(&rec.user_id, &rec.client_id);
         let keep = rec.expires_at + REPLAY_MEMORY_SECS;
         let _: () = redis::pipe()
             .atomic()
@@ -211,12 +218,12 @@ impl TokenStore for RedisStore {
 
     async fn get_refresh(&self, token_hash: &str, now: i64) -> Result<RefreshState, StoreError> {
         let mut con = self.con.clone();
-        let h: std::collections::HashMap<String, String> = con.hgetall(key("rt", token_hash)).await?;
+        let h: std::collections::HashMap<String, String> = con.hgetall(self.key("rt", token_hash)).await?;
         if h.is_empty() {
             return Ok(RefreshState::Invalid);
         }
         let family_id = field(&h, "family")?.to_string();
-        let revoked: bool = con.exists(key("famrev", &family_id)).await?;
+        let revoked: bool = con.exists(self.key("famrev", &family_id)).await?;
         let rec = RefreshRecord {
             token_hash: token_hash.to_string(),
             family_id,
@@ -240,9 +247,9 @@ impl TokenStore for RedisStore {
         let mut con = self.con.clone();
         let r: String = self
             .rotate
-            .key(key("rt", old_hash))
-            .key(key("rt", &new.token_hash))
-            .arg(P)
+            .key(self.key("rt", old_hash))
+            .key(self.key("rt", &new.token_hash))
+            .arg(&self.prefix)
             .arg(now)
             .arg(&new.family_id)
             .arg(&new.client_id)
@@ -266,18 +273,18 @@ impl TokenStore for RedisStore {
 
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError> {
         let mut con = self.con.clone();
-        Ok(self.revoke_family.arg(P).arg(family_id).arg(now).invoke_async(&mut con).await?)
+        Ok(self.revoke_family.arg(&self.prefix).arg(family_id).arg(now).invoke_async(&mut con).await?)
     }
 
     async fn revoke_user_client(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
         let mut con = self.con.clone();
-        Ok(self.revoke_user_client.key(uc_key(user_id, client_id)).arg(P).arg(now).invoke_async(&mut con).await?)
+        Ok(self.revoke_user_client.key(self.uc_key(user_id, client_id)).arg(&self.prefix).arg(now).invoke_async(&mut con).await?)
     }
 
     async fn rate_add(&self, key: &str, window: i64, cost: i64) -> Result<(i64, i64), StoreError> {
         let mut con = self.con.clone();
-        let cur = format!("{P}rate:{key}:{window}");
-        let prev = format!("{P}rate:{key}:{}", window - 1);
+        let cur = format!("{}rate:{key}:{window}", self.prefix);
+        let prev = format!("{}rate:{key}:{}", self.prefix, window - 1);
         let (c, p): (i64, Option<i64>) = redis::pipe()
             .atomic()
             .incr(&cur, cost)
@@ -291,7 +298,7 @@ impl TokenStore for RedisStore {
 
     async fn rate_refund(&self, key: &str, window: i64, cost: i64) -> Result<(), StoreError> {
         let mut con = self.con.clone();
-        let _: i64 = con.decr(format!("{P}rate:{key}:{window}"), cost).await?;
+        let _: i64 = con.decr(format!("{}rate:{key}:{window}", self.prefix), cost).await?;
         Ok(())
     }
 

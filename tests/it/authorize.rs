@@ -210,7 +210,7 @@ async fn revoking_one_user_at_one_app_leaves_everyone_else_working(b: Backend) {
 /// The server's token store, opened test-side on the same backend.
 async fn store_of(s: &TestServer) -> std::sync::Arc<dyn tessera::store::TokenStore> {
     match &s.tdb.redis_url {
-        Some(u) => std::sync::Arc::new(tessera::store::redis::RedisStore::connect(u).await.unwrap()),
+        Some(u) => std::sync::Arc::new(tessera::store::redis::RedisStore::connect(u, &s.tdb.prefix).await.unwrap()),
         None => std::sync::Arc::new(tessera::store::sql::SqlStore::new(s.db.clone())),
     }
 }

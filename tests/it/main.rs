@@ -9,6 +9,7 @@ mod cli;
 mod client_credentials;
 mod discovery;
 mod keys;
+mod login_throttle;
 mod multi_instance;
 mod oidc_client;
 mod password_grant;

@@ -16,7 +16,7 @@ async fn store(b: Backend) -> (Arc<dyn TokenStore>, TestDb) {
             tessera::db::migrate(&db).await.unwrap();
             Arc::new(SqlStore::new(db))
         }
-        Backend::Shared => Arc::new(RedisStore::connect(tdb.redis_url.as_deref().unwrap()).await.unwrap()),
+        Backend::Shared => Arc::new(RedisStore::connect(tdb.redis_url.as_deref().unwrap(), &tdb.prefix).await.unwrap()),
     };
     (s, tdb)
 }

@@ -47,6 +47,8 @@ pub fn random_name(prefix: &str) -> String {
 pub struct TestDb {
     pub url: String,
     pub redis_url: Option<String>,
+    /// Redis key prefix of this test's deployment, so tests sharing one Redis never meet.
+    pub prefix: String,
     pub dir: tempfile::TempDir,
 }
 
@@ -56,7 +58,7 @@ impl TestDb {
         match backend {
             Backend::Embedded => {
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("tessera.db").display());
-                TestDb { url, redis_url: None, dir }
+                TestDb { url, redis_url: None, prefix: String::new(), dir }
             }
             Backend::Shared => {
                 let admin_url = required_env("TESSERA_TEST_DATABASE_URL");
@@ -65,7 +67,12 @@ impl TestDb {
                 admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
                 admin.close().await.ok();
                 let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
-                TestDb { url: format!("{base}/{name}"), redis_url: Some(required_env("TESSERA_TEST_REDIS_URL")), dir }
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    redis_url: Some(required_env("TESSERA_TEST_REDIS_URL")),
+                    prefix: format!("{name}:"),
+                    dir,
+                }
             }
         }
     }
@@ -76,7 +83,7 @@ impl TestDb {
         if self.kek_file().exists() {
             std::fs::copy(self.kek_file(), dir.path().join("kek")).expect("copy kek");
         }
-        TestDb { url: self.url.clone(), redis_url: self.redis_url.clone(), dir }
+        TestDb { url: self.url.clone(), redis_url: self.redis_url.clone(), prefix: self.prefix.clone(), dir }
     }
 
     pub fn kek_file(&self) -> PathBuf {
@@ -87,6 +94,7 @@ impl TestDb {
         let mut cfg = Config::for_tests(&self.url, self.redis_url.as_deref(), self.kek_file());
         cfg.issuer = format!("http://127.0.0.1:{port}");
         cfg.bind = format!("127.0.0.1:{port}");
+        cfg.redis_prefix = self.prefix.clone();
         cfg
     }
 
@@ -99,6 +107,7 @@ impl TestDb {
         ];
         if let Some(r) = &self.redis_url {
             v.push(("REDIS_URL".into(), r.clone()));
+            v.push(("TESSERA_REDIS_PREFIX".into(), self.prefix.clone()));
         }
         v
     }

@@ -17,9 +17,13 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<T
     let username = params.require("username")?;
     let password = params.require("password")?;
     let granted = scopes::resolve(params.get("scope"), &client.scopes)?;
-    let user = crate::users::authenticate(&t.db, username, password, None)
-        .await?
-        .ok_or_else(|| Error::invalid_grant("invalid username or password"))?;
+    let user = match crate::users::authenticate(&t.db, t.store.as_ref(), username, password, None).await? {
+        crate::users::Login::Ok(u) => u,
+        crate::users::Login::Invalid => return Err(Error::invalid_grant("invalid username or password")),
+        crate::users::Login::Throttled { retry_after_secs } => {
+            return Err(Error::invalid_grant(format!("too many failed attempts; retry in {retry_after_secs} s")))
+        }
+    };
     // Using the password grant is the user's consent to this client.
     crate::grants::consent(&t.db, &user.user_id, &client.client_id, &granted, None).await?;
     let now = crate::db::now();

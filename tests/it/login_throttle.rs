@@ -1,0 +1,84 @@
+//! Login abuse: failed logins lock the account (growing, per account),
+//! unknown usernames behave the same, one address is throttled, and a
+//! success resets the count.
+use crate::both_backends;
+use crate::support::{app, browser, count_where, hidden, start, user, Backend, TestServer, PASSWORD};
+
+both_backends!(failed_logins_lock_one_account_and_success_resets);
+
+async fn attempt(s: &TestServer, b: &reqwest::Client, authorize_url: &str, username: &str, password: &str) -> (u16, String) {
+    let html = b.get(authorize_url).send().await.unwrap().text().await.unwrap();
+    let r = b
+        .post(s.url("/login"))
+        .form(&[("csrf", hidden(&html, "csrf")), ("authz", hidden(&html, "authz")), ("username", username.into()), ("password", password.into())])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap())
+}
+
+async fn failed_logins_lock_one_account_and_success_resets(b: Backend) {
+    let s = start(b).await;
+    let alice = user(&s.db, "alice", "user").await;
+    user(&s.db, "bob", "user").await;
+    let (client, _) = app(&s.db, "public", "openid read:data").await;
+    let url = s.authorize_url(&client, "read:data", &[]);
+    let br = browser();
+
+    for i in 1..=5 {
+        let (status, html) = attempt(&s, &br, &url, "alice", "wrong password").await;
+        assert_eq!(status, 401, "attempt {i}");
+        assert!(html.contains("Invalid username or password."));
+    }
+    // locked: even the right password is refused, without saying whether it was right
+    let (status, html) = attempt(&s, &br, &url, "alice", PASSWORD).await;
+    assert_eq!(status, 429);
+    assert!(html.contains("Too many failed attempts"));
+    // the lock is per account: bob signs in from the same address
+    let (status, html) = attempt(&s, &browser(), &url, "bob", PASSWORD).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("wants access"));
+    // unknown usernames lock the same way, so a lock reveals nothing
+    for _ in 1..=5 {
+        assert_eq!(attempt(&s, &br, &url, "mallory", "whatever pw").await.0, 401);
+    }
+    assert_eq!(attempt(&s, &br, &url, "mallory", "whatever pw").await.0, 429);
+    // the password grant is locked too
+    assert_eq!(count_where(&s.db, "audit_events", "event = 'login.locked'").await, 1);
+    assert!(count_where(&s.db, "audit_events", "event = 'login.failed'").await >= 10);
+
+    // the lock expires (moved into the past here instead of waiting): a success resets the count
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entity::users::Entity::update_many()
+        .col_expr(entity::users::Column::LockedUntil, sea_orm::sea_query::Expr::value(tessera::db::now() - 1))
+        .filter(entity::users::Column::UserId.eq(alice.as_str()))
+        .exec(&s.db)
+        .await
+        .unwrap();
+    let (status, _) = attempt(&s, &br, &url, "alice", PASSWORD).await;
+    assert_eq!(status, 200);
+    let row = entity::users::Entity::find_by_id(alice.clone()).one(&s.db).await.unwrap().unwrap();
+    assert_eq!((row.failed_logins, row.locked_until), (0, None));
+    // the next lock after a reset starts short again; a second one in a row is longer
+    for _ in 1..=5 {
+        attempt(&s, &browser(), &url, "alice", "wrong again").await;
+    }
+    let row = entity::users::Entity::find_by_id(alice.clone()).one(&s.db).await.unwrap().unwrap();
+    let first = row.locked_until.unwrap() - tessera::db::now();
+    assert!((25..=31).contains(&first), "{first}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_is_throttled_across_usernames() {
+    let s = start(Backend::Shared).await;
+    let (client, _) = app(&s.db, "public", "openid read:data").await;
+    let url = s.authorize_url(&client, "read:data", &[]);
+    let br = browser();
+    // 20 failures spread over 10 usernames (2 each: no account lock)
+    for i in 0..20 {
+        assert_eq!(attempt(&s, &br, &url, &format!("user{}", i % 10), "nope nope").await.0, 401);
+    }
+    let (status, html) = attempt(&s, &br, &url, "someone-new", "nope nope").await;
+    assert_eq!(status, 429, "{html}");
+}
