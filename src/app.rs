@@ -29,7 +29,16 @@ impl Tessera {
     pub async fn open(cfg: Config) -> Result<Arc<Tessera>> {
         let db = crate::db::connect(&cfg.database_url).await?;
         crate::db::migrate(&db).await?;
-        let kek = Kek::load_or_create(&cfg.kek_file, cfg.create_kek)?;
+        let mut kek = Kek::load_or_create(&cfg.kek_file, cfg.create_kek)?;
+        if let Some(prev) = &cfg.kek_previous_file {
+            kek = kek.with_previous(Kek::load_or_create(prev, false)?);
+        }
+        if let Some((username, email, password)) = &cfg.admin {
+            if crate::users::find_by_username(&db, username).await?.is_none() {
+                crate::users::create(&db, username, email, password, "admin").await?;
+                log::info!("bootstrap admin {username} created");
+            }
+        }
         let session_key = kek.derive_mac_key("session");
         let policy = cfg.key_policy();
         let keys = KeyManager::start(db.clone(), kek, policy).await?;

@@ -42,6 +42,29 @@ pub enum Command {
     /// See and revoke users' grants (consents) to apps
     #[command(subcommand)]
     Grant(GrantCmd),
+    /// Read the audit trail
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    List {
+        /// Unix seconds, RFC 3339, or an age such as 15m, 2h, 7d
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        client: Option<String>,
+        /// user id
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        event: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -167,6 +190,13 @@ pub enum KeysCmd {
     /// Emergency: remove a (compromised) key from the JWKS now; a revoked current key is replaced at once
     Revoke {
         kid: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Re-encrypt every private key under a new key-encryption key (created 0600 if missing)
+    Rewrap {
+        #[arg(long)]
+        new_kek_file: std::path::PathBuf,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -356,6 +386,14 @@ async fn admin(cfg: Config, cmd: Command) -> Result<()> {
                     let r = t.keys.revoke(&kid).await?;
                     print(out.json, &r, |r| format!("revoked {}; now signing with {:?}", r.revoked, r.promoted));
                 }
+                KeysCmd::Rewrap { new_kek_file, out } => {
+                    let new = crate::keys::Kek::load_or_create(&new_kek_file, true)?;
+                    let n = t.keys.rewrap(&new).await?;
+                    let v = serde_json::json!({"rewrapped": n, "kek_file": new_kek_file.display().to_string()});
+                    print(out.json, &v, |_| {
+                        format!("{n} keys re-encrypted. Set TESSERA_KEK_FILE={} (keep the old one as TESSERA_KEK_PREVIOUS_FILE until every instance restarted)", new_kek_file.display())
+                    });
+                }
                 KeysCmd::Rotate { force, out } => {
                     let r = t.keys.rotate(force).await?;
                     print(out.json, &r, |r| format!("current {}  next {}  retired {:?}", r.current, r.next, r.retired));
@@ -412,6 +450,36 @@ async fn admin(cfg: Config, cmd: Command) -> Result<()> {
                     print(out.json, &v, |_| format!("revoked; {n} refresh token(s) and their access tokens"));
                 }
             }
+        }
+        Command::Audit(AuditCmd::List { since, client, user, event, limit, out }) => {
+            let db = crate::db::connect(&cfg.database_url).await?;
+            crate::db::migrate(&db).await?;
+            let since = match since {
+                Some(s) => Some(
+                    crate::audit::parse_since(&s, crate::db::now())
+                        .ok_or_else(|| Error::validation(format!("--since {s:?}: give Unix seconds, RFC 3339 or an age like 2h")))?,
+                ),
+                None => None,
+            };
+            let f = crate::audit::Filter { since, client_id: client, user_id: user, event, limit };
+            let v = crate::audit::list(&db, &f).await?;
+            print(out.json, &v, |v| {
+                v.iter()
+                    .map(|r| {
+                        format!(
+                            "{}  {}  actor={}  client={}  user={}  ip={}  {}",
+                            crate::http::pages::when(Some(r.at)),
+                            r.event,
+                            r.actor.as_deref().unwrap_or("-"),
+                            r.client_id.as_deref().unwrap_or("-"),
+                            r.user_id.as_deref().unwrap_or("-"),
+                            r.ip.as_deref().unwrap_or("-"),
+                            r.detail
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
         }
         Command::Scope(s) => {
             let db = crate::db::connect(&cfg.database_url).await?;

@@ -24,6 +24,11 @@ pub struct Config {
     pub kek_file: PathBuf,
     /// Whether a missing KEK file may be created (only for the default path).
     pub create_kek: bool,
+    /// During a KEK change, the previous KEK (`TESSERA_KEK_PREVIOUS_FILE`).
+    pub kek_previous_file: Option<PathBuf>,
+    /// Bootstrap admin, created at start if missing (`TESSERA_ADMIN_USERNAME`,
+    /// `TESSERA_ADMIN_EMAIL`, `TESSERA_ADMIN_PASSWORD` or `_FILE`).
+    pub admin: Option<(String, String, String)>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub code_ttl: Duration,
@@ -124,6 +129,15 @@ impl Config {
             redis_prefix: var("TESSERA_REDIS_PREFIX").unwrap_or_else(|| crate::store::redis::DEFAULT_PREFIX.into()),
             kek_file,
             create_kek,
+            kek_previous_file: var("TESSERA_KEK_PREVIOUS_FILE").map(PathBuf::from),
+            admin: match (var("TESSERA_ADMIN_USERNAME"), secret_var("TESSERA_ADMIN_PASSWORD")?) {
+                (Some(u), Some(p)) => {
+                    let email = var("TESSERA_ADMIN_EMAIL").unwrap_or_else(|| format!("{u}@localhost.invalid"));
+                    Some((u, email, p))
+                }
+                (None, None) => None,
+                _ => return Err(Error::Config("set TESSERA_ADMIN_USERNAME and TESSERA_ADMIN_PASSWORD (or _FILE) together".into())),
+            },
             access_token_ttl: seconds("TESSERA_ACCESS_TOKEN_TTL", 900, 86_400)?,
             refresh_token_ttl: seconds("TESSERA_REFRESH_TOKEN_TTL", 30 * 86_400, 365 * 86_400)?,
             code_ttl: seconds("TESSERA_CODE_TTL", 60, 600)?,
@@ -175,6 +189,8 @@ impl Config {
             redis_prefix: format!("t{}:", crate::oauth::tokens::random_token(6)),
             kek_file,
             create_kek: true,
+            kek_previous_file: None,
+            admin: None,
             access_token_ttl: Duration::from_secs(900),
             refresh_token_ttl: Duration::from_secs(86_400),
             code_ttl: Duration::from_secs(60),

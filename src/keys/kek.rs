@@ -14,6 +14,8 @@ use super::KeyError;
 
 pub struct Kek {
     key: LessSafeKey,
+    /// During a KEK change: the previous KEK, tried when the current one cannot open a key.
+    previous: Option<Box<Kek>>,
     /// Kept only to derive purpose-bound subkeys (see [`Kek::derive_mac_key`]).
     raw: [u8; 32],
 }
@@ -28,7 +30,7 @@ impl Kek {
     pub fn from_bytes(bytes: &[u8]) -> Result<Kek, KeyError> {
         let raw: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Kek("the KEK must be 32 bytes".into()))?;
         let key = UnboundKey::new(&AES_256_GCM, &raw).map_err(|_| KeyError::Kek("the KEK must be 32 bytes".into()))?;
-        Ok(Kek { key: LessSafeKey::new(key), raw })
+        Ok(Kek { key: LessSafeKey::new(key), raw, previous: None })
     }
 
     /// Read the KEK file; create it (0600) when it is missing and `create` is set.
@@ -91,7 +93,22 @@ impl Kek {
         Ok(B64.encode(out))
     }
 
+    /// Also accept keys sealed under `previous` (`TESSERA_KEK_PREVIOUS_FILE`).
+    pub fn with_previous(mut self, previous: Kek) -> Kek {
+        self.previous = Some(Box::new(previous));
+        self
+    }
+
     pub fn open(&self, aad: &str, sealed: &str) -> Result<Vec<u8>, KeyError> {
+        match self.open_one(aad, sealed) {
+            Err(KeyError::WrongKek) if self.previous.is_some() => {
+                self.previous.as_ref().map_or(Err(KeyError::WrongKek), |p| p.open_one(aad, sealed))
+            }
+            r => r,
+        }
+    }
+
+    fn open_one(&self, aad: &str, sealed: &str) -> Result<Vec<u8>, KeyError> {
         let raw = B64.decode(sealed).map_err(|_| KeyError::Crypto("sealed key is not base64url"))?;
         if raw.len() < NONCE_LEN + AES_256_GCM.tag_len() {
             return Err(KeyError::Crypto("sealed key too short"));
@@ -123,6 +140,17 @@ mod tests {
         assert!(matches!(other.open("kid-1", &sealed), Err(KeyError::WrongKek)));
         // two seals of the same plaintext differ (fresh nonce)
         assert_ne!(sealed, kek.seal("kid-1", b"secret key").unwrap());
+    }
+
+    #[test]
+    fn previous_kek_still_opens() {
+        let old = Kek::from_bytes(&[1u8; 32]).unwrap();
+        let sealed = old.seal("k", b"x").unwrap();
+        let new = Kek::from_bytes(&[2u8; 32]).unwrap();
+        assert!(new.open("k", &sealed).is_err());
+        let both = Kek::from_bytes(&[2u8; 32]).unwrap().with_previous(Kek::from_bytes(&[1u8; 32]).unwrap());
+        assert_eq!(both.open("k", &sealed).unwrap(), b"x");
+        assert_eq!(both.open("k", &both.seal("k", b"y").unwrap()).unwrap(), b"y");
     }
 
     #[test]

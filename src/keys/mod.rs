@@ -198,6 +198,14 @@ impl KeyManager {
         Ok(report)
     }
 
+    /// Re-seal every private key under `new` (the KEK change of
+    /// `tessera keys rewrap`), in one transaction. Instances keep signing
+    /// from memory; give them `TESSERA_KEK_FILE=new` and
+    /// `TESSERA_KEK_PREVIOUS_FILE=old` before, and drop the old one after.
+    pub async fn rewrap(&self, new: &Kek) -> Result<usize, KeyError> {
+        rewrap(&self.db, &self.kek, new).await
+    }
+
     /// Scheduled rotation: rotate if the current key is older than the
     /// rotation period. Safe to call from every instance at once: the
     /// rotation is a compare-and-set on the current key, so exactly one wins.
@@ -358,12 +366,42 @@ pub async fn rotate(
     txn.commit().await?;
     let new_next = insert_key(db, kek, STATE_NEXT).await?;
     log::info!("rotated signing keys: current {}, next {new_next}", next.kid);
+    crate::audit::record(
+        db,
+        crate::audit::Event {
+            event: "key.rotated",
+            detail: Some(serde_json::json!({"current": next.kid, "next": new_next, "retired": currents, "forced": force && published < needed})),
+            ..Default::default()
+        },
+    )
+    .await;
     Ok(RotationReport {
         retired: currents.into_iter().next(),
         current: next.kid,
         next: new_next,
         forced: force && published < needed,
     })
+}
+
+pub async fn rewrap(db: &DatabaseConnection, old: &Kek, new: &Kek) -> Result<usize, KeyError> {
+    let rows = signing_keys::Entity::find().all(db).await?;
+    // Open everything first: a key the old KEK cannot open aborts before any write.
+    let mut resealed = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let der = old.open(&r.kid, &r.private_enc)?;
+        resealed.push((r.kid.clone(), new.seal(&r.kid, &der)?));
+    }
+    let txn = db.begin().await?;
+    for (kid, enc) in &resealed {
+        signing_keys::Entity::update_many()
+            .col_expr(signing_keys::Column::PrivateEnc, Expr::value(enc.as_str()))
+            .filter(signing_keys::Column::Kid.eq(kid.as_str()))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    crate::audit::record(db, crate::audit::Event { event: "key.rewrapped", actor: Some("cli"), detail: Some(serde_json::json!({"keys": resealed.len()})), ..Default::default() }).await;
+    Ok(resealed.len())
 }
 
 pub async fn revoke(db: &DatabaseConnection, kek: &Kek, policy: &KeyPolicy, kid: &str) -> Result<RevocationReport, KeyError> {
@@ -381,6 +419,11 @@ pub async fn revoke(db: &DatabaseConnection, kek: &Kek, policy: &KeyPolicy, kid:
         return Ok(RevocationReport { revoked: kid.into(), promoted: None, next: None });
     }
     log::warn!("signing key {kid} revoked (was {was})");
+    crate::audit::record(
+        db,
+        crate::audit::Event { event: "key.revoked", detail: Some(serde_json::json!({"kid": kid, "was": was})), ..Default::default() },
+    )
+    .await;
     match was.as_str() {
         // The signing key is gone: the next one signs at once (it is already
         // published; a verifier that has not fetched it will refetch on its kid).

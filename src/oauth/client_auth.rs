@@ -80,11 +80,12 @@ pub fn generate_secret() -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
-/// A new client id: 16 random bytes, base64url.
+/// A new client id: 16 random bytes in hex, so it never starts with `-` on
+/// a command line and needs no escaping in a URL or an HTTP Basic header.
 pub fn generate_client_id() -> String {
     let mut b = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
-    URL_SAFE_NO_PAD.encode(b)
+    crate::keys::hex(&b)
 }
 
 /// Hex SHA-256 of a high-entropy secret, as stored.

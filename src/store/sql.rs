@@ -50,19 +50,12 @@ fn to_record(m: refresh_tokens::Model) -> RefreshRecord {
     }
 }
 
-/// Denylist the live access tokens of the given refresh rows and mark the
-/// rows revoked. Runs inside the caller's transaction.
-async fn revoke_rows<C: ConnectionTrait>(c: &C, rows: Vec<refresh_tokens::Model>, now: i64) -> Result<u64, StoreError> {
-    let mut n = 0;
-    for r in rows {
-        if r.access_exp > now {
-            deny_on(c, &r.access_jti, r.access_exp).await?;
-        }
-        if !r.revoked {
-            n += 1;
-        }
+/// Denylist the live access tokens of the given refresh rows.
+async fn deny_rows<C: ConnectionTrait>(c: &C, rows: &[refresh_tokens::Model], now: i64) -> Result<(), StoreError> {
+    for r in rows.iter().filter(|r| r.access_exp > now) {
+        deny_on(c, &r.access_jti, r.access_exp).await?;
     }
-    Ok(n)
+    Ok(())
 }
 
 async fn deny_on<C: ConnectionTrait>(c: &C, jti: &str, expires_at: i64) -> Result<(), StoreError> {
@@ -76,13 +69,17 @@ async fn deny_on<C: ConnectionTrait>(c: &C, jti: &str, expires_at: i64) -> Resul
 }
 
 async fn revoke_family_on<C: ConnectionTrait>(c: &C, family_id: &str, now: i64) -> Result<u64, StoreError> {
-    let rows = refresh_tokens::Entity::find().filter(refresh_tokens::Column::FamilyId.eq(family_id)).all(c).await?;
-    let n = revoke_rows(c, rows, now).await?;
-    refresh_tokens::Entity::update_many()
+    // Write first: a SQLite transaction that reads before it writes fails
+    // instead of waiting when another connection wrote in between.
+    let n = refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::Revoked, Expr::value(true))
         .filter(refresh_tokens::Column::FamilyId.eq(family_id))
+        .filter(refresh_tokens::Column::Revoked.eq(false))
         .exec(c)
-        .await?;
+        .await?
+        .rows_affected;
+    let rows = refresh_tokens::Entity::find().filter(refresh_tokens::Column::FamilyId.eq(family_id)).all(c).await?;
+    deny_rows(c, &rows, now).await?;
     Ok(n)
 }
 
@@ -206,17 +203,20 @@ impl TokenStore for SqlStore {
     async fn revoke_user_client(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
         let _guard = self.serialize().await;
         let txn = self.db.begin().await?;
-        let filter = |q: sea_orm::Select<refresh_tokens::Entity>| {
-            q.filter(refresh_tokens::Column::UserId.eq(user_id)).filter(refresh_tokens::Column::ClientId.eq(client_id))
-        };
-        let rows = filter(refresh_tokens::Entity::find()).all(&txn).await?;
-        let n = revoke_rows(&txn, rows, now).await?;
-        refresh_tokens::Entity::update_many()
+        let n = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::Revoked, Expr::value(true))
             .filter(refresh_tokens::Column::UserId.eq(user_id))
             .filter(refresh_tokens::Column::ClientId.eq(client_id))
+            .filter(refresh_tokens::Column::Revoked.eq(false))
             .exec(&txn)
+            .await?
+            .rows_affected;
+        let rows = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::UserId.eq(user_id))
+            .filter(refresh_tokens::Column::ClientId.eq(client_id))
+            .all(&txn)
             .await?;
+        deny_rows(&txn, &rows, now).await?;
         txn.commit().await?;
         Ok(n)
     }

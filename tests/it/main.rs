@@ -4,6 +4,7 @@
 //! store) and against PostgreSQL + Redis, which `scripts/test.sh` starts.
 mod support;
 
+mod audit;
 mod authorize;
 mod cli;
 mod client_credentials;
@@ -18,4 +19,5 @@ mod rate_limits;
 mod resource_server;
 mod revocation;
 mod rotation;
+mod secrets;
 mod store;

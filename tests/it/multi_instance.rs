@@ -1,52 +1,12 @@
 //! Two `tessera serve` processes behind one (imaginary) load balancer share
 //! PostgreSQL and Redis, and agree on keys, clients and tokens.
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{machine_client, Backend, TestDb};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::support::{free_port, machine_client, serve_process, wait_ready, Backend, Proc, TestDb};
 
 fn serve(tdb: &TestDb, port: u16, issuer: &str) -> Proc {
-    let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("serve")
-        .arg("--workers")
-        .arg("1")
-        .envs(tdb.env())
-        .env("TESSERA_BIND", format!("127.0.0.1:{port}"))
-        .env("TESSERA_ISSUER", issuer)
-        .env("TESSERA_KEY_REFRESH_SECS", "1")
-        .env("TESSERA_JWKS_MAX_AGE", "1")
-        .env("TESSERA_KEY_MARGIN_SECS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tessera");
-    Proc(child)
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
-            if r.status() == 200 {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "{base} did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    serve_process(tdb, port, issuer, &[], Stdio::null())
 }
 
 async fn token(http: &reqwest::Client, base: &str, id: &str, secret: &str) -> String {

@@ -136,7 +136,7 @@ fn futures_executor_block_on<F: std::future::Future>(f: F) -> F::Output {
 
 /// Start a server on `tdb` with `tweak` applied to its configuration.
 pub async fn start_with(tdb: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
-    let _ = env_logger::builder().is_test(true).try_init();
+    capture_logs();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let mut cfg = tdb.config(port);
@@ -398,4 +398,92 @@ pub async fn count_where(db: &DatabaseConnection, table: &str, condition: &str) 
     }
     let stmt = Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}"));
     N::find_by_statement(stmt).one(db).await.expect("count").expect("row").n
+}
+
+/// A `tessera` process, killed when dropped.
+pub struct Proc(pub std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Run `tessera serve` on `port` against `tdb`, with fast key settings and `extra` environment.
+pub fn serve_process(tdb: &TestDb, port: u16, issuer: &str, extra: &[(&str, &str)], stderr: std::process::Stdio) -> Proc {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("serve")
+        .arg("--workers")
+        .arg("1")
+        .envs(tdb.env())
+        .env("TESSERA_BIND", format!("127.0.0.1:{port}"))
+        .env("TESSERA_ISSUER", issuer)
+        .env("TESSERA_KEY_REFRESH_SECS", "1")
+        .env("TESSERA_JWKS_MAX_AGE", "1")
+        .env("TESSERA_KEY_MARGIN_SECS", "1")
+        .env("TESSERA_DEFAULT_AUDIENCE", "https://api.example.com")
+        .env("TESSERA_AUDIENCES", "https://api.example.com,https://billing.example.com")
+        .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start tessera");
+    Proc(child)
+}
+
+pub async fn wait_ready(http: &reqwest::Client, base: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "{base} did not become ready");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Every log line the server code writes during the tests, so tests can
+/// check that no secret ever reaches a log. Client-side libraries' lines
+/// (reqwest, hyper, openidconnect) are not the server's and are left out.
+static LOGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        !["reqwest", "hyper", "h2", "openidconnect", "oauth2", "rustls", "tokio_util"].iter().any(|p| m.target().starts_with(p))
+    }
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            let line = format!("{} {} {}", r.level(), r.target(), r.args());
+            if std::env::var_os("TESSERA_TEST_LOG").is_some() {
+                eprintln!("{line}");
+            }
+            if let Ok(mut v) = LOGS.lock() {
+                v.push(line);
+            }
+        }
+    }
+    fn flush(&self) {}
+}
+
+pub fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if log::set_logger(&Capture).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+        }
+    });
+}
+
+/// All captured log lines so far.
+pub fn captured_logs() -> Vec<String> {
+    LOGS.lock().map(|v| v.clone()).unwrap_or_default()
 }
