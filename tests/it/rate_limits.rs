@@ -4,7 +4,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::both_backends;
-use crate::support::{limited_client, machine_client, start, start_with, Backend, TestDb};
+use crate::support::{free_port, limited_client, machine_client, serve_process, start, start_with, wait_ready, Backend, TestDb};
 
 both_backends!(over_the_limit_gets_429_and_others_are_unaffected);
 
@@ -51,17 +51,38 @@ async fn over_the_limit_gets_429_and_others_are_unaffected(b: Backend) {
     assert_eq!(hits, 1);
 }
 
+/// Two `tessera serve` processes on one PostgreSQL + Redis count one limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_share_one_limit() {
-    let a = start_with(TestDb::new(Backend::Shared).await, |_| {}).await;
-    let b = start_with(a.tdb.share(), |_| {}).await;
-    let (id, secret) = limited_client(&a.db, "read:data", Some(6)).await;
-    let cc = [("grant_type", "client_credentials")];
-    assert_eq!(a.post_basic("/token", &id, &secret, &cc).await.status(), 200);
-    assert_eq!(b.post_basic("/token", &id, &secret, &cc).await.status(), 200);
-    assert_eq!(a.post_basic("/token", &id, &secret, &cc).await.status(), 200);
-    assert_eq!(b.post_basic("/token", &id, &secret, &cc).await.status(), 429, "B counts A's requests");
-    assert_eq!(a.post_basic("/token", &id, &secret, &cc).await.status(), 429);
+async fn two_processes_share_one_limit() {
+    let tdb = TestDb::new(Backend::Shared).await;
+    tessera::keys::Kek::load_or_create(&tdb.kek_file(), true).unwrap();
+    let (pa, pb) = (free_port(), free_port());
+    let (a, b) = (format!("http://127.0.0.1:{pa}"), format!("http://127.0.0.1:{pb}"));
+    let http = crate::support::browser();
+    let _a = serve_process(&tdb, pa, &a, &[], Stdio::null());
+    wait_ready(&http, &a).await;
+    let _b = serve_process(&tdb, pb, &a, &[], Stdio::null());
+    wait_ready(&http, &b).await;
+    let db = tessera::db::connect(&tdb.url).await.unwrap();
+    let (id, secret) = limited_client(&db, "read:data", Some(6)).await;
+    let token = |base: String| {
+        let (http, id, secret) = (http.clone(), id.clone(), secret.clone());
+        async move {
+            http.post(format!("{base}/token"))
+                .basic_auth(&id, Some(&secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(token(a.clone()).await, 200);
+    assert_eq!(token(b.clone()).await, 200);
+    assert_eq!(token(a.clone()).await, 200);
+    assert_eq!(token(b.clone()).await, 429, "B counts A's requests");
+    assert_eq!(token(a.clone()).await, 429);
 }
 
 struct Redis {

@@ -77,15 +77,6 @@ impl TestDb {
         }
     }
 
-    /// The same database (and KEK) for a second instance.
-    pub fn share(&self) -> TestDb {
-        let dir = tempfile::tempdir().expect("tempdir");
-        if self.kek_file().exists() {
-            std::fs::copy(self.kek_file(), dir.path().join("kek")).expect("copy kek");
-        }
-        TestDb { url: self.url.clone(), redis_url: self.redis_url.clone(), prefix: self.prefix.clone(), dir }
-    }
-
     pub fn kek_file(&self) -> PathBuf {
         self.dir.path().join("kek")
     }
