@@ -22,6 +22,9 @@ pub struct Tessera {
     pub keys: Arc<KeyManager>,
     /// HMAC key of browser session cookies, derived from the KEK.
     pub session_key: ring::hmac::Key,
+    /// Tokens issued per client since the last flush to the store: counting
+    /// in memory keeps a store write off the token endpoint's hot path.
+    pending_usage: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl Tessera {
@@ -47,7 +50,7 @@ impl Tessera {
             None => Arc::new(SqlStore::new(db.clone())),
         };
         log::info!("token store: {}", store.kind());
-        Ok(Arc::new(Tessera { cfg, db, store, keys, session_key }))
+        Ok(Arc::new(Tessera { cfg, db, store, keys, session_key, pending_usage: Default::default() }))
     }
 
     /// Periodic work: pick up key changes made by other instances, drop
@@ -63,6 +66,7 @@ impl Tessera {
             if let Err(e) = self.keys.rotate_if_due().await {
                 log::warn!("scheduled key rotation failed: {e}");
             }
+            self.flush_usage().await;
             n += 1;
             if n % 30 == 0 {
                 match self.store.purge_expired(crate::db::now()).await {
@@ -72,6 +76,34 @@ impl Tessera {
                 }
             }
         }
+    }
+
+    fn note_issued(&self, client_id: &str) {
+        if let Ok(mut m) = self.pending_usage.lock() {
+            *m.entry(client_id.to_string()).or_insert(0) += 1;
+        }
+    }
+
+    /// Write the in-memory usage counts to the store.
+    pub async fn flush_usage(&self) {
+        let pending: Vec<(String, i64)> = match self.pending_usage.lock() {
+            Ok(mut m) => m.drain().collect(),
+            Err(_) => return,
+        };
+        for (client, n) in pending {
+            if let Err(e) = self.store.add_usage(&client, n).await {
+                log::warn!("usage of client {client} not recorded: {e}");
+                if let Ok(mut m) = self.pending_usage.lock() {
+                    *m.entry(client).or_insert(0) += n;
+                }
+            }
+        }
+    }
+
+    /// Tokens issued to a client: the store's count plus this instance's unflushed ones.
+    pub async fn usage(&self, client_id: &str) -> Result<i64> {
+        let local = self.pending_usage.lock().map(|m| m.get(client_id).copied().unwrap_or(0)).unwrap_or(0);
+        Ok(self.store.usage(client_id).await? + local)
     }
 
     /// Authenticate the client of a token-endpoint-style request.
@@ -144,6 +176,7 @@ impl Tessera {
             auth_time,
         };
         let jwt = self.keys.ring().signer.sign(TokenType::AccessToken, &claims)?;
+        self.note_issued(client_id);
         Ok((jwt, claims))
     }
 }

@@ -219,6 +219,49 @@ pub async fn list(db: &DatabaseConnection, owner: Option<&str>) -> Result<Vec<Cl
     q.all(db).await?.into_iter().map(Client::try_from).collect()
 }
 
+/// Change a client's redirect URIs and scopes; the same rules as registration.
+pub async fn update(
+    db: &DatabaseConnection,
+    client_id: &str,
+    redirect_uris: Vec<String>,
+    scopes: Vec<String>,
+    actor: Option<&str>,
+) -> Result<Client> {
+    let c = get(db, client_id).await?;
+    let n = NewClient {
+        name: c.name.clone(),
+        description: c.description.clone(),
+        client_type: c.client_type.as_str().into(),
+        grant_types: c.grant_types.clone(),
+        scopes: scopes.clone(),
+        redirect_uris: redirect_uris.clone(),
+        owner_user_id: c.owner_user_id.clone(),
+        tier: Some(c.tier.clone()),
+        rate_limit: c.rate_limit,
+    };
+    validate(&n)?;
+    crate::catalogue::require_known(db, &scopes).await?;
+    clients::Entity::update_many()
+        .col_expr(clients::Column::RedirectUris, Expr::value(redirect_uris.join(" ")))
+        .col_expr(clients::Column::Scopes, Expr::value(scopes.join(" ")))
+        .col_expr(clients::Column::UpdatedAt, Expr::value(now()))
+        .filter(clients::Column::ClientId.eq(client_id))
+        .exec(db)
+        .await?;
+    audit::record(
+        db,
+        Event {
+            event: "client.changed",
+            actor,
+            client_id: Some(client_id),
+            detail: Some(serde_json::json!({"redirect_uris": redirect_uris, "scopes": scopes})),
+            ..Default::default()
+        },
+    )
+    .await;
+    get(db, client_id).await
+}
+
 /// Suspend or reactivate. Suspension takes effect at once: client
 /// authentication reads the status on every request, and introspection
 /// checks the status of the token's client.

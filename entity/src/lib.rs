@@ -5,6 +5,7 @@
 //! stored space-separated, since none of their members may contain a space.
 pub mod audit_events;
 pub mod auth_codes;
+pub mod client_usage;
 pub mod clients;
 pub mod denylist;
 pub mod grants;

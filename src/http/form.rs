@@ -7,7 +7,28 @@ use futures_util::StreamExt;
 use super::error::OAuthError;
 use crate::oauth::params::Params;
 
-pub async fn read_form(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Params, OAuthError> {
+pub async fn read_form(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Params, OAuthError> {
+    let body = read_body(req, payload, limit).await?;
+    Params::parse(&body).map_err(OAuthError::from)
+}
+
+/// A web form's pairs, repeats and line breaks allowed (checkbox lists, textareas).
+pub async fn read_pairs(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Vec<(String, String)>, OAuthError> {
+    let body = read_body(req, payload, limit).await?;
+    crate::oauth::params::parse_pairs(&body, true).map_err(OAuthError::from)
+}
+
+/// A JSON body (admin API), within the size limit.
+pub async fn read_json<T: serde::de::DeserializeOwned>(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<T, OAuthError> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") {
+        return Err(OAuthError::invalid_request("the body must be application/json"));
+    }
+    let body = read_limited(req, payload, limit).await?;
+    serde_json::from_slice(&body).map_err(|e| OAuthError::invalid_request(format!("invalid JSON: {e}")))
+}
+
+async fn read_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<web::BytesMut, OAuthError> {
     if req.query_string().len() > 0 {
         return Err(OAuthError::invalid_request("parameters belong in the request body, not the query string"));
     }
@@ -16,6 +37,10 @@ pub async fn read_form(req: &HttpRequest, mut payload: web::Payload, limit: usiz
     if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
     }
+    read_limited(req, payload, limit).await
+}
+
+async fn read_limited(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, OAuthError> {
     let too_large = || {
         OAuthError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", format!("the body exceeds {limit} bytes"))
     };
@@ -35,7 +60,7 @@ pub async fn read_form(req: &HttpRequest, mut payload: web::Payload, limit: usiz
         }
         body.extend_from_slice(&chunk);
     }
-    Params::parse(&body).map_err(OAuthError::from)
+    Ok(body)
 }
 
 /// The `Authorization` header as text, if any.

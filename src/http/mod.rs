@@ -1,6 +1,7 @@
 //! The HTTP edge: actix handlers that parse a request, call the protocol
 //! code in `crate::oauth`, and render the answer. No rules live here.
 pub mod account;
+pub mod admin;
 pub mod authorize;
 pub mod discovery;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod introspect;
 pub mod jwks;
 pub mod revoke;
 pub mod pages;
+pub mod portal;
 pub mod token;
 pub mod userinfo;
 
@@ -42,6 +44,24 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/account/grants/{client_id}/revoke", web::post().to(account::revoke_form))
             .route("/account/api/grants", web::get().to(account::api_list))
             .route("/account/api/grants/{client_id}", web::delete().to(account::api_revoke))
+            .route("/portal", web::get().to(portal::index))
+            .route("/portal/apps", web::post().to(portal::create))
+            .route("/portal/apps/{id}", web::get().to(portal::show))
+            .route("/portal/apps/{id}/{action}", web::post().to(portal::action))
+            .route("/admin", web::get().to(admin::index))
+            .route("/admin/clients/{id}/{action}", web::post().to(admin::client_action))
+            .route("/admin/scopes", web::post().to(admin::add_scope))
+            .route("/admin/keys/rotate", web::post().to(admin::rotate_keys))
+            .route("/admin/api/clients", web::get().to(admin::api_clients))
+            .route("/admin/api/clients", web::post().to(admin::api_create_client))
+            .route("/admin/api/clients/{id}", web::get().to(admin::api_client))
+            .route("/admin/api/clients/{id}", web::delete().to(admin::api_delete_client))
+            .route("/admin/api/clients/{id}/{action}", web::post().to(admin::api_client_action))
+            .route("/admin/api/keys", web::get().to(admin::api_keys))
+            .route("/admin/api/keys/rotate", web::post().to(admin::api_rotate_keys))
+            .route("/admin/api/scopes", web::get().to(admin::api_scopes))
+            .route("/admin/api/scopes", web::post().to(admin::api_add_scope))
+            .route("/admin/api/audit", web::get().to(admin::api_audit))
             .route("/static/tessera.css", web::get().to(pages::stylesheet))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz));

@@ -22,6 +22,9 @@ fn env() -> &'static Environment<'static> {
             ("consent.html", include_str!("../../templates/consent.html")),
             ("error.html", include_str!("../../templates/error.html")),
             ("account.html", include_str!("../../templates/account.html")),
+            ("portal.html", include_str!("../../templates/portal.html")),
+            ("portal_app.html", include_str!("../../templates/portal_app.html")),
+            ("admin.html", include_str!("../../templates/admin.html")),
         ] {
             if let Err(err) = e.add_template(name, src) {
                 log::error!("template {name}: {err}");

@@ -14,13 +14,7 @@ impl Params {
     /// Parse `application/x-www-form-urlencoded` bytes (a body or a query string).
     pub fn parse(raw: &[u8]) -> Result<Params> {
         let mut map = HashMap::new();
-        for pair in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-            let mut it = pair.splitn(2, |b| *b == b'=');
-            let name = decode(it.next().unwrap_or_default())?;
-            let value = decode(it.next().unwrap_or_default())?;
-            if name.is_empty() {
-                return Err(Error::invalid_request("empty parameter name"));
-            }
+        for (name, value) in parse_pairs(raw, false)? {
             if map.contains_key(&name) {
                 return Err(Error::invalid_request(format!("parameter {name} is repeated")));
             }
@@ -43,12 +37,30 @@ impl Params {
     }
 }
 
-fn decode(part: &[u8]) -> Result<String> {
+/// Every name=value pair in order, repeats allowed (web forms with
+/// checkbox lists). `multiline` admits line breaks (textareas); protocol
+/// parameters never carry them ([`Params::parse`]), which stops CRLF injection.
+pub fn parse_pairs(raw: &[u8], multiline: bool) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let mut it = pair.splitn(2, |b| *b == b'=');
+        let name = decode(it.next().unwrap_or_default(), false)?;
+        let value = decode(it.next().unwrap_or_default(), multiline)?;
+        if name.is_empty() {
+            return Err(Error::invalid_request("empty parameter name"));
+        }
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+fn decode(part: &[u8], multiline: bool) -> Result<String> {
     let plus: Vec<u8> = part.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
     let s = percent_decode(&plus)
         .decode_utf8()
         .map_err(|_| Error::invalid_request("parameters must be valid UTF-8"))?;
-    if s.chars().any(|c| c.is_control() && c != '\t') {
+    let allowed = |c: char| c == '\t' || (multiline && (c == '\n' || c == '\r'));
+    if s.chars().any(|c| c.is_control() && !allowed(c)) {
         return Err(Error::invalid_request("parameters must not contain control characters"));
     }
     Ok(s.into_owned())
@@ -73,5 +85,10 @@ mod tests {
         assert!(Params::parse(b"a=%ff%fe").is_err());
         assert!(Params::parse(b"a=x%0d%0aSet-Cookie:1").is_err());
         assert!(Params::parse(b"=1").is_err());
+        // web forms: repeats kept, line breaks only where asked for
+        let pairs = parse_pairs(b"scope=a&scope=b&uris=x%0D%0Ay", true).unwrap();
+        assert_eq!(pairs.len(), 3);
+        assert_eq!(pairs[2].1, "x\r\ny");
+        assert!(parse_pairs(b"uris=x%0D%0Ay", false).is_err());
     }
 }

@@ -112,6 +112,11 @@ pub trait TokenStore: Send + Sync {
     /// Give back `cost` of a refused request.
     async fn rate_refund(&self, key: &str, window: i64, cost: i64) -> Result<(), StoreError>;
 
+    /// Add `n` to the number of tokens issued to `client_id`.
+    async fn add_usage(&self, client_id: &str, n: i64) -> Result<(), StoreError>;
+    /// Tokens issued to `client_id` so far.
+    async fn usage(&self, client_id: &str) -> Result<i64, StoreError>;
+
     /// Drop expired entries (the Redis backend lets keys expire by themselves).
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }

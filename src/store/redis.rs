@@ -302,6 +302,18 @@ impl TokenStore for RedisStore {
         Ok(())
     }
 
+    async fn add_usage(&self, client_id: &str, n: i64) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let _: i64 = con.incr(self.key("usage", client_id), n).await?;
+        Ok(())
+    }
+
+    async fn usage(&self, client_id: &str) -> Result<i64, StoreError> {
+        let mut con = self.con.clone();
+        let n: Option<i64> = con.get(self.key("usage", client_id)).await?;
+        Ok(n.unwrap_or(0))
+    }
+
     async fn purge_expired(&self, _now: i64) -> Result<u64, StoreError> {
         Ok(0)
     }

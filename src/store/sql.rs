@@ -4,7 +4,7 @@
 //! Every single-use decision is one conditional `UPDATE` whose affected-row
 //! count tells the one winner, never a read followed by a write.
 use async_trait::async_trait;
-use entity::{auth_codes, denylist, rate_counters, refresh_tokens};
+use entity::{auth_codes, client_usage, denylist, rate_counters, refresh_tokens};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
@@ -253,6 +253,27 @@ impl TokenStore for SqlStore {
             .exec(&self.db)
             .await?;
         Ok(())
+    }
+
+    async fn add_usage(&self, client_id: &str, n: i64) -> Result<(), StoreError> {
+        let _guard = self.serialize().await;
+        let am = client_usage::ActiveModel { client_id: Set(client_id.to_string()), tokens_issued: Set(n) };
+        client_usage::Entity::insert(am)
+            .on_conflict(
+                OnConflict::column(client_usage::Column::ClientId)
+                    .value(
+                        client_usage::Column::TokensIssued,
+                        Expr::col((client_usage::Entity, client_usage::Column::TokensIssued)).add(n),
+                    )
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn usage(&self, client_id: &str) -> Result<i64, StoreError> {
+        Ok(client_usage::Entity::find_by_id(client_id.to_string()).one(&self.db).await?.map(|m| m.tokens_issued).unwrap_or(0))
     }
 
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {

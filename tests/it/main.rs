@@ -21,3 +21,4 @@ mod revocation;
 mod rotation;
 mod secrets;
 mod store;
+mod web;

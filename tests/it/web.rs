@@ -1,0 +1,250 @@
+//! The web pages over HTTP: developer portal, admin console, admin JSON API.
+//! (`e2e.rs` drives the same pages in a real browser.)
+use crate::both_backends;
+use crate::support::{browser, count_rows, hidden, start, user, Backend, TestServer, PASSWORD, REDIRECT};
+
+both_backends!(developer_portal_lifecycle, roles_and_csrf_are_enforced, admin_console_and_json_api);
+
+/// A browser signed in as `username`.
+pub async fn signed_in(s: &TestServer, username: &str) -> reqwest::Client {
+    let b = browser();
+    let html = b.get(s.url("/login")).send().await.unwrap().text().await.unwrap();
+    let r = b
+        .post(s.url("/login"))
+        .form(&[("csrf", hidden(&html, "csrf")), ("authz", String::new()), ("username", username.into()), ("password", PASSWORD.into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    b
+}
+
+async fn page(b: &reqwest::Client, url: String) -> (u16, String) {
+    let r = b.get(url).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+fn text_of(html: &str, id: &str) -> String {
+    let needle = format!("id=\"{id}\">");
+    let start = html.find(&needle).unwrap_or_else(|| panic!("no #{id}")) + needle.len();
+    html[start..start + html[start..].find('<').unwrap()].to_string()
+}
+
+async fn register(s: &TestServer, b: &reqwest::Client, name: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+    let (_, html) = page(b, s.url("/portal")).await;
+    let mut form: Vec<(String, String)> = vec![
+        ("csrf".into(), hidden(&html, "csrf")),
+        ("name".into(), name.into()),
+        ("description".into(), "Syncs things".into()),
+        ("client_type".into(), "confidential".into()),
+        ("machine".into(), "1".into()),
+        ("redirect_uris".into(), format!("{REDIRECT}\r\nhttps://app.example.com/cb")),
+        ("scope".into(), "openid".into()),
+        ("scope".into(), "read:data".into()),
+    ];
+    // extra values replace the defaults, except scopes, which add up
+    form.retain(|(k, _)| k == "scope" || !extra.iter().any(|(e, _)| e == k));
+    form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    b.post(s.url("/portal/apps")).form(&form).send().await.unwrap()
+}
+
+async fn developer_portal_lifecycle(be: Backend) {
+    let s = start(be).await;
+    user(&s.db, "dev", "developer").await;
+    user(&s.db, "alice", "user").await;
+    let b = signed_in(&s, "dev").await;
+
+    let r = register(&s, &b, "Zapier", &[]).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let html = r.text().await.unwrap();
+    let id = text_of(&html, "client-id");
+    let secret = text_of(&html, "client-secret");
+    assert_eq!(secret.len(), 43);
+    // the secret works, and is never shown again
+    s.client_credentials(&id, &secret, Some("read:data")).await;
+    let (status, html) = page(&b, s.url(&format!("/portal/apps/{id}"))).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains(&secret) && !html.contains("client-secret"));
+    assert!(html.contains("Zapier"));
+
+    // a user authorizes it: usage shows one user and the tokens
+    let tok = s.tokens_for(&id_public_twin(&s, &b).await, "alice", "read:data").await;
+    assert!(tok["access_token"].is_string());
+    let (_, html) = page(&b, s.url(&format!("/portal/apps/{id}"))).await;
+    assert_eq!(text_of(&html, "tokens"), "1", "the machine token");
+
+    // edit: a bad redirect URI is refused and changes nothing; a good edit saves
+    let (_, html) = page(&b, s.url(&format!("/portal/apps/{id}"))).await;
+    let csrf = hidden(&html, "csrf");
+    let r = b
+        .post(s.url(&format!("/portal/apps/{id}/edit")))
+        .form(&[("csrf", csrf.as_str()), ("redirect_uris", "http://evil.example/cb"), ("scope", "read:data")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("https"));
+    assert_eq!(tessera::clients::get(&s.db, &id).await.unwrap().redirect_uris.len(), 2);
+    let r = b
+        .post(s.url(&format!("/portal/apps/{id}/edit")))
+        .form(&[("csrf", csrf.as_str()), ("redirect_uris", "https://new.example.com/cb"), ("scope", "read:data"), ("scope", "write:data")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let c = tessera::clients::get(&s.db, &id).await.unwrap();
+    assert_eq!(c.redirect_uris, vec!["https://new.example.com/cb"]);
+    assert_eq!(c.scopes, vec!["read:data", "write:data"]);
+
+    // rotate: a new secret once, the old one dead
+    let r = b.post(s.url(&format!("/portal/apps/{id}/rotate-secret"))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let html = r.text().await.unwrap();
+    let new_secret = text_of(&html, "client-secret");
+    assert_ne!(new_secret, secret);
+    assert_eq!(s.post_basic("/token", &id, &secret, &[("grant_type", "client_credentials")]).await.status(), 401);
+    s.client_credentials(&id, &new_secret, None).await;
+    // suspend / reactivate / delete
+    let r = b.post(s.url(&format!("/portal/apps/{id}/suspend"))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(text_of(&r.text().await.unwrap(), "status"), "suspended");
+    assert_eq!(s.post_basic("/token", &id, &new_secret, &[("grant_type", "client_credentials")]).await.status(), 401);
+    b.post(s.url(&format!("/portal/apps/{id}/activate"))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    s.client_credentials(&id, &new_secret, None).await;
+    let r = b.post(s.url(&format!("/portal/apps/{id}/delete"))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(tessera::clients::find(&s.db, &id).await.unwrap().is_none());
+}
+
+/// A public app of the same developer (for the user flow).
+async fn id_public_twin(s: &TestServer, b: &reqwest::Client) -> String {
+    let r = register(s, b, "Zapier Mobile", &[("client_type", "public"), ("machine", "0")]).await;
+    assert_eq!(r.status(), 201);
+    let html = r.text().await.unwrap();
+    assert!(!html.contains("client-secret"), "public apps have no secret");
+    text_of(&html, "client-id")
+}
+
+async fn roles_and_csrf_are_enforced(be: Backend) {
+    let s = start(be).await;
+    user(&s.db, "dev1", "developer").await;
+    user(&s.db, "dev2", "developer").await;
+    user(&s.db, "alice", "user").await;
+    let d1 = signed_in(&s, "dev1").await;
+    let d2 = signed_in(&s, "dev2").await;
+    let alice = signed_in(&s, "alice").await;
+
+    let html = register(&s, &d1, "Private App", &[]).await.text().await.unwrap();
+    let id = text_of(&html, "client-id");
+    // another developer neither lists nor opens nor changes it
+    let (_, list) = page(&d2, s.url("/portal")).await;
+    assert!(!list.contains("Private App"));
+    assert_eq!(page(&d2, s.url(&format!("/portal/apps/{id}"))).await.0, 404);
+    let (_, p2) = page(&d2, s.url("/portal")).await;
+    let r = d2.post(s.url(&format!("/portal/apps/{id}/delete"))).form(&[("csrf", hidden(&p2, "csrf"))]).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(tessera::clients::find(&s.db, &id).await.unwrap().is_some());
+    // a plain user: 403 on the portal and the admin console; developers: 403 on admin
+    assert_eq!(page(&alice, s.url("/portal")).await.0, 403);
+    assert_eq!(page(&alice, s.url("/admin")).await.0, 403);
+    assert_eq!(page(&d1, s.url("/admin")).await.0, 403);
+    // signed out: to the login page
+    let r = browser().get(s.url("/portal")).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    // a form post without (or with a wrong) CSRF token is refused and writes nothing
+    let before = count_rows(&s.db, "clients").await;
+    let r = d1.post(s.url("/portal/apps")).form(&[("name", "X"), ("client_type", "public"), ("scope", "read:data")]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = d1
+        .post(s.url("/portal/apps"))
+        .form(&[("csrf", "forged"), ("name", "X"), ("client_type", "public"), ("scope", "read:data")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(count_rows(&s.db, "clients").await, before);
+    // developers cannot hand out the admin scope
+    let r = register(&s, &d1, "Sneaky", &[("scope", "tessera:admin")]).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(count_rows(&s.db, "clients").await, before);
+    // the portal sends the security headers
+    let r = d1.get(s.url("/portal")).send().await.unwrap();
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+}
+
+async fn admin_console_and_json_api(be: Backend) {
+    let s = start(be).await;
+    user(&s.db, "root", "admin").await;
+    user(&s.db, "dev", "developer").await;
+    let admin = signed_in(&s, "root").await;
+    let (m, m_secret) = crate::support::machine_client(&s.db, "read:data").await;
+    let (rs, rs_secret) = crate::support::machine_client(&s.db, "read:data").await;
+    let token = s.client_credentials(&m, &m_secret, None).await;
+
+    let (status, html) = page(&admin, s.url("/admin")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&m) && html.contains("Signing keys") && html.contains("client.created"));
+    // suspend from the console: at once on token and introspection
+    let csrf = hidden(&html, "csrf");
+    let r = admin.post(s.url(&format!("/admin/clients/{m}/suspend"))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("is now suspended"));
+    assert_eq!(s.post_basic("/token", &m, &m_secret, &[("grant_type", "client_credentials")]).await.status(), 401);
+    assert_eq!(s.introspect(&rs, &rs_secret, &token).await["active"], false);
+    admin.post(s.url(&format!("/admin/clients/{m}/activate"))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(s.introspect(&rs, &rs_secret, &token).await["active"], true);
+    // scope catalogue and key rotation from the console
+    let r = admin.post(s.url("/admin/scopes")).form(&[("csrf", csrf.as_str()), ("name", "read:reports"), ("description", "Read reports")]).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("Scope read:reports added."));
+    let r = admin.post(s.url("/admin/keys/rotate")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("Wait"), "a too-young next key is not activated from the console");
+
+    // JSON API: a client_credentials token with tessera:admin
+    let (ops, ops_secret) = crate::support::machine_client(&s.db, "tessera:admin").await;
+    let admin_token = s.client_credentials(&ops, &ops_secret, Some("tessera:admin")).await;
+    let api = |path: &str| s.url(&format!("/admin/api{path}"));
+    let r = s.http.get(api("/clients")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    let r = s.http.get(api("/clients")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 403, "a token without tessera:admin");
+    let r = s.http.get(api("/clients")).bearer_auth(&admin_token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let list: serde_json::Value = r.json().await.unwrap();
+    assert!(list.as_array().unwrap().iter().any(|c| c["client_id"] == m.as_str()));
+    let r = s
+        .http
+        .post(api("/clients"))
+        .bearer_auth(&admin_token)
+        .json(&serde_json::json!({"name": "Automated", "grant_types": ["client_credentials"], "scopes": ["read:data"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: serde_json::Value = r.json().await.unwrap();
+    let new_id = created["client_id"].as_str().unwrap().to_string();
+    s.client_credentials(&new_id, created["client_secret"].as_str().unwrap(), None).await;
+    let r = s
+        .http
+        .post(api("/clients"))
+        .bearer_auth(&admin_token)
+        .json(&serde_json::json!({"name": "Bad", "grant_types": ["implicit"], "scopes": ["read:data"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = s.http.post(api(&format!("/clients/{new_id}/suspend"))).bearer_auth(&admin_token).send().await.unwrap();
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["status"], "suspended");
+    let r = s.http.post(api("/keys/rotate")).bearer_auth(&admin_token).send().await.unwrap();
+    assert_eq!(r.status(), 409, "too soon without force");
+    let r = s.http.post(api("/keys/rotate")).bearer_auth(&admin_token).json(&serde_json::json!({"force": true})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let keys: serde_json::Value = s.http.get(api("/keys")).bearer_auth(&admin_token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 3);
+    let audit: serde_json::Value =
+        s.http.get(api("/audit?event=client.suspended")).bearer_auth(&admin_token).send().await.unwrap().json().await.unwrap();
+    assert!(audit.as_array().unwrap().iter().all(|e| e["event"] == "client.suspended"));
+    assert!(audit.as_array().unwrap().len() >= 2);
+    let r = s.http.delete(api(&format!("/clients/{new_id}"))).bearer_auth(&admin_token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
