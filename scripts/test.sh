@@ -12,6 +12,9 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# Browser tests: Debian's Chromium, driven by playwright-core from e2e/.
+[ -x /usr/bin/chromium ] || need+=(chromium fonts-dejavu-core)
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 PGBIN="$(pg_bin)"
 { [ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ]; } || need+=(postgresql)
 if [ "${#need[@]}" -gt 0 ]; then
@@ -35,6 +38,11 @@ for _ in range(200):
         s.close()
 PY
 }
+
+if [ ! -d e2e/node_modules/playwright-core ]; then
+  log "npm ci in e2e/"
+  (cd e2e && npm ci --no-audit --no-fund --silent)
+fi
 
 TMP="$(mktemp -d /tmp/tessera-test.XXXXXX)"
 chmod 755 "$TMP"

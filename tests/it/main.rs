@@ -9,6 +9,7 @@ mod authorize;
 mod cli;
 mod client_credentials;
 mod discovery;
+mod e2e;
 mod keys;
 mod login_throttle;
 mod multi_instance;
