@@ -11,9 +11,10 @@
 //! * caches the JWKS for its `Cache-Control: max-age`, and refetches early
 //!   when a token names an unknown `kid` — at most once per `REFETCH_GAP`,
 //!   so garbage tokens cannot make it hammer the issuer;
-//! * accepts only `alg: RS256` and `typ: at+jwt` (no `none`, no HS256 with
-//!   the public key as a secret), checks `iss`, `aud`, `exp` with a small
-//!   leeway, then the `scope` claim;
+//! * takes the algorithm from the JWK, never from the token: RS256, ES256 or
+//!   EdDSA, and only the key's own (no `none`, no HS256 with the public key
+//!   as a secret); requires `typ: at+jwt`; checks `iss`, `aud`, `exp` with a
+//!   small leeway, then the `scope` claim;
 //! * answers 401 `invalid_token` / 403 `insufficient_scope` with
 //!   `WWW-Authenticate` as RFC 6750 §3 says.
 use std::collections::HashMap;
@@ -38,7 +39,7 @@ pub struct Claims {
 }
 
 struct Cache {
-    keys: HashMap<String, DecodingKey>,
+    keys: HashMap<String, (Algorithm, DecodingKey)>,
     fresh_until: Instant,
     last_fetch: Option<Instant>,
 }
@@ -93,9 +94,16 @@ impl Verifier {
         let ttl = max_age(r.headers());
         let set: jsonwebtoken::jwk::JwkSet = r.json().await.map_err(|e| e.to_string())?;
         let mut keys = HashMap::new();
+        use jsonwebtoken::jwk::KeyAlgorithm as K;
         for jwk in &set.keys {
+            let alg = match jwk.common.key_algorithm {
+                Some(K::RS256) => Algorithm::RS256,
+                Some(K::ES256) => Algorithm::ES256,
+                Some(K::EdDSA) => Algorithm::EdDSA,
+                _ => continue, // a key without a supported `alg` is not trusted
+            };
             if let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) {
-                keys.insert(kid, key);
+                keys.insert(kid, (alg, key));
             }
         }
         let mut c = self.cache.write().await;
@@ -106,7 +114,7 @@ impl Verifier {
     }
 
     /// The key for `kid`, refetching the JWKS when stale or when `kid` is new.
-    async fn key(&self, kid: &str) -> Option<DecodingKey> {
+    async fn key(&self, kid: &str) -> Option<(Algorithm, DecodingKey)> {
         {
             let c = self.cache.read().await;
             let stale = Instant::now() >= c.fresh_until;
@@ -129,15 +137,15 @@ impl Verifier {
     pub async fn verify(&self, token: &str, scope: &'static str) -> Result<Claims, AuthError> {
         let bad = |m: &str| AuthError::InvalidToken(m.to_string());
         let h = jsonwebtoken::decode_header(token).map_err(|_| bad("malformed token"))?;
-        if h.alg != Algorithm::RS256 {
-            return Err(bad("only RS256 is accepted"));
-        }
         if !h.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")) {
             return Err(bad("not an access token (typ must be at+jwt)"));
         }
         let kid = h.kid.ok_or_else(|| bad("no kid"))?;
-        let key = self.key(&kid).await.ok_or_else(|| bad("unknown signing key"))?;
-        let mut v = Validation::new(Algorithm::RS256);
+        let (alg, key) = self.key(&kid).await.ok_or_else(|| bad("unknown signing key"))?;
+        if h.alg != alg {
+            return Err(bad("the token's alg is not its key's"));
+        }
+        let mut v = Validation::new(alg);
         v.set_issuer(&[&self.issuer]);
         v.set_audience(&[&self.audience]);
         v.leeway = LEEWAY_SECS;

@@ -48,6 +48,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Per-client rate limits.
     pub rate: crate::oauth::rate_limit::Policy,
+    /// Algorithm of access tokens (`TESSERA_SIGNING_ALG`: RS256, ES256 or EdDSA).
+    pub signing_alg: crate::keys::Alg,
 }
 
 /// Read a setting, or its `_FILE` twin.
@@ -174,6 +176,11 @@ impl Config {
                 };
                 p
             },
+            signing_alg: match var("TESSERA_SIGNING_ALG") {
+                None => crate::keys::Alg::RS256,
+                Some(a) => crate::keys::Alg::parse(&a)
+                    .ok_or_else(|| Error::Config(format!("TESSERA_SIGNING_ALG must be RS256, ES256 or EdDSA, not {a:?}")))?,
+            },
         };
         cfg.validate()?;
         Ok(cfg)
@@ -202,6 +209,7 @@ impl Config {
             key_margin: Duration::from_secs(60),
             max_body_bytes: 16 * 1024,
             rate: crate::oauth::rate_limit::Policy::default(),
+            signing_alg: crate::keys::Alg::RS256,
         }
     }
 
@@ -224,6 +232,7 @@ impl Config {
             jwks_max_age: self.jwks_max_age,
             margin: self.key_margin.max(self.key_refresh_interval),
             rotation_period: self.key_rotation,
+            access_alg: self.signing_alg,
         }
     }
 

@@ -36,7 +36,7 @@ pub fn metadata(cfg: &Config, scopes: &[String]) -> Value {
         "scopes_supported": scopes,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "access_token_signing_alg_values_supported": ["RS256"],
+        "access_token_signing_alg_values_supported": [cfg.signing_alg.as_str()],
     })
 }
 

@@ -25,7 +25,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use kek::Kek;
-pub use signer::{Signer, TokenType};
+pub use signer::{Alg, Signer, TokenType};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -64,6 +64,20 @@ pub struct KeyPolicy {
     pub margin: Duration,
     /// Rotate automatically when the current key is this old (`None`: never).
     pub rotation_period: Option<Duration>,
+    /// The algorithm of access tokens (`TESSERA_SIGNING_ALG`).
+    pub access_alg: Alg,
+}
+
+impl KeyPolicy {
+    /// Every algorithm with a key lifecycle: RS256 always (ID tokens, and
+    /// every verifier supports it), plus the access-token algorithm.
+    pub fn algs(&self) -> Vec<Alg> {
+        let mut v = vec![Alg::RS256];
+        if self.access_alg != Alg::RS256 {
+            v.push(self.access_alg);
+        }
+        v
+    }
 }
 
 impl KeyPolicy {
@@ -80,13 +94,19 @@ impl KeyPolicy {
 /// A key that verifies signatures.
 pub struct VerifyKey {
     pub kid: String,
+    pub alg: Alg,
     pub state: String,
     pub key: jsonwebtoken::DecodingKey,
 }
 
 /// The keys as one instance sees them at one moment; swapped as a whole.
 pub struct KeyRing {
+    /// Signs access tokens (the configured algorithm).
     pub signer: Arc<Signer>,
+    /// Signs ID tokens: always RS256, the OpenID Connect default.
+    pub id_signer: Arc<Signer>,
+    /// The current key of every algorithm.
+    pub currents: HashMap<Alg, String>,
     pub verify: HashMap<String, VerifyKey>,
     /// The serialised JWKS document and its strong ETag.
     pub jwks: Arc<str>,
@@ -148,8 +168,8 @@ pub fn is_published(row: &signing_keys::Model, now: i64) -> bool {
 impl KeyManager {
     /// Make sure a current and a next key exist, then load the ring.
     pub async fn start(db: DatabaseConnection, kek: Kek, policy: KeyPolicy) -> Result<Arc<KeyManager>, KeyError> {
-        ensure_keys(&db, &kek).await?;
-        let ring = build_ring(&db, &kek, None).await?;
+        ensure_keys(&db, &kek, &policy.algs()).await?;
+        let ring = build_ring(&db, &kek, None, policy.access_alg).await?;
         Ok(Arc::new(KeyManager { db, kek, policy, ring: RwLock::new(Arc::new(ring)) }))
     }
 
@@ -167,7 +187,7 @@ impl KeyManager {
     /// Re-read the keys table; swap the ring if anything changed.
     pub async fn reload(&self) -> Result<bool, KeyError> {
         let old = self.ring();
-        let ring = build_ring(&self.db, &self.kek, Some(&old)).await?;
+        let ring = build_ring(&self.db, &self.kek, Some(&old), self.policy.access_alg).await?;
         if ring.fingerprint == old.fingerprint {
             return Ok(false);
         }
@@ -212,25 +232,26 @@ impl KeyManager {
     pub async fn rotate_if_due(&self) -> Result<Option<RotationReport>, KeyError> {
         let Some(period) = self.policy.rotation_period else { return Ok(None) };
         let ring = self.ring();
-        let current = signing_keys::Entity::find_by_id(ring.signer.kid.clone()).one(&self.db).await?;
-        let Some(current) = current.filter(|c| c.state == STATE_CURRENT) else { return Ok(None) };
-        let age = now() - current.activated_at.unwrap_or(current.created_at);
-        if age < period.as_secs() as i64 {
-            return Ok(None);
-        }
-        match rotate(&self.db, &self.kek, &self.policy, false, Some(&current.kid)).await {
-            Ok(r) => {
-                log::info!("scheduled key rotation: {} → {}", current.kid, r.current);
-                self.reload().await?;
-                Ok(Some(r))
+        let mut report = None;
+        for kid in ring.currents.values() {
+            let current = signing_keys::Entity::find_by_id(kid.clone()).one(&self.db).await?;
+            let Some(current) = current.filter(|c| c.state == STATE_CURRENT) else { continue };
+            let age = now() - current.activated_at.unwrap_or(current.created_at);
+            if age < period.as_secs() as i64 {
+                continue;
             }
-            // Another instance rotated first, or the next key is too young: nothing to do now.
-            Err(KeyError::Conflict) | Err(KeyError::TooSoon { .. }) => {
-                self.reload().await?;
-                Ok(None)
+            match rotate(&self.db, &self.kek, &self.policy, false, Some(&current.kid)).await {
+                Ok(r) => {
+                    log::info!("scheduled key rotation: {} → {}", current.kid, r.current);
+                    report = Some(r);
+                }
+                // Another instance rotated first, or the next key is too young: nothing to do now.
+                Err(KeyError::Conflict) | Err(KeyError::TooSoon { .. }) => {}
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
         }
+        self.reload().await?;
+        Ok(report)
     }
 }
 
@@ -260,17 +281,17 @@ pub async fn list_keys(db: &DatabaseConnection) -> Result<Vec<KeyInfo>, KeyError
         .collect())
 }
 
-async fn insert_key(db: &DatabaseConnection, kek: &Kek, state: &str) -> Result<String, KeyError> {
+async fn insert_key(db: &DatabaseConnection, kek: &Kek, state: &str, alg: Alg) -> Result<String, KeyError> {
     let kid = new_kid();
     // RSA generation is CPU-bound (~0.2 s): keep it off the async workers.
     let kid2 = kid.clone();
-    let g = tokio::task::spawn_blocking(move || signer::generate_rsa(&kid2))
+    let g = tokio::task::spawn_blocking(move || signer::generate(alg, &kid2))
         .await
         .map_err(|_| KeyError::Crypto("key generation task"))??;
     let t = now();
     let am = signing_keys::ActiveModel {
         kid: Set(kid.clone()),
-        alg: Set("RS256".into()),
+        alg: Set(alg.as_str().into()),
         state: Set(state.into()),
         public_jwk: Set(g.public_jwk.to_string()),
         private_enc: Set(kek.seal(&kid, &g.pkcs8)?),
@@ -280,22 +301,29 @@ async fn insert_key(db: &DatabaseConnection, kek: &Kek, state: &str) -> Result<S
         remove_after: Set(None),
     };
     signing_keys::Entity::insert(am).exec_without_returning(db).await?;
-    log::info!("created signing key {kid} ({state})");
+    log::info!("created signing key {kid} ({}, {state})", alg.as_str());
     Ok(kid)
 }
 
-async fn count_state(db: &DatabaseConnection, state: &str) -> Result<usize, KeyError> {
-    Ok(signing_keys::Entity::find().filter(signing_keys::Column::State.eq(state)).all(db).await?.len())
+async fn count_state(db: &DatabaseConnection, state: &str, alg: Alg) -> Result<usize, KeyError> {
+    Ok(signing_keys::Entity::find()
+        .filter(signing_keys::Column::State.eq(state))
+        .filter(signing_keys::Column::Alg.eq(alg.as_str()))
+        .all(db)
+        .await?
+        .len())
 }
 
 /// First start: a current key (signing at once, since no verifier can have
 /// cached an older JWKS of a database that had no key) and a next key.
-pub async fn ensure_keys(db: &DatabaseConnection, kek: &Kek) -> Result<(), KeyError> {
-    if count_state(db, STATE_CURRENT).await? == 0 {
-        insert_key(db, kek, STATE_CURRENT).await?;
-    }
-    if count_state(db, STATE_NEXT).await? == 0 {
-        insert_key(db, kek, STATE_NEXT).await?;
+pub async fn ensure_keys(db: &DatabaseConnection, kek: &Kek, algs: &[Alg]) -> Result<(), KeyError> {
+    for &alg in algs {
+        if count_state(db, STATE_CURRENT, alg).await? == 0 {
+            insert_key(db, kek, STATE_CURRENT, alg).await?;
+        }
+        if count_state(db, STATE_NEXT, alg).await? == 0 {
+            insert_key(db, kek, STATE_NEXT, alg).await?;
+        }
     }
     Ok(())
 }
@@ -311,9 +339,35 @@ pub async fn rotate(
     force: bool,
     expect_current: Option<&str>,
 ) -> Result<RotationReport, KeyError> {
-    ensure_keys(db, kek).await?;
+    ensure_keys(db, kek, &policy.algs()).await?;
+    if let Some(kid) = expect_current {
+        let row = signing_keys::Entity::find_by_id(kid.to_string()).one(db).await?.ok_or(KeyError::Conflict)?;
+        let alg = Alg::parse(&row.alg).ok_or(KeyError::Crypto("unknown key algorithm"))?;
+        return rotate_alg(db, kek, policy, force, Some(kid), alg).await;
+    }
+    let mut report = Err(KeyError::NoCurrentKey);
+    for alg in policy.algs() {
+        let r = rotate_alg(db, kek, policy, force, None, alg).await;
+        if alg == policy.access_alg {
+            report = r;
+        } else {
+            r?;
+        }
+    }
+    report
+}
+
+async fn rotate_alg(
+    db: &DatabaseConnection,
+    kek: &Kek,
+    policy: &KeyPolicy,
+    force: bool,
+    expect_current: Option<&str>,
+    alg: Alg,
+) -> Result<RotationReport, KeyError> {
     let t = now();
     let next = signing_keys::Entity::find()
+        .filter(signing_keys::Column::Alg.eq(alg.as_str()))
         .filter(signing_keys::Column::State.eq(STATE_NEXT))
         .order_by_asc(signing_keys::Column::CreatedAt)
         .one(db)
@@ -331,6 +385,7 @@ pub async fn rotate(
         );
     }
     let currents: Vec<String> = signing_keys::Entity::find()
+        .filter(signing_keys::Column::Alg.eq(alg.as_str()))
         .filter(signing_keys::Column::State.eq(STATE_CURRENT))
         .all(db)
         .await?
@@ -346,6 +401,7 @@ pub async fn rotate(
         .col_expr(signing_keys::Column::State, Expr::value(STATE_RETIRED))
         .col_expr(signing_keys::Column::RetiredAt, Expr::value(t))
         .col_expr(signing_keys::Column::RemoveAfter, Expr::value(remove_after))
+        .filter(signing_keys::Column::Alg.eq(alg.as_str()))
         .filter(signing_keys::Column::State.eq(STATE_CURRENT));
     if let Some(k) = expect_current {
         retire = retire.filter(signing_keys::Column::Kid.eq(k));
@@ -364,7 +420,7 @@ pub async fn rotate(
         return Err(KeyError::Conflict);
     }
     txn.commit().await?;
-    let new_next = insert_key(db, kek, STATE_NEXT).await?;
+    let new_next = insert_key(db, kek, STATE_NEXT, alg).await?;
     log::info!("rotated signing keys: current {}, next {new_next}", next.kid);
     crate::audit::record(
         db,
@@ -428,47 +484,64 @@ pub async fn revoke(db: &DatabaseConnection, kek: &Kek, policy: &KeyPolicy, kid:
         // The signing key is gone: the next one signs at once (it is already
         // published; a verifier that has not fetched it will refetch on its kid).
         STATE_CURRENT => {
-            let r = rotate(db, kek, policy, true, None).await?;
+            let alg = Alg::parse(&row.alg).ok_or(KeyError::Crypto("unknown key algorithm"))?;
+            let r = rotate_alg(db, kek, policy, true, None, alg).await?;
             Ok(RevocationReport { revoked: kid.into(), promoted: Some(r.current), next: Some(r.next) })
         }
         STATE_NEXT => {
-            let next = insert_key(db, kek, STATE_NEXT).await?;
+            let alg = Alg::parse(&row.alg).ok_or(KeyError::Crypto("unknown key algorithm"))?;
+            let next = insert_key(db, kek, STATE_NEXT, alg).await?;
             Ok(RevocationReport { revoked: kid.into(), promoted: None, next: Some(next) })
         }
         _ => Ok(RevocationReport { revoked: kid.into(), promoted: None, next: None }),
     }
 }
 
-async fn build_ring(db: &DatabaseConnection, kek: &Kek, old: Option<&KeyRing>) -> Result<KeyRing, KeyError> {
+async fn build_ring(db: &DatabaseConnection, kek: &Kek, old: Option<&KeyRing>, access_alg: Alg) -> Result<KeyRing, KeyError> {
     let t = now();
     let rows = signing_keys::Entity::find().order_by_asc(signing_keys::Column::CreatedAt).all(db).await?;
     let published: Vec<&signing_keys::Model> = rows.iter().filter(|r| is_published(r, t)).collect();
-    // If two instances raced to create the first key, the newest current wins everywhere.
-    let current = published
-        .iter()
-        .filter(|r| r.state == STATE_CURRENT)
-        .max_by(|a, b| (a.activated_at, &a.kid).cmp(&(b.activated_at, &b.kid)))
-        .ok_or(KeyError::NoCurrentKey)?;
-    let fingerprint: String =
-        published.iter().map(|r| format!("{}:{}:{};", r.kid, r.state, current.kid == r.kid)).collect();
-    let signer = match old {
-        Some(o) if o.signer.kid == current.kid => o.signer.clone(),
-        _ => {
-            let der = kek.open(&current.kid, &current.private_enc)?;
-            Arc::new(Signer::from_pkcs8(&current.kid, &der)?)
+    // Per algorithm, if two instances raced to create the first key, the newest current wins everywhere.
+    let mut currents: HashMap<Alg, &signing_keys::Model> = HashMap::new();
+    for r in published.iter().filter(|r| r.state == STATE_CURRENT) {
+        let Some(alg) = Alg::parse(&r.alg) else { continue };
+        let better = currents.get(&alg).is_none_or(|c| (r.activated_at, &r.kid) > (c.activated_at, &c.kid));
+        if better {
+            currents.insert(alg, r);
         }
+    }
+    let fingerprint: String = published
+        .iter()
+        .map(|r| format!("{}:{}:{};", r.kid, r.state, currents.values().any(|c| c.kid == r.kid)))
+        .collect();
+    let open = |alg: Alg| -> Result<Arc<Signer>, KeyError> {
+        let current = currents.get(&alg).ok_or(KeyError::NoCurrentKey)?;
+        if let Some(o) = old {
+            for s in [&o.signer, &o.id_signer] {
+                if s.kid == current.kid {
+                    return Ok(s.clone());
+                }
+            }
+        }
+        let der = kek.open(&current.kid, &current.private_enc)?;
+        Ok(Arc::new(Signer::from_pkcs8(alg, &current.kid, &der)?))
     };
+    let id_signer = open(Alg::RS256)?;
+    let signer = if access_alg == Alg::RS256 { id_signer.clone() } else { open(access_alg)? };
     let mut verify = HashMap::new();
     let mut jwks = Vec::new();
     for r in &published {
-        let jwk: serde_json::Value =
+        let Some(alg) = Alg::parse(&r.alg) else { continue };
+        let jwk_value: serde_json::Value =
             serde_json::from_str(&r.public_jwk).map_err(|_| KeyError::Crypto("stored public JWK"))?;
-        let (n, e) = (jwk["n"].as_str().unwrap_or_default(), jwk["e"].as_str().unwrap_or_default());
-        let key = jsonwebtoken::DecodingKey::from_rsa_components(n, e).map_err(|_| KeyError::Crypto("public key"))?;
-        verify.insert(r.kid.clone(), VerifyKey { kid: r.kid.clone(), state: r.state.clone(), key });
-        jwks.push(jwk);
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(jwk_value.clone()).map_err(|_| KeyError::Crypto("stored public JWK"))?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|_| KeyError::Crypto("public key"))?;
+        verify.insert(r.kid.clone(), VerifyKey { kid: r.kid.clone(), alg, state: r.state.clone(), key });
+        jwks.push(jwk_value);
     }
     let body = serde_json::json!({ "keys": jwks }).to_string();
     let etag = format!("\"{}\"", hex(&Sha256::digest(body.as_bytes())[..16]));
-    Ok(KeyRing { signer, verify, jwks: Arc::from(body.as_str()), etag, fingerprint })
+    let currents = currents.into_iter().map(|(a, r)| (a, r.kid.clone())).collect();
+    Ok(KeyRing { signer, id_signer, currents, verify, jwks: Arc::from(body.as_str()), etag, fingerprint })
 }

@@ -1,6 +1,6 @@
 //! Verifying our own access tokens (for `/introspect`, `/revoke` and
 //! `/userinfo`), RFC 7662: any doubt means inactive, never an error.
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Validation;
 
 use super::tokens::AccessClaims;
 use crate::keys::KeyRing;
@@ -21,7 +21,7 @@ fn is_at_jwt(typ: Option<&str>) -> bool {
     typ.is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"))
 }
 
-/// Check signature (RS256 only, by a key of ours that is still published),
+/// Check signature (with the algorithm of a key of ours that is still published),
 /// `typ`, `iss` and `exp`. `leeway` is in seconds. `allow_expired` is for
 /// revocation, where an expired but genuine token is simply a no-op.
 pub fn verify(ring: &KeyRing, issuer: &str, token: &str, leeway: u64, allow_expired: bool) -> Result<AccessClaims, Rejected> {
@@ -29,15 +29,17 @@ pub fn verify(ring: &KeyRing, issuer: &str, token: &str, leeway: u64, allow_expi
         return Err(Rejected::Malformed);
     }
     let header = jsonwebtoken::decode_header(token).map_err(|_| Rejected::Malformed)?;
-    if header.alg != Algorithm::RS256 {
-        return Err(Rejected::WrongType);
-    }
     if !is_at_jwt(header.typ.as_deref()) {
         return Err(Rejected::WrongType);
     }
     let kid = header.kid.ok_or(Rejected::UnknownKey)?;
     let key = ring.verify.get(&kid).ok_or(Rejected::UnknownKey)?;
-    let mut v = Validation::new(Algorithm::RS256);
+    // The algorithm is the key's, never the token's choice (no `none`, no
+    // HS256 with a public key as the secret, no RSA key used as EC).
+    if header.alg != key.alg.jwt() {
+        return Err(Rejected::WrongType);
+    }
+    let mut v = Validation::new(key.alg.jwt());
     v.leeway = leeway;
     v.validate_aud = false;
     v.validate_exp = !allow_expired;

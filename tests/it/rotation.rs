@@ -116,3 +116,47 @@ async fn revoked_key_is_rejected_everywhere(b: Backend) {
     let r = s.http.get(format!("{rs}/data")).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
+
+both_backends!(es256_and_eddsa_access_tokens_verify_offline);
+
+/// A deployment may sign access tokens with ES256 or EdDSA: they verify
+/// offline through the JWKS (the example resource server) and introspect;
+/// RS256 keys stay published and sign ID tokens.
+async fn es256_and_eddsa_access_tokens_verify_offline(b: Backend) {
+    use tessera::keys::Alg;
+    for alg in [Alg::ES256, Alg::EdDSA] {
+        let s = start_with(TestDb::new(b).await, |c| c.signing_alg = alg).await;
+        let (id, secret) = machine_client(&s.db, "read:data").await;
+        let (rs_id, rs_secret) = machine_client(&s.db, "read:data").await;
+        let token = s.client_credentials(&id, &secret, None).await;
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, alg.jwt());
+        assert_eq!(s.introspect(&rs_id, &rs_secret, &token).await["active"], true);
+        let rs = start_resource_server(s.base.clone(), "https://api.example.com".into());
+        let r = s.http.get(format!("{rs}/data")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{alg:?}");
+        let jwks: serde_json::Value = s.http.get(s.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+        let algs: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["alg"].as_str().unwrap()).collect();
+        assert_eq!(algs.iter().filter(|a| **a == "RS256").count(), 2, "RS256 current and next stay published");
+        assert_eq!(algs.iter().filter(|a| **a == alg.as_str()).count(), 2);
+        // a token whose header claims another algorithm than its key's is refused
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let other = if alg == Alg::ES256 { "EdDSA" } else { "ES256" };
+        parts[0] = b64.encode(format!(r#"{{"alg":"{other}","typ":"at+jwt","kid":"{}"}}"#, header.kid.unwrap()));
+        let forged = parts.join(".");
+        assert_eq!(s.introspect(&rs_id, &rs_secret, &forged).await["active"], false);
+        assert_eq!(s.http.get(format!("{rs}/data")).bearer_auth(&forged).send().await.unwrap().status(), 401);
+        // rotation rotates every algorithm's keys
+        let admin = Tessera::open(s.tdb.config(s.port)).await.unwrap();
+        let mut cfg = s.tdb.config(s.port);
+        cfg.signing_alg = alg;
+        let admin2 = Tessera::open(cfg).await.unwrap();
+        let r = admin2.keys.rotate(true).await.unwrap();
+        let states: Vec<(String, String)> = admin.keys.list().await.unwrap().into_iter().map(|k| (k.alg, k.state)).collect();
+        assert_eq!(states.iter().filter(|(a, st)| a == "RS256" && st == "retired").count(), 1);
+        assert_eq!(states.iter().filter(|(a, st)| a == alg.as_str() && st == "retired").count(), 1);
+        assert!(r.current.len() > 0);
+    }
+}

@@ -131,7 +131,7 @@ pub async fn issue_for_user(t: &Tessera, i: Issue<'_>) -> Result<Issued> {
             nonce: i.nonce.map(str::to_string),
             at_hash: at_hash(&access_token),
         };
-        Some(t.keys.ring().signer.sign(TokenType::IdToken, &idc)?)
+        Some(t.keys.ring().id_signer.sign(TokenType::IdToken, &idc)?)
     } else {
         None
     };
