@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod oauth;
 pub mod session;
 pub mod store;

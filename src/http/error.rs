@@ -85,6 +85,7 @@ impl From<Error> for OAuthError {
                 ..OAuthError::new(S::TOO_MANY_REQUESTS, "rate_limit_exceeded", e.to_string())
             },
             Error::Db(_) | Error::Store(_) => {
+                crate::metrics::METRICS.store_error();
                 log::error!("{e}");
                 OAuthError::new(S::SERVICE_UNAVAILABLE, "temporarily_unavailable", "storage is unavailable; retry later")
             }
@@ -102,6 +103,7 @@ impl ResponseError for OAuthError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        crate::metrics::METRICS.error(self.code);
         let mut r = HttpResponse::build(self.status);
         r.insert_header((header::CACHE_CONTROL, "no-store"));
         if let Some(w) = &self.www_authenticate {

@@ -63,6 +63,7 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/admin/api/scopes", web::post().to(admin::api_add_scope))
             .route("/admin/api/audit", web::get().to(admin::api_audit))
             .route("/static/tessera.css", web::get().to(pages::stylesheet))
+            .route("/metrics", web::get().to(metrics))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz));
     }
@@ -77,6 +78,11 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
 }
 
+/// `GET /metrics`: Prometheus text format. Expose it to your scraper only.
+pub async fn metrics() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::metrics::METRICS.render())
+}
+
 /// 404 as JSON.
 pub async fn not_found() -> Result<HttpResponse, OAuthError> {
     Err(OAuthError::new(actix_web::http::StatusCode::NOT_FOUND, "not_found", "no such endpoint"))
@@ -86,6 +92,17 @@ pub async fn not_found() -> Result<HttpResponse, OAuthError> {
 pub fn server(t: Arc<Tessera>, listener: std::net::TcpListener, workers: Option<usize>) -> std::io::Result<actix_web::dev::Server> {
     let mut s = actix_web::HttpServer::new(move || {
         actix_web::App::new()
+            .wrap_fn(|req, srv| {
+                use actix_web::dev::Service;
+                let endpoint = crate::metrics::endpoint_of(req.path());
+                let start = std::time::Instant::now();
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await;
+                    crate::metrics::METRICS.observe(endpoint, start.elapsed());
+                    res
+                }
+            })
             .wrap(security_headers())
             .configure(configure(t.clone()))
             .default_service(web::to(not_found))

@@ -208,3 +208,23 @@ mod auth_tests {
         assert!(authenticate(public(), &p(Some("x"), AuthMethod::Post)).is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn basic_header_never_panics(h in "\\PC{0,120}") {
+            let _ = parse_basic(&h);
+        }
+
+        #[test]
+        fn basic_header_roundtrip(id in "[A-Za-z0-9 :%+&=é-]{1,20}", secret in "[A-Za-z0-9 :%+&=é-]{0,40}") {
+            let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let h = format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(&id), enc(&secret))));
+            prop_assert_eq!(parse_basic(&h), Some((id.clone(), secret.clone())));
+        }
+    }
+}

@@ -92,3 +92,24 @@ mod tests {
         assert!(parse_pairs(b"uris=x%0D%0Ay", false).is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Params::parse(&raw);
+            let _ = parse_pairs(&raw, true);
+        }
+
+        #[test]
+        fn encoded_values_roundtrip(k in "[a-z_]{1,10}", v in "[^\\p{Cc}]{0,30}") {
+            let body: String = url::form_urlencoded::Serializer::new(String::new()).append_pair(&k, &v).finish();
+            let p = Params::parse(body.as_bytes()).unwrap();
+            prop_assert_eq!(p.get(&k), if v.is_empty() { None } else { Some(v.as_str()) });
+        }
+    }
+}

@@ -61,3 +61,26 @@ mod tests {
         assert_eq!(check_challenge(None, None).unwrap(), None);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn verifier_matches_only_its_challenge(v in "[A-Za-z0-9._~-]{43,128}", w in "[A-Za-z0-9._~-]{43,128}") {
+            let challenge = B64.encode(Sha256::digest(v.as_bytes()));
+            prop_assert!(check_challenge(Some(&challenge), Some("S256")).is_ok());
+            prop_assert!(verify(&challenge, &v));
+            prop_assert_eq!(verify(&challenge, &w), v == w);
+        }
+
+        #[test]
+        fn malformed_verifiers_never_verify(v in "\\PC{0,200}") {
+            let challenge = B64.encode(Sha256::digest(v.as_bytes()));
+            let well_formed = (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            prop_assert_eq!(verify(&challenge, &v), well_formed);
+        }
+    }
+}

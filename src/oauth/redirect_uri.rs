@@ -97,3 +97,39 @@ mod tests {
         assert!(!matches(&reg, "http://127.0.0.2:8000/cb"));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_and_matching_is_exact(s in "\\PC{0,80}", path in "[a-z/%.]{0,12}") {
+            let _ = validate(&s);
+            let reg = vec!["https://app.example.com/cb".to_string()];
+            let _ = matches(&reg, &s);
+            // only the exact string matches a non-loopback registration
+            let candidate = format!("https://app.example.com/{path}");
+            prop_assert_eq!(matches(&reg, &candidate), candidate == reg[0]);
+        }
+
+        #[test]
+        fn registered_https_uris_match_themselves(host in "[a-z]{1,10}\\.example\\.com", path in "/[a-z0-9]{0,10}") {
+            let uri = format!("https://{host}{path}");
+            prop_assert!(validate(&uri).is_ok());
+            prop_assert!(matches(std::slice::from_ref(&uri), &uri));
+            let longer = format!("{uri}x");
+            prop_assert!(!matches(std::slice::from_ref(&uri), &longer));
+        }
+
+        #[test]
+        fn loopback_matches_only_with_another_port(port in 1u16..65535, path in "/[a-z]{1,8}") {
+            let reg = vec![format!("http://127.0.0.1:8000{path}")];
+            let presented = format!("http://127.0.0.1:{port}{path}");
+            prop_assert!(matches(&reg, &presented));
+            let other_path = format!("http://127.0.0.1:{port}{path}/x");
+            prop_assert!(!matches(&reg, &other_path));
+        }
+    }
+}

@@ -71,3 +71,31 @@ mod tests {
         assert!(matches!(e, Error::InvalidScope(m) if m.contains("read:billing")));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,100}") {
+            let _ = parse(&s);
+        }
+
+        #[test]
+        fn parse_join_roundtrip(tokens in proptest::collection::vec("[!#-\\[\\]-~]{1,12}", 0..6)) {
+            let parsed = parse(&tokens.join(" ")).unwrap();
+            let mut dedup: Vec<String> = vec![];
+            for t in &tokens { if !dedup.contains(t) { dedup.push(t.clone()) } }
+            prop_assert_eq!(&parsed, &dedup);
+            prop_assert_eq!(parse(&join(&parsed)).unwrap(), parsed);
+        }
+
+        #[test]
+        fn subset_is_subset(req in proptest::collection::vec("[a-c]", 0..4), allowed in proptest::collection::vec("[a-c]", 0..4)) {
+            let ok = require_subset(&req, &allowed).is_ok();
+            prop_assert_eq!(ok, req.iter().all(|r| allowed.contains(r)));
+        }
+    }
+}

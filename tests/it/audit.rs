@@ -22,6 +22,7 @@ async fn every_event_is_audited_and_nothing_secret_is_written(b: Backend) {
     tessera::clients::set_status(&s.db, &m, false, Some("admin")).await.unwrap();
     tessera::clients::set_status(&s.db, &m, true, Some("admin")).await.unwrap();
     let rotated = tessera::clients::rotate_secret(&s.db, &m, Some("admin")).await.unwrap();
+    tessera::clients::update(&s.db, &m, vec![], vec!["read:data".into(), "write:data".into()], Some("admin")).await.unwrap();
     secrets.push(rotated.client_secret.unwrap());
 
     // users authorize an app: grant given; refresh reuse; code replay; grant revoked
@@ -79,7 +80,7 @@ async fn every_event_is_audited_and_nothing_secret_is_written(b: Backend) {
     let rows = tessera::audit::list(&s.db, &tessera::audit::Filter { limit: 1000, ..Default::default() }).await.unwrap();
     let events: HashSet<&str> = rows.iter().map(|r| r.event.as_str()).collect();
     for e in [
-        "client.created", "client.suspended", "client.activated", "client.secret_rotated", "client.deleted", "user.created",
+        "client.created", "client.changed", "client.suspended", "client.activated", "client.secret_rotated", "client.deleted", "user.created",
         "grant.given", "grant.revoked", "refresh.reuse_detected", "code.replayed", "login.failed", "login.locked",
         "rate_limit.hit", "key.rotated", "key.revoked",
     ] {

@@ -70,3 +70,25 @@ async fn health_and_readiness(b: Backend) {
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["x-frame-options"], "DENY");
 }
+
+both_backends!(metrics_count_tokens_errors_and_latency);
+
+async fn metrics_count_tokens_errors_and_latency(b: Backend) {
+    let s = start(b).await;
+    let (id, secret) = crate::support::machine_client(&s.db, "read:data").await;
+    let before = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let count = |text: &str, series: &str| -> f64 {
+        text.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+    };
+    s.client_credentials(&id, &secret, None).await;
+    s.post_basic("/token", &id, "wrong", &[("grant_type", "client_credentials")]).await;
+    let after = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    // counters are process-wide (tests share the process), so compare deltas
+    let issued = "tessera_tokens_issued_total{grant_type=\"client_credentials\"}";
+    assert!(count(&after, issued) >= count(&before, issued) + 1.0);
+    let errs = "tessera_errors_total{code=\"invalid_client\"}";
+    assert!(count(&after, errs) >= count(&before, errs) + 1.0);
+    let lat = "tessera_request_duration_seconds_count{endpoint=\"token\"}";
+    assert!(count(&after, lat) >= count(&before, lat) + 2.0);
+    assert!(after.contains("# TYPE tessera_request_duration_seconds histogram"));
+}

@@ -117,7 +117,7 @@ pub struct TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         let h = self.handle.clone();
-        std::thread::spawn(move || futures_executor_block_on(h.stop(false)));
+        std::thread::spawn(move || futures_executor_block_on(h.stop(true)));
     }
 }
 

@@ -32,13 +32,15 @@ pub async fn token(t: &Tessera, client: &Client, grant_type: &str, params: &Para
     if !client.allows_grant(grant_type) {
         return Err(Error::UnauthorizedClient(format!("this client may not use {grant_type}")));
     }
-    match grant_type {
-        "client_credentials" => client_credentials::exchange(t, &client, params).await,
-        "authorization_code" => authorization_code::exchange(t, &client, params).await,
-        "refresh_token" => refresh_token::exchange(t, &client, params).await,
-        "password" => password::exchange(t, &client, params).await,
+    let resp = match grant_type {
+        "client_credentials" => client_credentials::exchange(t, client, params).await,
+        "authorization_code" => authorization_code::exchange(t, client, params).await,
+        "refresh_token" => refresh_token::exchange(t, client, params).await,
+        "password" => password::exchange(t, client, params).await,
         other => Err(Error::UnsupportedGrantType(other.to_string())),
-    }
+    }?;
+    crate::metrics::METRICS.token_issued(grant_type);
+    Ok(resp)
 }
 
 /// What a refresh-token family remembers (opaque JSON to the store).

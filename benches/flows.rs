@@ -1,0 +1,224 @@
+//! The load tool for what wrk cannot do: stateful flows and fixed-rate load.
+//! `scripts/bench.sh` runs it pinned to its own core; see docs/performance.md.
+//!
+//! ```text
+//! cargo bench --bench flows -- --base URL --scenario refresh|authcode|cc \
+//!     [--client-id ID] [--client-secret S] [--username U --password P] \
+//!     [--concurrency 16] [--seconds 10] [--rate R]
+//! ```
+//! Prints one line: `scenario=… requests=… non2xx=… rps=… p50_ms=… p99_ms=…`.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use sha2::Digest;
+
+struct Args(HashMap<String, String>);
+
+impl Args {
+    fn parse() -> Args {
+        let mut m = HashMap::new();
+        let mut it = std::env::args().skip(1).filter(|a| a != "--bench");
+        while let Some(k) = it.next() {
+            if let Some(name) = k.strip_prefix("--") {
+                m.insert(name.to_string(), it.next().unwrap_or_default());
+            }
+        }
+        Args(m)
+    }
+    fn get(&self, k: &str) -> String {
+        self.0.get(k).cloned().unwrap_or_else(|| panic!("--{k} is required"))
+    }
+    fn num(&self, k: &str, d: u64) -> u64 {
+        self.0.get(k).and_then(|v| v.parse().ok()).unwrap_or(d)
+    }
+}
+
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+
+fn hidden(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = html.find(&needle).map(|i| i + needle.len()).unwrap_or(0);
+    let end = html[start..].find('"').map(|e| e + start).unwrap_or(start);
+    html[start..end].replace("&amp;", "&").replace("&#x2f;", "/").replace("&quot;", "\"")
+}
+
+fn query(loc: &str, key: &str) -> Option<String> {
+    url::Url::parse(loc).ok()?.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+}
+
+struct Flow {
+    base: String,
+    client_id: String,
+    http: reqwest::Client,
+    verifier: String,
+    challenge: String,
+}
+
+impl Flow {
+    fn authorize_url(&self) -> String {
+        let mut u = url::Url::parse(&format!("{}/authorize", self.base)).unwrap();
+        u.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", REDIRECT)
+            .append_pair("scope", "openid read:data")
+            .append_pair("state", "s")
+            .append_pair("code_challenge", &self.challenge)
+            .append_pair("code_challenge_method", "S256");
+        u.to_string()
+    }
+
+    /// Sign in (and consent the first time); the session stays in the cookie jar.
+    async fn sign_in(&self, username: &str, password: &str) -> String {
+        let html = self.http.get(self.authorize_url()).send().await.unwrap().text().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}/login", self.base))
+            .form(&[("csrf", hidden(&html, "csrf")), ("authz", hidden(&html, "authz")), ("username", username.into()), ("password", password.into())])
+            .send()
+            .await
+            .unwrap();
+        let r = if r.status() == 200 {
+            let html = r.text().await.unwrap();
+            self.http
+                .post(format!("{}/authorize/consent", self.base))
+                .form(&[("csrf", hidden(&html, "csrf")), ("authz", hidden(&html, "authz")), ("decision", "allow".into())])
+                .send()
+                .await
+                .unwrap()
+        } else {
+            r
+        };
+        let loc = r.headers().get("location").expect("redirect with a code").to_str().unwrap().to_string();
+        query(&loc, "code").expect("code")
+    }
+
+    async fn code(&self) -> Option<String> {
+        let r = self.http.get(self.authorize_url()).send().await.ok()?;
+        let loc = r.headers().get("location")?.to_str().ok()?.to_string();
+        query(&loc, "code")
+    }
+
+    async fn exchange(&self, code: &str) -> (u16, Option<String>) {
+        let r = self
+            .http
+            .post(format!("{}/token", self.base))
+            .form(&[("grant_type", "authorization_code"), ("code", code), ("client_id", &self.client_id), ("redirect_uri", REDIRECT), ("code_verifier", &self.verifier)])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: serde_json::Value = r.json().await.unwrap_or_default();
+        (status, v["refresh_token"].as_str().map(str::to_string))
+    }
+
+    async fn refresh(&self, token: &str) -> (u16, Option<String>) {
+        let r = self
+            .http
+            .post(format!("{}/token", self.base))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", &self.client_id)])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: serde_json::Value = r.json().await.unwrap_or_default();
+        (status, v["refresh_token"].as_str().map(str::to_string))
+    }
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let a = Args::parse();
+    let base = a.get("base");
+    let scenario = a.get("scenario");
+    let concurrency = a.num("concurrency", 16) as usize;
+    let seconds = a.num("seconds", 10);
+    let rate = a.num("rate", 0);
+    let client_id = a.get("client-id");
+    let secret = a.0.get("client-secret").cloned();
+    let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 32]);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+
+    let latencies = Arc::new(tokio::sync::Mutex::new(Vec::<f64>::new()));
+    let non2xx = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for w in 0..concurrency {
+        let http = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let flow = Flow { base: base.clone(), client_id: client_id.clone(), http, verifier: verifier.clone(), challenge: challenge.clone() };
+        let (lat, bad, sc, secret) = (latencies.clone(), non2xx.clone(), scenario.clone(), secret.clone());
+        let (user, pw) = (a.0.get("username").cloned(), a.0.get("password").cloned());
+        // With --rate, each worker sends at fixed times and latency counts from
+        // the scheduled time, so a stall is not hidden (no coordinated omission).
+        let interval = (rate > 0).then(|| Duration::from_secs_f64(concurrency as f64 / rate as f64));
+        tasks.push(tokio::spawn(async move {
+            let mut refresh = None;
+            if sc != "cc" {
+                let code = flow.sign_in(user.as_deref().unwrap_or(""), pw.as_deref().unwrap_or("")).await;
+                refresh = flow.exchange(&code).await.1;
+            }
+            let mut next = Instant::now() + interval.map(|i| i.mul_f64(w as f64 / concurrency as f64)).unwrap_or_default();
+            let mut mine = Vec::new();
+            while Instant::now() < deadline {
+                if interval.is_some() {
+                    tokio::time::sleep_until(next.into()).await;
+                }
+                let start = if interval.is_some() { next } else { Instant::now() };
+                let ok = match sc.as_str() {
+                    "cc" => {
+                        let r = flow
+                            .http
+                            .post(format!("{}/token", flow.base))
+                            .basic_auth(&flow.client_id, secret.as_deref())
+                            .form(&[("grant_type", "client_credentials")])
+                            .send()
+                            .await;
+                        matches!(r, Ok(ref r) if r.status().is_success())
+                    }
+                    "refresh" => {
+                        let (status, t) = flow.refresh(refresh.as_deref().unwrap_or("")).await;
+                        refresh = t.or(refresh);
+                        status == 200
+                    }
+                    "authcode" => match flow.code().await {
+                        Some(code) => flow.exchange(&code).await.0 == 200,
+                        None => false,
+                    },
+                    other => panic!("unknown scenario {other}"),
+                };
+                mine.push(start.elapsed().as_secs_f64() * 1000.0);
+                if !ok {
+                    bad.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                if let Some(i) = interval {
+                    next += i;
+                }
+            }
+            lat.lock().await.extend(mine);
+        }));
+    }
+    let started = Instant::now();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut l = latencies.lock().await.clone();
+    l.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "scenario={scenario} requests={} non2xx={} rps={:.0} p50_ms={:.2} p99_ms={:.2}",
+        l.len(),
+        non2xx.load(std::sync::atomic::Ordering::Relaxed),
+        l.len() as f64 / elapsed,
+        pct(&l, 0.50),
+        pct(&l, 0.99)
+    );
+}

@@ -1,0 +1,75 @@
+# Sourced by scripts/test.sh and scripts/bench.sh: install what is missing,
+# start PostgreSQL and Redis on loopback under a temporary directory, stop
+# them on exit. Ports are picked below 32768 (the ephemeral range above it
+# collides with outgoing connections, see shared/notes/facts.md).
+
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
+
+# install_missing PKG... : apt-get install the Debian packages given (once).
+install_missing() {
+  [ "$#" -gt 0 ] || return 0
+  log "installing $*"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# A free TCP port in 20000-32000.
+free_port() {
+  python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); s.close(); print(p); break
+    except OSError:
+        s.close()
+PY
+}
+
+stop_services() {
+  set +e
+  [ -n "${REDIS_PORT:-}" ] && redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1
+  [ -n "${PGDATA:-}" ] && [ -f "$PGDATA/postmaster.pid" ] && "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1
+  [ -n "${TMP:-}" ] && rm -rf "$TMP"
+}
+
+# start_services: sets TMP, REDIS_PORT, PG_PORT, DATABASE_URL_SVC, REDIS_URL_SVC.
+start_services() {
+  PGBIN="$(pg_bin)"
+  TMP="$(mktemp -d /tmp/tessera-svc.XXXXXX)"
+  chmod 755 "$TMP"
+  REDIS_PORT="$(free_port)"
+  PG_PORT="$(free_port)"
+  PGDATA="$TMP/pg"
+  AS_PG=()
+  [ "$(id -u)" -eq 0 ] && AS_PG=(runuser -u postgres --)
+  trap stop_services EXIT INT TERM
+
+  log "redis on 127.0.0.1:$REDIS_PORT"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --pidfile "$TMP/redis.pid" \
+    --logfile "$TMP/redis.log" --dir "$TMP" --save '' --appendonly no
+  for _ in $(seq 1 50); do
+    [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ] && break
+    sleep 0.1
+  done
+  [ "$(redis-cli -p "$REDIS_PORT" ping)" = "PONG" ]
+
+  log "postgresql on 127.0.0.1:$PG_PORT"
+  mkdir -p "$PGDATA" "$TMP/sock"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$PGDATA" "$TMP/sock"
+  "${AS_PG[@]}" "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    -E UTF8 --locale=C.UTF-8 >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log"; return 1; }
+  "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDATA" -l "$TMP/sock/pg.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $TMP/sock -c fsync=off -c max_connections=300" start >/dev/null \
+    || { cat "$TMP/sock/pg.log"; return 1; }
+  local pass
+  pass="t$(python3 -c 'import secrets;print(secrets.token_hex(12))')"
+  "${AS_PG[@]}" psql -q -h "$TMP/sock" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 \
+    -c "CREATE ROLE tessera LOGIN CREATEDB PASSWORD '$pass'" -c "CREATE DATABASE tessera OWNER tessera" >/dev/null
+  DATABASE_URL_SVC="postgres://tessera:$pass@127.0.0.1:$PG_PORT/tessera"
+  REDIS_URL_SVC="redis://127.0.0.1:$REDIS_PORT/"
+}

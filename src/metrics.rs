@@ -1,0 +1,137 @@
+//! Prometheus metrics at `/metrics`: tokens issued by grant type, errors by
+//! OAuth error code, request latency histograms by endpoint, token-store
+//! errors. Plain atomics: recording costs a few nanoseconds and no lock on
+//! the hot path (the error map is only touched on errors).
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+pub const ENDPOINTS: [&str; 9] = ["token", "introspect", "revoke", "userinfo", "authorize", "jwks", "discovery", "pages", "other"];
+pub const GRANTS: [&str; 4] = ["authorization_code", "refresh_token", "client_credentials", "password"];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; 12],
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+pub struct Metrics {
+    tokens: [AtomicU64; 4],
+    latency: [Histogram; 9],
+    store_errors: AtomicU64,
+    errors: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
+    tokens: Default::default(),
+    latency: Default::default(),
+    store_errors: AtomicU64::new(0),
+    errors: Mutex::new(BTreeMap::new()),
+});
+
+/// The endpoint label of a request path (a fixed set: no unbounded labels).
+pub fn endpoint_of(path: &str) -> usize {
+    let name = match path {
+        "/token" => "token",
+        "/introspect" => "introspect",
+        "/revoke" => "revoke",
+        "/userinfo" => "userinfo",
+        "/authorize" | "/login" | "/authorize/consent" => "authorize",
+        "/.well-known/jwks.json" => "jwks",
+        "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server" => "discovery",
+        p if p.starts_with("/portal") || p.starts_with("/admin") || p.starts_with("/account") => "pages",
+        _ => "other",
+    };
+    ENDPOINTS.iter().position(|e| *e == name).unwrap_or(ENDPOINTS.len() - 1)
+}
+
+impl Metrics {
+    pub fn observe(&self, endpoint: usize, took: Duration) {
+        let h = &self.latency[endpoint.min(ENDPOINTS.len() - 1)];
+        let secs = took.as_secs_f64();
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                h.buckets[i].fetch_add(1, Relaxed);
+            }
+        }
+        h.sum_micros.fetch_add(took.as_micros() as u64, Relaxed);
+        h.count.fetch_add(1, Relaxed);
+    }
+
+    pub fn token_issued(&self, grant_type: &str) {
+        if let Some(i) = GRANTS.iter().position(|g| *g == grant_type) {
+            self.tokens[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn error(&self, code: &'static str) {
+        if let Ok(mut m) = self.errors.lock() {
+            *m.entry(code).or_insert(0) += 1;
+        }
+    }
+
+    pub fn store_error(&self) {
+        self.store_errors.fetch_add(1, Relaxed);
+    }
+
+    /// The Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut s = String::with_capacity(4096);
+        s.push_str("# HELP tessera_tokens_issued_total Access tokens issued, by grant type.\n# TYPE tessera_tokens_issued_total counter\n");
+        for (i, g) in GRANTS.iter().enumerate() {
+            let _ = writeln!(s, "tessera_tokens_issued_total{{grant_type=\"{g}\"}} {}", self.tokens[i].load(Relaxed));
+        }
+        s.push_str("# HELP tessera_errors_total Error responses, by OAuth error code.\n# TYPE tessera_errors_total counter\n");
+        if let Ok(m) = self.errors.lock() {
+            for (code, n) in m.iter() {
+                let _ = writeln!(s, "tessera_errors_total{{code=\"{code}\"}} {n}");
+            }
+        }
+        s.push_str("# HELP tessera_store_errors_total Failed database or token-store operations.\n# TYPE tessera_store_errors_total counter\n");
+        let _ = writeln!(s, "tessera_store_errors_total {}", self.store_errors.load(Relaxed));
+        s.push_str("# HELP tessera_request_duration_seconds Request latency, by endpoint.\n# TYPE tessera_request_duration_seconds histogram\n");
+        for (e, name) in ENDPOINTS.iter().enumerate() {
+            let h = &self.latency[e];
+            for (i, le) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(s, "tessera_request_duration_seconds_bucket{{endpoint=\"{name}\",le=\"{le}\"}} {}", h.buckets[i].load(Relaxed));
+            }
+            let count = h.count.load(Relaxed);
+            let _ = writeln!(s, "tessera_request_duration_seconds_bucket{{endpoint=\"{name}\",le=\"+Inf\"}} {count}");
+            let _ = writeln!(s, "tessera_request_duration_seconds_sum{{endpoint=\"{name}\"}} {}", h.sum_micros.load(Relaxed) as f64 / 1e6);
+            let _ = writeln!(s, "tessera_request_duration_seconds_count{{endpoint=\"{name}\"}} {count}");
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics {
+            tokens: Default::default(),
+            latency: Default::default(),
+            store_errors: AtomicU64::new(0),
+            errors: Mutex::new(BTreeMap::new()),
+        };
+        m.token_issued("client_credentials");
+        m.token_issued("client_credentials");
+        m.error("invalid_client");
+        m.observe(endpoint_of("/token"), Duration::from_micros(800));
+        let text = m.render();
+        assert!(text.contains("tessera_tokens_issued_total{grant_type=\"client_credentials\"} 2"));
+        assert!(text.contains("tessera_errors_total{code=\"invalid_client\"} 1"));
+        assert!(text.contains("tessera_request_duration_seconds_bucket{endpoint=\"token\",le=\"0.0005\"} 0"));
+        assert!(text.contains("tessera_request_duration_seconds_bucket{endpoint=\"token\",le=\"0.001\"} 1"));
+        assert!(text.contains("tessera_request_duration_seconds_bucket{endpoint=\"token\",le=\"+Inf\"} 1"));
+        assert_eq!(endpoint_of("/portal/apps/x"), endpoint_of("/admin"));
+        assert_eq!(ENDPOINTS[endpoint_of("/nope")], "other");
+    }
+}

@@ -1,0 +1,171 @@
+//! Faults and races: PostgreSQL stopped under a running server fails closed
+//! and recovers by itself; concurrent secret rotations and code redemptions
+//! have exactly one winner.
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::both_backends;
+use crate::support::{app, browser, count_rows, free_port, location_params, machine_client, start, start_with, user, Backend, TestDb};
+
+struct Postgres {
+    bin: String,
+    data: std::path::PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+fn as_postgres(cmd: &str) -> Command {
+    let root = is_root();
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", cmd]);
+        c
+    } else {
+        Command::new(cmd)
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let bin = crate::support::required_env("TESSERA_TEST_PG_BIN");
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        if is_root() {
+            Command::new("chown").args(["-R", "postgres", &dir.path().display().to_string()]).status().unwrap();
+        }
+        let ok = as_postgres(&format!("{bin}/initdb"))
+            .args(["-D", &data.display().to_string(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"])
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+        let pg = Postgres { bin, data, port: free_port(), _dir: dir };
+        pg.up();
+        pg
+    }
+    fn ctl(&self, args: &[&str]) {
+        let opts = format!("-c listen_addresses=127.0.0.1 -p {} -k /tmp -c fsync=off", self.port);
+        let out = as_postgres(&format!("{}/pg_ctl", self.bin))
+            .args(["-D", &self.data.display().to_string(), "-w", "-t", "30", "-o", &opts, "-l", &self.data.join("log").display().to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    fn up(&self) {
+        self.ctl(&["start"]);
+    }
+    fn down(&self) {
+        self.ctl(&["stop", "-m", "immediate"]);
+    }
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = as_postgres(&format!("{}/pg_ctl", self.bin)).args(["-D", &self.data.display().to_string(), "-m", "immediate", "stop"]).output();
+    }
+}
+
+/// PostgreSQL stopped under a running server: the token endpoint and
+/// introspection answer 503 (no token from a client that cannot be checked),
+/// nothing is lost, and service resumes when PostgreSQL returns, without restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_down_fails_closed_and_recovers() {
+    let pg = Postgres::start();
+    let mut tdb = TestDb::new(Backend::Embedded).await; // only for its directory and KEK
+    tdb.url = pg.url();
+    tdb.redis_url = Some(crate::support::required_env("TESSERA_TEST_REDIS_URL"));
+    tdb.prefix = format!("{}:", crate::support::random_name("pgfault"));
+    let s = start_with(tdb, |_| {}).await;
+    let (id, secret) = machine_client(&s.db, "read:data").await;
+    let token = s.client_credentials(&id, &secret, None).await;
+    let clients_before = count_rows(&s.db, "clients").await;
+
+    pg.down();
+    let cc = [("grant_type", "client_credentials")];
+    for (path, form) in [("/token", &cc[..]), ("/introspect", &[("token", token.as_str())][..])] {
+        let r = s.post_basic(path, &id, &secret, form).await;
+        assert_eq!(r.status(), 503, "{path}");
+        assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "temporarily_unavailable");
+    }
+    assert_eq!(s.http.get(s.url("/readyz")).send().await.unwrap().status(), 503);
+    // discovery and the JWKS are served from memory meanwhile
+    assert_eq!(s.http.get(s.url("/.well-known/jwks.json")).send().await.unwrap().status(), 200);
+
+    pg.up();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = s.post_basic("/token", &id, &secret, &cc).await;
+        if r.status() == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not recover: {}", r.status());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let db = tessera::db::connect(&s.tdb.url).await.unwrap();
+    assert_eq!(count_rows(&db, "clients").await, clients_before, "nothing lost, nothing duplicated");
+    assert_eq!(s.introspect(&id, &secret, &token).await["active"], true);
+}
+
+both_backends!(concurrent_secret_rotations_have_one_winner, concurrent_code_redemptions_have_one_winner);
+
+async fn concurrent_secret_rotations_have_one_winner(b: Backend) {
+    let s = start(b).await;
+    let (id, old) = machine_client(&s.db, "read:data").await;
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (db, id) = (s.db.clone(), id.clone());
+            tokio::spawn(async move { tessera::clients::rotate_secret(&db, &id, Some("race")).await })
+        })
+        .collect();
+    let mut winners = vec![];
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(c) => winners.push(c.client_secret.unwrap()),
+            Err(tessera::error::Error::Conflict(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(!winners.is_empty());
+    // every secret ever shown works, except those overwritten; exactly the last one works now
+    let working: Vec<&String> = {
+        let mut w = vec![];
+        for sec in winners.iter().chain(std::iter::once(&old)) {
+            if s.post_basic("/token", &id, sec, &[("grant_type", "client_credentials")]).await.status() == 200 {
+                w.push(sec);
+            }
+        }
+        w
+    };
+    assert_eq!(working.len(), 1, "no half state: one secret works");
+    assert_ne!(working[0], &old);
+}
+
+async fn concurrent_code_redemptions_have_one_winner(b: Backend) {
+    let s = std::sync::Arc::new(start(b).await);
+    user(&s.db, "alice", "user").await;
+    let (client, _) = app(&s.db, "public", "openid read:data").await;
+    let br = browser();
+    let r = s.login_and_consent(&br, &s.authorize_url(&client, "read:data", &[]), "alice").await;
+    let code = location_params(&r)["code"].clone();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (s, c, code) = (s.clone(), client.clone(), code.clone());
+            tokio::spawn(async move { s.exchange(&c, &code).await.status().as_u16() })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap() == 200 {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1);
+}
