@@ -25,6 +25,9 @@ pub struct Tessera {
     /// Tokens issued per client since the last flush to the store: counting
     /// in memory keeps a store write off the token endpoint's hot path.
     pending_usage: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// The discovery document, served from memory and rebuilt on every
+    /// background tick (the scope catalogue is its only changing part).
+    discovery: std::sync::RwLock<Arc<str>>,
 }
 
 impl Tessera {
@@ -50,7 +53,9 @@ impl Tessera {
             None => Arc::new(SqlStore::new(db.clone())),
         };
         log::info!("token store: {}", store.kind());
-        Ok(Arc::new(Tessera { cfg, db, store, keys, session_key, pending_usage: Default::default() }))
+        let t = Tessera { cfg, db, store, keys, session_key, pending_usage: Default::default(), discovery: std::sync::RwLock::new(Arc::from("{}")) };
+        t.refresh_discovery().await?;
+        Ok(Arc::new(t))
     }
 
     /// Periodic work: pick up key changes made by other instances, drop
@@ -67,6 +72,9 @@ impl Tessera {
                 log::warn!("scheduled key rotation failed: {e}");
             }
             self.flush_usage().await;
+            if let Err(e) = self.refresh_discovery().await {
+                log::warn!("rebuilding the discovery document failed: {e}");
+            }
             n += 1;
             if n % 30 == 0 {
                 match self.store.purge_expired(crate::db::now()).await {
@@ -76,6 +84,20 @@ impl Tessera {
                 }
             }
         }
+    }
+
+    /// Rebuild the discovery document (RFC 8414 / OpenID Connect Discovery).
+    pub async fn refresh_discovery(&self) -> Result<()> {
+        let scopes: Vec<String> = crate::catalogue::list(&self.db).await?.into_iter().map(|s| s.name).collect();
+        let doc: Arc<str> = Arc::from(crate::http::discovery::metadata(&self.cfg, &scopes).to_string());
+        if let Ok(mut d) = self.discovery.write() {
+            *d = doc;
+        }
+        Ok(())
+    }
+
+    pub fn discovery(&self) -> Arc<str> {
+        self.discovery.read().map(|d| d.clone()).unwrap_or_else(|p| p.into_inner().clone())
     }
 
     fn note_issued(&self, client_id: &str) {

@@ -54,9 +54,39 @@ pub async fn find(db: &DatabaseConnection, user_id: &str, client_id: &str) -> Re
 }
 
 /// Record consent: the union of what was granted before and `scopes`.
+/// Two consents for the same user and client at once (two tabs) both
+/// succeed: the loser of the insert race merges into the winner's row.
 pub async fn consent(db: &DatabaseConnection, user_id: &str, client_id: &str, scopes: &[String], ip: Option<&str>) -> Result<Grant> {
+    let mut attempt = 0;
+    let grant = loop {
+        attempt += 1;
+        match upsert(db, user_id, client_id, scopes).await {
+            Ok(g) => break g,
+            // The unique (user, client) index refused a second insert: merge instead.
+            Err(Error::Db(e)) if attempt < 3 && find(db, user_id, client_id).await?.is_some() => {
+                log::debug!("concurrent consent merged: {e}");
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    audit::record(
+        db,
+        Event {
+            event: "grant.given",
+            actor: Some(user_id),
+            client_id: Some(client_id),
+            user_id: Some(user_id),
+            ip,
+            detail: Some(serde_json::json!({"scopes": scopes})),
+        },
+    )
+    .await;
+    Ok(grant)
+}
+
+async fn upsert(db: &DatabaseConnection, user_id: &str, client_id: &str, scopes: &[String]) -> Result<Grant> {
     let t = now();
-    let grant = match find(db, user_id, client_id).await? {
+    Ok(match find(db, user_id, client_id).await? {
         Some(g) => {
             let mut all = g.scopes.clone();
             for s in scopes {
@@ -84,20 +114,7 @@ pub async fn consent(db: &DatabaseConnection, user_id: &str, client_id: &str, sc
             };
             grants::Entity::insert(am).exec_with_returning(db).await?.into()
         }
-    };
-    audit::record(
-        db,
-        Event {
-            event: "grant.given",
-            actor: Some(user_id),
-            client_id: Some(client_id),
-            user_id: Some(user_id),
-            ip,
-            detail: Some(serde_json::json!({"scopes": scopes})),
-        },
-    )
-    .await;
-    Ok(grant)
+    })
 }
 
 /// Note that the app used its access now (token issue or refresh).

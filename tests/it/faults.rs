@@ -169,3 +169,29 @@ async fn concurrent_code_redemptions_have_one_winner(b: Backend) {
     }
     assert_eq!(ok, 1);
 }
+
+both_backends!(concurrent_consents_of_one_user_both_succeed);
+
+/// Two tabs consent at once: both get a code, one grant row holds both.
+async fn concurrent_consents_of_one_user_both_succeed(b: Backend) {
+    let s = std::sync::Arc::new(start(b).await);
+    user(&s.db, "alice", "user").await;
+    let (client, _) = app(&s.db, "public", "openid read:data write:data").await;
+    let tasks: Vec<_> = ["read:data", "write:data", "read:data", "write:data"]
+        .into_iter()
+        .map(|scope| {
+            let (s, c) = (s.clone(), client.clone());
+            tokio::spawn(async move {
+                let r = s.login_and_consent(&browser(), &s.authorize_url(&c, scope, &[]), "alice").await;
+                location_params(&r).contains_key("code")
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert!(t.await.unwrap(), "every tab gets a code");
+    }
+    assert_eq!(count_rows(&s.db, "grants").await, 1);
+    let alice = tessera::users::find_by_username(&s.db, "alice").await.unwrap().unwrap();
+    let g = tessera::grants::find(&s.db, &alice.user_id, &client).await.unwrap().unwrap();
+    assert!(g.scopes.contains(&"read:data".to_string()) && g.scopes.contains(&"write:data".to_string()));
+}
