@@ -13,7 +13,7 @@ use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::params::Params;
 use crate::oauth::rate_limit::{self, Decision, Endpoint};
 use crate::oauth::tokens::{self, AccessClaims};
-use crate::store::{redis::RedisStore, sql::SqlStore, TokenStore};
+use crate::store::TokenStore;
 
 pub struct Tessera {
     pub cfg: Config,
@@ -28,7 +28,20 @@ pub struct Tessera {
     /// The discovery document, served from memory and rebuilt on every
     /// background tick (the scope catalogue is its only changing part).
     discovery: std::sync::RwLock<Arc<str>>,
+    /// Clients by id, each with the store's clients epoch it was read at
+    /// (only with a store that coordinates caches: Redis).
+    client_cache: std::sync::RwLock<std::collections::HashMap<String, CachedClient>>,
 }
+
+struct CachedClient {
+    client: Client,
+    epoch: String,
+    read_at: std::time::Instant,
+}
+
+/// A cached client is re-read at least this often, whatever the epoch says.
+const CLIENT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+const CLIENT_CACHE_MAX: usize = 100_000;
 
 impl Tessera {
     /// Connect, migrate, load (or create) the signing keys, open the token store.
@@ -48,12 +61,9 @@ impl Tessera {
         let session_key = kek.derive_mac_key("session");
         let policy = cfg.key_policy();
         let keys = KeyManager::start(db.clone(), kek, policy).await?;
-        let store: Arc<dyn TokenStore> = match &cfg.redis_url {
-            Some(url) => Arc::new(RedisStore::connect(url, &cfg.redis_prefix).await?),
-            None => Arc::new(SqlStore::new(db.clone())),
-        };
+        let store: Arc<dyn TokenStore> = crate::store::open(&cfg, &db).await?;
         log::info!("token store: {}", store.kind());
-        let t = Tessera { cfg, db, store, keys, session_key, pending_usage: Default::default(), discovery: std::sync::RwLock::new(Arc::from("{}")) };
+        let t = Tessera { cfg, db, store, keys, session_key, pending_usage: Default::default(), discovery: std::sync::RwLock::new(Arc::from("{}")), client_cache: Default::default() };
         t.refresh_discovery().await?;
         Ok(Arc::new(t))
     }
@@ -132,8 +142,38 @@ impl Tessera {
     pub async fn authenticate_client(&self, authorization: Option<&str>, params: &Params) -> Result<Client> {
         let presented: Presented = client_auth::extract(authorization, params)?
             .ok_or(Error::InvalidClient { basic: false, reason: "client authentication required" })?;
-        let client = clients::find(&self.db, &presented.client_id).await?;
+        let client = self.client(&presented.client_id).await?;
         client_auth::authenticate(client, &presented)
+    }
+
+    /// A client by id, from memory when the store's clients epoch says
+    /// nothing changed since it was read (one Redis GET instead of a
+    /// database query), else from the database.
+    pub async fn client(&self, client_id: &str) -> Result<Option<Client>> {
+        let epoch = match self.store.clients_epoch().await {
+            Ok(e) => e,
+            Err(e) => {
+                // The store may have missed a change meanwhile: forget everything.
+                if let Ok(mut c) = self.client_cache.write() {
+                    c.clear();
+                }
+                return Err(e.into());
+            }
+        };
+        let Some(epoch) = epoch else { return clients::find(&self.db, client_id).await };
+        if let Ok(cache) = self.client_cache.read() {
+            if let Some(c) = cache.get(client_id).filter(|c| c.epoch == epoch && c.read_at.elapsed() < CLIENT_CACHE_TTL) {
+                return Ok(Some(c.client.clone()));
+            }
+        }
+        let found = clients::find(&self.db, client_id).await?;
+        if let (Some(c), Ok(mut cache)) = (&found, self.client_cache.write()) {
+            if cache.len() >= CLIENT_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(client_id.to_string(), CachedClient { client: c.clone(), epoch, read_at: std::time::Instant::now() });
+        }
+        Ok(found)
     }
 
     /// Count a request of `client` at `endpoint`; `Err(RateLimited)` when over

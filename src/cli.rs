@@ -316,6 +316,7 @@ async fn admin(cfg: Config, cmd: Command) -> Result<()> {
         Command::Client(c) => {
             let db = crate::db::connect(&cfg.database_url).await?;
             crate::db::migrate(&db).await?;
+            let store = crate::store::open(&cfg, &db).await?;
             match c {
                 ClientCmd::Create {
                     name,
@@ -352,19 +353,19 @@ async fn admin(cfg: Config, cmd: Command) -> Result<()> {
                     print(out.json, &c, client_line);
                 }
                 ClientCmd::Suspend { client_id, out } => {
-                    let c = clients::set_status(&db, &client_id, false, actor).await?;
+                    let c = clients::set_status(&db, store.as_ref(), &client_id, false, actor).await?;
                     print(out.json, &c, client_line);
                 }
                 ClientCmd::Activate { client_id, out } => {
-                    let c = clients::set_status(&db, &client_id, true, actor).await?;
+                    let c = clients::set_status(&db, store.as_ref(), &client_id, true, actor).await?;
                     print(out.json, &c, client_line);
                 }
                 ClientCmd::RotateSecret { client_id, out } => {
-                    let c = clients::rotate_secret(&db, &client_id, actor).await?;
+                    let c = clients::rotate_secret(&db, store.as_ref(), &client_id, actor).await?;
                     print(out.json, &c, created_text);
                 }
                 ClientCmd::Delete { client_id, out } => {
-                    clients::delete(&db, &client_id, actor).await?;
+                    clients::delete(&db, store.as_ref(), &client_id, actor).await?;
                     let v = serde_json::json!({"deleted": client_id});
                     print(out.json, &v, |_| format!("deleted {client_id}"));
                 }

@@ -1,6 +1,8 @@
 //! Clients (registered apps): the domain model, its validation rules and
 //! the management operations the CLI, the portal and the admin API share.
-//! Every operation validates everything before it writes anything.
+//! Every operation validates everything before it writes anything, and every
+//! change is announced to the token store (`bump_clients_epoch`) so that
+//! instances caching clients in memory see it on their next request.
 use entity::clients;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
@@ -10,6 +12,7 @@ use crate::audit::{self, Event};
 use crate::db::now;
 use crate::error::{Error, Result};
 use crate::oauth::{client_auth, redirect_uri, scopes};
+use crate::store::TokenStore;
 
 pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials", "password"];
 pub const TIERS: &[&str] = &["free", "pro", "enterprise"];
@@ -222,6 +225,7 @@ pub async fn list(db: &DatabaseConnection, owner: Option<&str>) -> Result<Vec<Cl
 /// Change a client's redirect URIs and scopes; the same rules as registration.
 pub async fn update(
     db: &DatabaseConnection,
+    store: &dyn TokenStore,
     client_id: &str,
     redirect_uris: Vec<String>,
     scopes: Vec<String>,
@@ -248,6 +252,7 @@ pub async fn update(
         .filter(clients::Column::ClientId.eq(client_id))
         .exec(db)
         .await?;
+    store.bump_clients_epoch().await?;
     audit::record(
         db,
         Event {
@@ -265,7 +270,13 @@ pub async fn update(
 /// Suspend or reactivate. Suspension takes effect at once: client
 /// authentication reads the status on every request, and introspection
 /// checks the status of the token's client.
-pub async fn set_status(db: &DatabaseConnection, client_id: &str, active: bool, actor: Option<&str>) -> Result<Client> {
+pub async fn set_status(
+    db: &DatabaseConnection,
+    store: &dyn TokenStore,
+    client_id: &str,
+    active: bool,
+    actor: Option<&str>,
+) -> Result<Client> {
     let status = if active { "active" } else { "suspended" };
     let res = clients::Entity::update_many()
         .col_expr(clients::Column::Status, Expr::value(status))
@@ -276,13 +287,14 @@ pub async fn set_status(db: &DatabaseConnection, client_id: &str, active: bool, 
     if res.rows_affected == 0 {
         return Err(Error::NotFound(format!("client {client_id}")));
     }
+    store.bump_clients_epoch().await?;
     let event = if active { "client.activated" } else { "client.suspended" };
     audit::record(db, Event { event, actor, client_id: Some(client_id), ..Default::default() }).await;
     get(db, client_id).await
 }
 
 /// Replace a confidential client's secret; the old one stops working at once.
-pub async fn rotate_secret(db: &DatabaseConnection, client_id: &str, actor: Option<&str>) -> Result<Created> {
+pub async fn rotate_secret(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, actor: Option<&str>) -> Result<Created> {
     let client = get(db, client_id).await?;
     if client.client_type != ClientType::Confidential {
         return Err(Error::validation("a public client has no secret"));
@@ -302,6 +314,7 @@ pub async fn rotate_secret(db: &DatabaseConnection, client_id: &str, actor: Opti
     if res.rows_affected != 1 {
         return Err(Error::Conflict("the secret was rotated concurrently; try again".into()));
     }
+    store.bump_clients_epoch().await?;
     audit::record(db, Event { event: "client.secret_rotated", actor, client_id: Some(client_id), ..Default::default() })
         .await;
     Ok(Created { client: get(db, client_id).await?, client_secret: Some(secret) })
@@ -309,7 +322,7 @@ pub async fn rotate_secret(db: &DatabaseConnection, client_id: &str, actor: Opti
 
 /// Delete a client and its users' grants. Its live tokens are left to the
 /// caller (`grants::revoke_client`) so that refresh families die with it.
-pub async fn delete(db: &DatabaseConnection, client_id: &str, actor: Option<&str>) -> Result<()> {
+pub async fn delete(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, actor: Option<&str>) -> Result<()> {
     let txn = db.begin().await?;
     let res = clients::Entity::delete_by_id(client_id.to_string()).exec(&txn).await?;
     if res.rows_affected == 0 {
@@ -318,6 +331,7 @@ pub async fn delete(db: &DatabaseConnection, client_id: &str, actor: Option<&str
     entity::grants::Entity::delete_many().filter(entity::grants::Column::ClientId.eq(client_id)).exec(&txn).await?;
     audit::record(&txn, Event { event: "client.deleted", actor, client_id: Some(client_id), ..Default::default() }).await;
     txn.commit().await?;
+    store.bump_clients_epoch().await?;
     Ok(())
 }
 

@@ -71,7 +71,7 @@ pub async fn client_action(t: web::Data<Tessera>, req: HttpRequest, path: web::P
         "activate" => true,
         _ => return super::pages::error_page(StatusCode::NOT_FOUND, "Not found", "No such action."),
     };
-    let notice = match clients::set_status(&t.db, &id, active, Some(&u.user_id)).await {
+    let notice = match clients::set_status(&t.db, t.store.as_ref(), &id, active, Some(&u.user_id)).await {
         Ok(c) => format!("{} is now {}.", c.name, c.status),
         Err(e) => e.to_string(),
     };
@@ -190,16 +190,16 @@ pub async fn api_client_action(t: web::Data<Tessera>, req: HttpRequest, path: we
     let actor = format!("client:{}", admin.client_id);
     let (id, what) = path.into_inner();
     Ok(match what.as_str() {
-        "suspend" => ok(clients::set_status(&t.db, &id, false, Some(&actor)).await?),
-        "activate" => ok(clients::set_status(&t.db, &id, true, Some(&actor)).await?),
-        "rotate-secret" => ok(clients::rotate_secret(&t.db, &id, Some(&actor)).await?),
+        "suspend" => ok(clients::set_status(&t.db, t.store.as_ref(), &id, false, Some(&actor)).await?),
+        "activate" => ok(clients::set_status(&t.db, t.store.as_ref(), &id, true, Some(&actor)).await?),
+        "rotate-secret" => ok(clients::rotate_secret(&t.db, t.store.as_ref(), &id, Some(&actor)).await?),
         _ => return Err(Error::NotFound(format!("action {what}")).into()),
     })
 }
 
 pub async fn api_delete_client(t: web::Data<Tessera>, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, OAuthError> {
     let admin = api_auth(&t, &req).await?;
-    clients::delete(&t.db, &path, Some(&format!("client:{}", admin.client_id))).await?;
+    clients::delete(&t.db, t.store.as_ref(), &path, Some(&format!("client:{}", admin.client_id))).await?;
     Ok(ok(json!({"deleted": path.as_str()})))
 }
 

@@ -189,13 +189,13 @@ pub async fn action(t: web::Data<Tessera>, req: HttpRequest, path: web::Path<(St
             if !u.is_admin() && scopes.iter().any(|s| s == "tessera:admin") && !c.scopes.iter().any(|s| s == "tessera:admin") {
                 return app_page(&t, &s, &u, &c, None, None, Some("only an admin can add tessera:admin".into()), StatusCode::FORBIDDEN).await;
             }
-            clients::update(&t.db, &id, lines(field(&pairs, "redirect_uris")), scopes, actor).await.map(|c| (c, None, "Saved."))
+            clients::update(&t.db, t.store.as_ref(), &id, lines(field(&pairs, "redirect_uris")), scopes, actor).await.map(|c| (c, None, "Saved."))
         }
-        "rotate-secret" => clients::rotate_secret(&t.db, &id, actor).await.map(|r| (r.client, r.client_secret, "Secret rotated.")),
-        "suspend" => clients::set_status(&t.db, &id, false, actor).await.map(|c| (c, None, "Suspended: its tokens stop working now.")),
-        "activate" => clients::set_status(&t.db, &id, true, actor).await.map(|c| (c, None, "Reactivated.")),
+        "rotate-secret" => clients::rotate_secret(&t.db, t.store.as_ref(), &id, actor).await.map(|r| (r.client, r.client_secret, "Secret rotated.")),
+        "suspend" => clients::set_status(&t.db, t.store.as_ref(), &id, false, actor).await.map(|c| (c, None, "Suspended: its tokens stop working now.")),
+        "activate" => clients::set_status(&t.db, t.store.as_ref(), &id, true, actor).await.map(|c| (c, None, "Reactivated.")),
         "delete" => {
-            return match clients::delete(&t.db, &id, actor).await {
+            return match clients::delete(&t.db, t.store.as_ref(), &id, actor).await {
                 Ok(()) => redirect(StatusCode::SEE_OTHER, "/portal"),
                 Err(e) => {
                     log::error!("deleting an app: {e}");

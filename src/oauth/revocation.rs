@@ -55,7 +55,7 @@ pub async fn introspect(t: &Tessera, token: &str) -> Result<Introspection> {
     if t.store.is_denied(&claims.jti).await? {
         return Ok(Introspection::inactive());
     }
-    match crate::clients::find(&t.db, &claims.client_id).await? {
+    match t.client(&claims.client_id).await? {
         Some(c) if c.is_active() => Ok(Introspection::access(claims)),
         _ => Ok(Introspection::inactive()),
     }
@@ -70,7 +70,7 @@ async fn introspect_refresh(t: &Tessera, token: &str) -> Result<Introspection> {
     let RefreshState::Active(r) = t.store.get_refresh(&tokens::digest(token), crate::db::now()).await? else {
         return Ok(Introspection::inactive());
     };
-    if !crate::clients::find(&t.db, &r.client_id).await?.is_some_and(|c| c.is_active()) {
+    if !t.client(&r.client_id).await?.is_some_and(|c| c.is_active()) {
         return Ok(Introspection::inactive());
     }
     let family: crate::oauth::grants::FamilyData = match serde_json::from_str(&r.data) {

@@ -48,7 +48,7 @@ pub async fn check_bearer(
         Ok(true) => return Err(BearerError::InvalidToken("the access token was revoked")),
         Err(_) => return Err(BearerError::Unavailable),
     }
-    let client = match crate::clients::find(&t.db, &c.client_id).await {
+    let client = match t.client(&c.client_id).await {
         Ok(Some(cl)) if cl.is_active() => cl,
         Ok(_) => return Err(BearerError::InvalidToken("the client of this token is suspended")),
         Err(_) => return Err(BearerError::Unavailable),

@@ -117,8 +117,23 @@ pub trait TokenStore: Send + Sync {
     /// Tokens issued to `client_id` so far.
     async fn usage(&self, client_id: &str) -> Result<i64, StoreError>;
 
+    /// A value that changes whenever any client is changed, so every instance
+    /// can keep clients in memory and still see a suspension at once.
+    /// `None`: this store does not coordinate caches (then nobody caches).
+    async fn clients_epoch(&self) -> Result<Option<String>, StoreError>;
+    /// Announce that a client changed (after the change is committed).
+    async fn bump_clients_epoch(&self) -> Result<(), StoreError>;
+
     /// Drop expired entries (the Redis backend lets keys expire by themselves).
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+}
+
+/// Open the store the configuration names: Redis with `REDIS_URL`, else the database.
+pub async fn open(cfg: &crate::config::Config, db: &sea_orm::DatabaseConnection) -> Result<std::sync::Arc<dyn TokenStore>, StoreError> {
+    Ok(match &cfg.redis_url {
+        Some(url) => std::sync::Arc::new(redis::RedisStore::connect(url, &cfg.redis_prefix).await?),
+        None => std::sync::Arc::new(sql::SqlStore::new(db.clone())),
+    })
 }
 
 /// How long a used code or refresh token is remembered after it expires, so

@@ -314,6 +314,24 @@ impl TokenStore for RedisStore {
         Ok(n.unwrap_or(0))
     }
 
+    async fn clients_epoch(&self) -> Result<Option<String>, StoreError> {
+        let mut con = self.con.clone();
+        let key = self.key("clients", "epoch");
+        if let Some(e) = con.get::<_, Option<String>>(&key).await? {
+            return Ok(Some(e));
+        }
+        // First use, or Redis lost its data: start a fresh random epoch (never
+        // a counter that could come back to a value some cache still holds).
+        let _: Option<String> = redis::cmd("SET").arg(&key).arg(crate::oauth::tokens::random_token(12)).arg("NX").query_async(&mut con).await?;
+        Ok(con.get(&key).await?)
+    }
+
+    async fn bump_clients_epoch(&self) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let _: () = con.set(self.key("clients", "epoch"), crate::oauth::tokens::random_token(12)).await?;
+        Ok(())
+    }
+
     async fn purge_expired(&self, _now: i64) -> Result<u64, StoreError> {
         Ok(0)
     }

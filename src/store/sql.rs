@@ -276,6 +276,16 @@ impl TokenStore for SqlStore {
         Ok(client_usage::Entity::find_by_id(client_id.to_string()).one(&self.db).await?.map(|m| m.tokens_issued).unwrap_or(0))
     }
 
+    /// The SQL store does not coordinate caches: reading an epoch from the
+    /// database would cost what reading the client costs.
+    async fn clients_epoch(&self) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+
+    async fn bump_clients_epoch(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         let (window, _) = crate::oauth::rate_limit::window_of(now * 1000);
         rate_counters::Entity::delete_many().filter(rate_counters::Column::Window.lt(window - 1)).exec(&self.db).await?;

@@ -14,15 +14,16 @@ both_backends!(every_event_is_audited_and_nothing_secret_is_written);
 async fn every_event_is_audited_and_nothing_secret_is_written(b: Backend) {
     let s = start(b).await;
     let mut secrets: Vec<String> = vec![PASSWORD.to_string()];
+    let store = s.tdb.store().await;
 
     // clients: created, suspended, activated, secret rotated, deleted
     let (m, m_secret) = machine_client(&s.db, "read:data").await;
     secrets.push(m_secret.clone());
     secrets.push(s.client_credentials(&m, &m_secret, None).await);
-    tessera::clients::set_status(&s.db, &m, false, Some("admin")).await.unwrap();
-    tessera::clients::set_status(&s.db, &m, true, Some("admin")).await.unwrap();
-    let rotated = tessera::clients::rotate_secret(&s.db, &m, Some("admin")).await.unwrap();
-    tessera::clients::update(&s.db, &m, vec![], vec!["read:data".into(), "write:data".into()], Some("admin")).await.unwrap();
+    tessera::clients::set_status(&s.db, store.as_ref(), &m, false, Some("admin")).await.unwrap();
+    tessera::clients::set_status(&s.db, store.as_ref(), &m, true, Some("admin")).await.unwrap();
+    let rotated = tessera::clients::rotate_secret(&s.db, store.as_ref(), &m, Some("admin")).await.unwrap();
+    tessera::clients::update(&s.db, store.as_ref(), &m, vec![], vec!["read:data".into(), "write:data".into()], Some("admin")).await.unwrap();
     secrets.push(rotated.client_secret.unwrap());
 
     // users authorize an app: grant given; refresh reuse; code replay; grant revoked
@@ -43,11 +44,6 @@ async fn every_event_is_audited_and_nothing_secret_is_written(b: Backend) {
     let t3: serde_json::Value = s.exchange(&client, &code2).await.json().await.unwrap();
     secrets.push(t3["access_token"].as_str().unwrap().into());
     assert_eq!(s.exchange(&client, &code2).await.status(), 400);
-    let store = match &s.tdb.redis_url {
-        Some(u) => std::sync::Arc::new(tessera::store::redis::RedisStore::connect(u, &s.tdb.prefix).await.unwrap())
-            as std::sync::Arc<dyn tessera::store::TokenStore>,
-        None => std::sync::Arc::new(tessera::store::sql::SqlStore::new(s.db.clone())),
-    };
     tessera::grants::revoke(&s.db, store.as_ref(), &alice, &client, Some(&alice), Some("127.0.0.1")).await.unwrap();
 
     // login failed ×5 → locked
@@ -75,7 +71,7 @@ async fn every_event_is_audited_and_nothing_secret_is_written(b: Backend) {
     let admin = Tessera::open(s.tdb.config(s.port)).await.unwrap();
     let r = admin.keys.rotate(true).await.unwrap();
     admin.keys.revoke(&r.retired.unwrap()).await.unwrap();
-    tessera::clients::delete(&s.db, &m, Some("admin")).await.unwrap();
+    tessera::clients::delete(&s.db, store.as_ref(), &m, Some("admin")).await.unwrap();
 
     let rows = tessera::audit::list(&s.db, &tessera::audit::Filter { limit: 1000, ..Default::default() }).await.unwrap();
     let events: HashSet<&str> = rows.iter().map(|r| r.event.as_str()).collect();

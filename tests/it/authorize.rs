@@ -4,7 +4,7 @@ use base64::Engine;
 
 use crate::both_backends;
 use crate::support::{
-    app, browser, hidden, location_params, machine_client, start, user, Backend, TestServer, CHALLENGE, PASSWORD, REDIRECT,
+    app, browser, hidden, location_params, machine_client, start, user, Backend, CHALLENGE, PASSWORD, REDIRECT,
 };
 
 both_backends!(
@@ -187,7 +187,7 @@ async fn revoking_one_user_at_one_app_leaves_everyone_else_working(b: Backend) {
     assert!(tessera::grants::find(&s.db, &alice, &app1).await.unwrap().is_some());
 
     // one click (the CLI path here; the page and API call the same function)
-    tessera::grants::revoke(&s.db, &*store_of(&s).await, &alice, &app1, Some("test"), None).await.unwrap();
+    tessera::grants::revoke(&s.db, &*s.tdb.store().await, &alice, &app1, Some("test"), None).await.unwrap();
 
     for t in [&a1, &a1b] {
         let r = s.refresh(&app1, t["refresh_token"].as_str().unwrap()).await;
@@ -205,14 +205,6 @@ async fn revoking_one_user_at_one_app_leaves_everyone_else_working(b: Backend) {
     let r = br.get(s.authorize_url(&app1, "read:data", &[])).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("wants access"));
-}
-
-/// The server's token store, opened test-side on the same backend.
-async fn store_of(s: &TestServer) -> std::sync::Arc<dyn tessera::store::TokenStore> {
-    match &s.tdb.redis_url {
-        Some(u) => std::sync::Arc::new(tessera::store::redis::RedisStore::connect(u, &s.tdb.prefix).await.unwrap()),
-        None => std::sync::Arc::new(tessera::store::sql::SqlStore::new(s.db.clone())),
-    }
 }
 
 async fn authorize_refusals(b: Backend) {

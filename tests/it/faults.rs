@@ -73,9 +73,12 @@ impl Drop for Postgres {
     }
 }
 
-/// PostgreSQL stopped under a running server: the token endpoint and
-/// introspection answer 503 (no token from a client that cannot be checked),
-/// nothing is lost, and service resumes when PostgreSQL returns, without restart.
+/// PostgreSQL stopped under a running server: whatever needs the database
+/// answers 503 — a client not in memory cannot be checked, so it gets no
+/// token — nothing is lost, and service resumes when PostgreSQL returns,
+/// without restart. A client already in memory keeps working: no change to
+/// it can have been made meanwhile (changes go through the database), and
+/// its tokens stay revocable (the denylist is in Redis).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_down_fails_closed_and_recovers() {
     let pg = Postgres::start();
@@ -85,10 +88,14 @@ async fn postgres_down_fails_closed_and_recovers() {
     tdb.prefix = format!("{}:", crate::support::random_name("pgfault"));
     let s = start_with(tdb, |_| {}).await;
     let (id, secret) = machine_client(&s.db, "read:data").await;
+    let (cold, cold_secret) = machine_client(&s.db, "read:data").await;
     let token = s.client_credentials(&id, &secret, None).await;
     let clients_before = count_rows(&s.db, "clients").await;
 
     pg.down();
+    // the client in memory still gets tokens; the one never seen does not
+    s.client_credentials(&id, &secret, None).await;
+    let (id, secret) = (cold, cold_secret);
     let cc = [("grant_type", "client_credentials")];
     for (path, form) in [("/token", &cc[..]), ("/introspect", &[("token", token.as_str())][..])] {
         let r = s.post_basic(path, &id, &secret, form).await;
@@ -114,15 +121,17 @@ async fn postgres_down_fails_closed_and_recovers() {
     assert_eq!(s.introspect(&id, &secret, &token).await["active"], true);
 }
 
+
 both_backends!(concurrent_secret_rotations_have_one_winner, concurrent_code_redemptions_have_one_winner);
 
 async fn concurrent_secret_rotations_have_one_winner(b: Backend) {
     let s = start(b).await;
     let (id, old) = machine_client(&s.db, "read:data").await;
+    let store = s.tdb.store().await;
     let tasks: Vec<_> = (0..10)
         .map(|_| {
-            let (db, id) = (s.db.clone(), id.clone());
-            tokio::spawn(async move { tessera::clients::rotate_secret(&db, &id, Some("race")).await })
+            let (db, id, store) = (s.db.clone(), id.clone(), store.clone());
+            tokio::spawn(async move { tessera::clients::rotate_secret(&db, store.as_ref(), &id, Some("race")).await })
         })
         .collect();
     let mut winners = vec![];
@@ -194,4 +203,33 @@ async fn concurrent_consents_of_one_user_both_succeed(b: Backend) {
     let alice = tessera::users::find_by_username(&s.db, "alice").await.unwrap().unwrap();
     let g = tessera::grants::find(&s.db, &alice.user_id, &client).await.unwrap().unwrap();
     assert!(g.scopes.contains(&"read:data".to_string()) && g.scopes.contains(&"write:data".to_string()));
+}
+
+/// With Redis, instances keep clients in memory and re-read them when the
+/// clients epoch changes: a change made through the management functions is
+/// seen on the very next request; a change behind their back is not (until
+/// the cache's TTL), which proves the cache is used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_cache_follows_the_epoch() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let s = start(Backend::Shared).await;
+    let store = s.tdb.store().await;
+    let (id, secret) = machine_client(&s.db, "read:data").await;
+    s.client_credentials(&id, &secret, None).await; // cached now
+    // suspend behind the cache's back: still served from memory
+    entity::clients::Entity::update_many()
+        .col_expr(entity::clients::Column::Status, sea_orm::sea_query::Expr::value("suspended"))
+        .filter(entity::clients::Column::ClientId.eq(id.as_str()))
+        .exec(&s.db)
+        .await
+        .unwrap();
+    s.client_credentials(&id, &secret, None).await;
+    // announced: refused at once
+    store.bump_clients_epoch().await.unwrap();
+    assert_eq!(s.post_basic("/token", &id, &secret, &[("grant_type", "client_credentials")]).await.status(), 401);
+    // the management function announces by itself
+    tessera::clients::set_status(&s.db, store.as_ref(), &id, true, None).await.unwrap();
+    s.client_credentials(&id, &secret, None).await;
+    tessera::clients::set_status(&s.db, store.as_ref(), &id, false, None).await.unwrap();
+    assert_eq!(s.post_basic("/token", &id, &secret, &[("grant_type", "client_credentials")]).await.status(), 401);
 }

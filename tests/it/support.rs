@@ -188,6 +188,20 @@ pub async fn limited_client(db: &DatabaseConnection, scopes: &str, rate_limit: O
     (c.client.client_id, c.client_secret.expect("secret"))
 }
 
+impl TestDb {
+    /// The deployment's token store, opened test-side (for management calls
+    /// that must announce client changes, and for store-level checks).
+    pub async fn store(&self) -> Arc<dyn tessera::store::TokenStore> {
+        match &self.redis_url {
+            Some(u) => Arc::new(tessera::store::redis::RedisStore::connect(u, &self.prefix).await.expect("redis")),
+            None => {
+                let db = tessera::db::connect(&self.url).await.expect("db");
+                Arc::new(tessera::store::sql::SqlStore::new(db))
+            }
+        }
+    }
+}
+
 impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
