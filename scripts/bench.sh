@@ -136,3 +136,6 @@ out "| Tessera client_credentials / signing ceiling | $(python3 -c "print(round(
 out "| peer client_credentials / signing ceiling | $(python3 -c "print(round(float('$PEER_CC')/$CEIL, 2))") |"
 out "| Tessera / peer, token issuance | $(python3 -c "print(round(float('$CC_RPS')/float('$PEER_CC'), 2))")x |"
 out "| Tessera / peer, introspection | $(python3 -c "print(round(float('$INTRO_RPS')/float('$PEER_INTRO'), 2))")x |"
+trap - EXIT INT TERM
+stop_services
+exit 0

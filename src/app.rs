@@ -13,7 +13,7 @@ use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::params::Params;
 use crate::oauth::rate_limit::{self, Decision, Endpoint};
 use crate::oauth::tokens::{self, AccessClaims};
-use crate::store::TokenStore;
+use crate::store::{Round, RoundAnswer, TokenStore};
 
 pub struct Tessera {
     pub cfg: Config,
@@ -42,6 +42,17 @@ struct CachedClient {
 /// A cached client is re-read at least this often, whatever the epoch says.
 const CLIENT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 const CLIENT_CACHE_MAX: usize = 100_000;
+
+/// A request counted by [`Tessera::round`], to be decided or refunded.
+pub struct RateKey {
+    key: String,
+    window: i64,
+    elapsed: i64,
+    cost: i64,
+    endpoint: Endpoint,
+    /// False when the store was down and limits fail open.
+    counted: bool,
+}
 
 impl Tessera {
     /// Connect, migrate, load (or create) the signing keys, open the token store.
@@ -153,13 +164,98 @@ impl Tessera {
         let epoch = match self.store.clients_epoch().await {
             Ok(e) => e,
             Err(e) => {
-                // The store may have missed a change meanwhile: forget everything.
-                if let Ok(mut c) = self.client_cache.write() {
-                    c.clear();
-                }
+                self.forget_clients();
                 return Err(e.into());
             }
         };
+        self.client_at(client_id, epoch).await
+    }
+
+    /// The store may have missed a change: forget every cached client.
+    fn forget_clients(&self) {
+        if let Ok(mut c) = self.client_cache.write() {
+            c.clear();
+        }
+    }
+
+    /// Ask the store, in one round trip, what a hot endpoint needs: count the
+    /// request against `client_id`'s rate limit, the clients epoch, and
+    /// whether `jti` is denylisted. Counting happens before authentication
+    /// (and is refunded when it fails) so that one round trip suffices.
+    pub async fn round(&self, client_id: &str, endpoint: Endpoint, jti: Option<&str>) -> Result<(RoundAnswer, RateKey)> {
+        let (window, elapsed) = rate_limit::window_of(chrono::Utc::now().timestamp_millis());
+        let key = RateKey { key: format!("client:{client_id}"), window, elapsed, cost: self.cfg.rate.cost(endpoint), endpoint, counted: true };
+        let q = Round { rate: Some((&key.key, window, key.cost)), deny: jti };
+        match self.store.round(q).await {
+            Ok(a) => Ok((a, key)),
+            Err(e) if self.cfg.rate.fail_open && jti.is_none() => {
+                log::warn!("token store unavailable, rate limits failing open: {e}");
+                self.forget_clients();
+                Ok((RoundAnswer::default(), RateKey { counted: false, ..key }))
+            }
+            Err(e) => {
+                self.forget_clients();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Give back a counted request (its client failed to authenticate).
+    pub async fn refund(&self, key: &RateKey) {
+        if key.counted {
+            if let Err(e) = self.store.rate_refund(&key.key, key.window, key.cost).await {
+                log::warn!("rate refund failed: {e}");
+            }
+        }
+    }
+
+    /// Decide on a request counted by [`Tessera::round`] for an authenticated client.
+    pub async fn rate_decide(&self, client: &Client, a: &RoundAnswer, key: &RateKey) -> Result<Option<Decision>> {
+        if !key.counted {
+            return Ok(None);
+        }
+        let limit = self.cfg.rate.limit_for(&client.tier, client.rate_limit);
+        let d = rate_limit::decide(a.prev, a.cur, key.elapsed, limit, key.cost);
+        if d.allowed {
+            return Ok(Some(d));
+        }
+        self.refund(key).await;
+        self.rate_refused(client, key.window, limit, key.endpoint).await;
+        Err(Error::RateLimited(d))
+    }
+
+    async fn rate_refused(&self, client: &Client, window: i64, limit: i64, endpoint: Endpoint) {
+        // One audit row per client and window, however hard it hammers.
+        let first = self.store.rate_add(&format!("audit:{}", client.client_id), window, 1).await.map(|(_, c)| c == 1);
+        if first.unwrap_or(false) {
+            crate::audit::record(
+                &self.db,
+                crate::audit::Event {
+                    event: "rate_limit.hit",
+                    client_id: Some(&client.client_id),
+                    detail: Some(serde_json::json!({"limit": limit, "endpoint": format!("{endpoint:?}")})),
+                    ..Default::default()
+                },
+            )
+            .await;
+        }
+        log::warn!("client {} over its rate limit ({limit}/min) at {endpoint:?}", client.client_id);
+    }
+
+    /// Authenticate a client with the epoch of a round (no further store trip).
+    pub async fn authenticate_at(&self, presented: &Presented, epoch: Option<String>, key: &RateKey) -> Result<Client> {
+        let client = self.client_at(&presented.client_id, epoch).await?;
+        match client_auth::authenticate(client, presented) {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                self.refund(key).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// A client by id with a known clients epoch.
+    pub async fn client_at(&self, client_id: &str, epoch: Option<String>) -> Result<Option<Client>> {
         let Some(epoch) = epoch else { return clients::find(&self.db, client_id).await };
         if let Ok(cache) = self.client_cache.read() {
             if let Some(c) = cache.get(client_id).filter(|c| c.epoch == epoch && c.read_at.elapsed() < CLIENT_CACHE_TTL) {
@@ -198,21 +294,7 @@ impl Tessera {
             return Ok(Some(d));
         }
         self.store.rate_refund(&key, window, cost).await?;
-        // One audit row per client and window, however hard it hammers.
-        let first = self.store.rate_add(&format!("audit:{}", client.client_id), window, 1).await.map(|(_, c)| c == 1);
-        if first.unwrap_or(false) {
-            crate::audit::record(
-                &self.db,
-                crate::audit::Event {
-                    event: "rate_limit.hit",
-                    client_id: Some(&client.client_id),
-                    detail: Some(serde_json::json!({"limit": limit, "endpoint": format!("{endpoint:?}")})),
-                    ..Default::default()
-                },
-            )
-            .await;
-        }
-        log::warn!("client {} over its rate limit ({limit}/min) at {endpoint:?}", client.client_id);
+        self.rate_refused(client, window, limit, endpoint).await;
         Err(Error::RateLimited(d))
     }
 

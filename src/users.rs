@@ -133,6 +133,10 @@ pub enum Login {
     Throttled { retry_after_secs: i64 },
 }
 
+static ARGON2_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+});
+
 /// Failures before an account locks, and the first lock's length (doubling after).
 pub const LOCK_AFTER: i32 = 5;
 pub const FIRST_LOCK_SECS: i64 = 30;
@@ -187,6 +191,9 @@ pub async fn authenticate(
     }
     let hash = row.as_ref().map(|r| r.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_string());
     let pw = password.to_string();
+    // argon2id takes ~19 MiB and tens of milliseconds per check: at most one
+    // check per core at a time, so a login flood queues instead of eating memory.
+    let _permit = ARGON2_SLOTS.acquire().await.map_err(|_| Error::Config("login slots closed".into()))?;
     let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw)).await.unwrap_or(false);
     match row {
         Some(r) if ok => {

@@ -9,18 +9,29 @@ use super::form::{authorization, read_form};
 use crate::app::Tessera;
 use crate::clients::ClientType;
 use crate::error::Error;
-use crate::oauth::revocation;
+use crate::oauth::{client_auth, introspection, revocation};
 
 pub async fn introspect(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
     let params = read_form(&req, body, t.cfg.max_body_bytes).await?;
     let auth = authorization(&req);
-    let client = t.authenticate_client(auth, &params).await?;
+    let presented = client_auth::extract(auth, &params)?
+        .ok_or(Error::InvalidClient { basic: false, reason: "client authentication required" })?;
+    // Check the token's signature first (in memory), so that one store round
+    // trip can count the request, read the clients epoch and ask the denylist.
+    let token = params.get("token").unwrap_or("");
+    let verified = introspection::verify(&t.keys.ring(), &t.cfg.issuer, token, 0, false);
+    let jti = verified.as_ref().ok().map(|c| c.jti.clone());
+    let (round, key) = t.round(&presented.client_id, Endpoint::Introspect, jti.as_deref()).await?;
+    let client = t.authenticate_at(&presented, round.epoch.clone(), &key).await?;
     if client.client_type != ClientType::Confidential {
+        t.refund(&key).await;
         return Err(Error::InvalidClient { basic: auth.is_some(), reason: "introspection needs a confidential client" }.into());
     }
-    let rate = t.rate_check(&client, Endpoint::Introspect).await?;
-    let token = params.require("token").map_err(|e| OAuthError::from(e).with_rate(rate))?;
-    let answer = revocation::introspect(&t, token).await.map_err(|e| OAuthError::from(e).with_rate(rate))?;
+    let rate = t.rate_decide(&client, &round, &key).await?;
+    params.require("token").map_err(|e| OAuthError::from(e).with_rate(rate))?;
+    let answer = revocation::introspect_verified(&t, token, verified, round.denied, round.epoch)
+        .await
+        .map_err(|e| OAuthError::from(e).with_rate(rate))?;
     let mut r = HttpResponse::Ok();
     r.insert_header((header::CACHE_CONTROL, "no-store"));
     if let Some(d) = &rate {

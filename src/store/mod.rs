@@ -78,8 +78,39 @@ pub enum CodeRedemption {
     Invalid,
 }
 
+/// What the hot endpoints ask the store on every request, asked at once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Round<'a> {
+    /// Count `cost` on this rate key in this window.
+    pub rate: Option<(&'a str, i64, i64)>,
+    /// Is this access-token id denylisted?
+    pub deny: Option<&'a str>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoundAnswer {
+    pub prev: i64,
+    pub cur: i64,
+    pub epoch: Option<String>,
+    pub denied: bool,
+}
+
 #[async_trait]
 pub trait TokenStore: Send + Sync {
+    /// A rate count, the clients epoch and a denylist check in one round
+    /// trip where the backend can (Redis pipelines them); sequential here.
+    async fn round(&self, q: Round<'_>) -> Result<RoundAnswer, StoreError> {
+        let (prev, cur) = match q.rate {
+            Some((key, window, cost)) => self.rate_add(key, window, cost).await?,
+            None => (0, 0),
+        };
+        let denied = match q.deny {
+            Some(jti) => self.is_denied(jti).await?,
+            None => false,
+        };
+        Ok(RoundAnswer { prev, cur, epoch: self.clients_epoch().await?, denied })
+    }
+
     /// Which backend this is, for logs and `/readyz`.
     fn kind(&self) -> &'static str;
     async fn ping(&self) -> Result<(), StoreError>;

@@ -314,6 +314,40 @@ impl TokenStore for RedisStore {
         Ok(n.unwrap_or(0))
     }
 
+    async fn round(&self, q: crate::store::Round<'_>) -> Result<crate::store::RoundAnswer, StoreError> {
+        let mut con = self.con.clone();
+        let epoch_key = self.key("clients", "epoch");
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        if let Some((key, window, cost)) = q.rate {
+            let cur = format!("{}rate:{key}:{window}", self.prefix);
+            pipe.incr(&cur, cost).pexpire(&cur, 2 * crate::oauth::rate_limit::WINDOW_MS).ignore().get(format!("{}rate:{key}:{}", self.prefix, window - 1));
+        }
+        if let Some(jti) = q.deny {
+            pipe.exists(self.key("deny", jti));
+        }
+        pipe.get(&epoch_key);
+        let values: Vec<redis::Value> = pipe.query_async(&mut con).await?;
+        let mut it = values.into_iter();
+        let parse = |e: redis::ParsingError| StoreError::Corrupt(format!("unexpected reply: {e}"));
+        let next_int = |it: &mut std::vec::IntoIter<redis::Value>| -> Result<i64, StoreError> {
+            Ok(redis::from_redis_value::<Option<i64>>(it.next().unwrap_or(redis::Value::Nil)).map_err(parse)?.unwrap_or(0))
+        };
+        let mut a = crate::store::RoundAnswer::default();
+        if q.rate.is_some() {
+            a.cur = next_int(&mut it)?;
+            a.prev = next_int(&mut it)?;
+        }
+        if q.deny.is_some() {
+            a.denied = next_int(&mut it)? == 1;
+        }
+        a.epoch = redis::from_redis_value::<Option<String>>(it.next().unwrap_or(redis::Value::Nil)).map_err(parse)?;
+        if a.epoch.is_none() {
+            a.epoch = self.clients_epoch().await?;
+        }
+        Ok(a)
+    }
+
     async fn clients_epoch(&self) -> Result<Option<String>, StoreError> {
         let mut con = self.con.clone();
         let key = self.key("clients", "epoch");
