@@ -140,6 +140,22 @@ async fn main() {
     let a = Args::parse();
     let base = a.get("base");
     let scenario = a.get("scenario");
+    if scenario == "sign" {
+        // The library's own ceiling: Tessera's in-memory signer, one thread.
+        let alg = tessera::keys::Alg::parse(&a.0.get("alg").cloned().unwrap_or_else(|| "RS256".into())).expect("alg");
+        let g = tessera::keys::signer::generate(alg, "bench").unwrap();
+        let signer = tessera::keys::Signer::from_pkcs8(alg, "bench", &g.pkcs8).unwrap();
+        let claims = serde_json::json!({"iss": "http://127.0.0.1", "sub": "c", "aud": "https://api.example.com", "exp": 4_000_000_000u64,
+            "iat": 1, "jti": "0123456789abcdef0123456", "client_id": "c", "scope": "read:data"});
+        let deadline = Instant::now() + Duration::from_secs(a.num("seconds", 5));
+        let (mut n, start) = (0u64, Instant::now());
+        while Instant::now() < deadline {
+            std::hint::black_box(signer.sign(tessera::keys::TokenType::AccessToken, &claims).unwrap());
+            n += 1;
+        }
+        println!("scenario=sign alg={} rps={:.0}", alg.as_str(), n as f64 / start.elapsed().as_secs_f64());
+        return;
+    }
     let concurrency = a.num("concurrency", 16) as usize;
     let seconds = a.num("seconds", 10);
     let rate = a.num("rate", 0);

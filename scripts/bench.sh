@@ -84,12 +84,20 @@ b64() { printf '%s' "$1" | base64 -w0; }
 log "signing ceiling: openssl speed rsa2048 on core 0"
 CEIL=$(taskset -c 0 openssl speed -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}')
 CEIL=${CEIL%.*}
+LIB=""
+for alg in RS256 ES256 EdDSA; do
+  r=$(taskset -c 0 "$FLOWS" --scenario sign --alg $alg --seconds 3 --base x | sed 's/.*rps=//')
+  LIB="$LIB | $alg $r"
+  [ $alg = RS256 ] && LIBCEIL=$r
+done
 
 out "# Tessera benchmark"
 out ""
 out "Machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), $(free -g | awk '/Mem:/ {print $2}') GiB. Server pinned to core 0, load (wrk, benches/flows.rs) pinned to core 1, PostgreSQL + Redis on loopback. ${SECS}s per run, $CONC connections."
 out ""
 out "RS256 signing ceiling of core 0 (openssl speed rsa2048, sign/s): **$CEIL**"
+out ""
+out "Tessera's own signer (aws-lc-rs, key kept in memory, whole JWT), tokens/s on core 0$LIB"
 out ""
 out "| Tessera | req/s | p50 | p99 | non-2xx | CPU | peak RSS |"
 out "|---|---|---|---|---|---|---|"
@@ -132,7 +140,8 @@ kill "$PPID_NODE" 2>/dev/null || true
 out ""
 out "| ratio | value |"
 out "|---|---|"
-out "| Tessera client_credentials / signing ceiling | $(python3 -c "print(round(float('$CC_RPS')/$CEIL, 2))") |"
+out "| Tessera client_credentials / signing ceiling (openssl) | $(python3 -c "print(round(float('$CC_RPS')/$CEIL, 2))") |"
+out "| Tessera client_credentials / its own signer's RS256 rate | $(python3 -c "print(round(float('$CC_RPS')/float('$LIBCEIL'), 2))") |"
 out "| peer client_credentials / signing ceiling | $(python3 -c "print(round(float('$PEER_CC')/$CEIL, 2))") |"
 out "| Tessera / peer, token issuance | $(python3 -c "print(round(float('$CC_RPS')/float('$PEER_CC'), 2))")x |"
 out "| Tessera / peer, introspection | $(python3 -c "print(round(float('$INTRO_RPS')/float('$PEER_INTRO'), 2))")x |"
