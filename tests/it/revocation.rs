@@ -70,7 +70,20 @@ async fn introspection_rejects_garbage_and_foreign_tokens(b: Backend) {
         let p: Vec<&str> = good.split('.').collect();
         format!("{}.{}.", b64.encode(r#"{"alg":"none","typ":"at+jwt"}"#), p[1])
     };
-    for t in ["garbage", "a.b.c", "", &foreign, &tampered, &alg_none] {
+    // HS256 "signed" with the public key as the HMAC secret (the classic key-confusion attack)
+    let hs256 = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let p: Vec<&str> = good.split('.').collect();
+        let kid = jsonwebtoken::decode_header(&good).unwrap().kid.unwrap();
+        let jwks: serde_json::Value = s.http.get(s.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+        let n = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).unwrap()["n"].as_str().unwrap().to_string();
+        let header = b64.encode(format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{kid}"}}"#));
+        let input = format!("{header}.{}", p[1]);
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, n.as_bytes());
+        format!("{input}.{}", b64.encode(ring::hmac::sign(&key, input.as_bytes()).as_ref()))
+    };
+    for t in ["garbage", "a.b.c", "", &foreign, &tampered, &alg_none, &hs256] {
         if t.is_empty() {
             let r = s.post_basic("/introspect", &id, &secret, &[("token", t)]).await;
             assert_eq!(r.status(), 400, "missing token is invalid_request");
