@@ -335,6 +335,27 @@ pub async fn delete(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
     Ok(())
 }
 
+/// A client for unit tests of the protocol rules.
+#[cfg(test)]
+pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option<String>, status: &str) -> Client {
+    Client {
+        client_id: client_id.into(),
+        name: "App".into(),
+        description: String::new(),
+        client_type,
+        secret_hash,
+        redirect_uris: vec![],
+        grant_types: vec![],
+        scopes: vec![],
+        status: status.into(),
+        owner_user_id: None,
+        tier: "free".into(),
+        rate_limit: None,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

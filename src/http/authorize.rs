@@ -86,6 +86,17 @@ async fn proceed(t: &Tessera, req: &HttpRequest, s: &Session, query: &str, fresh
     }
 }
 
+/// Read a posted form and check its CSRF token against the session's.
+async fn checked_form(t: &Tessera, req: &HttpRequest, s: &Session, body: web::Payload) -> Result<Params, HttpResponse> {
+    let form = read_form(req, body, t.cfg.max_body_bytes)
+        .await
+        .map_err(|e| error_page(e.status, "Invalid request", &e.description))?;
+    if !s.csrf_ok(form.get("csrf")) {
+        return Err(error_page(StatusCode::FORBIDDEN, "Session expired", "The form was stale or forged. Go back and try again."));
+    }
+    Ok(form)
+}
+
 fn with_session(mut resp: HttpResponse, t: &Tessera, s: &Session) -> HttpResponse {
     if let Err(e) = resp.add_cookie(&session_cookie(t, s)) {
         log::error!("setting the session cookie: {e}");
@@ -146,13 +157,10 @@ pub async fn login_form(t: web::Data<Tessera>, req: HttpRequest) -> HttpResponse
 
 pub async fn login(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> HttpResponse {
     let s = session(&t, &req);
-    let form = match read_form(&req, body, t.cfg.max_body_bytes).await {
+    let form = match checked_form(&t, &req, &s, body).await {
         Ok(f) => f,
-        Err(e) => return error_page(e.status, "Invalid request", &e.description),
+        Err(r) => return r,
     };
-    if !s.csrf_ok(form.get("csrf")) {
-        return error_page(StatusCode::FORBIDDEN, "Session expired", "The form was stale or forged. Go back and try again.");
-    }
     let authz = form.get("authz").unwrap_or("");
     let username = form.get("username").unwrap_or("").trim().to_lowercase();
     let password = form.get("password").unwrap_or("");
@@ -203,13 +211,10 @@ pub async fn login(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) 
 
 pub async fn consent(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> HttpResponse {
     let s = session(&t, &req);
-    let form = match read_form(&req, body, t.cfg.max_body_bytes).await {
+    let form = match checked_form(&t, &req, &s, body).await {
         Ok(f) => f,
-        Err(e) => return error_page(e.status, "Invalid request", &e.description),
+        Err(r) => return r,
     };
-    if !s.csrf_ok(form.get("csrf")) {
-        return error_page(StatusCode::FORBIDDEN, "Session expired", "The form was stale or forged. Go back and try again.");
-    }
     let Some(user) = current_user(&t, &s).await else {
         return error_page(StatusCode::UNAUTHORIZED, "Signed out", "Sign in again to continue.");
     };
@@ -244,9 +249,8 @@ pub async fn consent(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload
 
 pub async fn logout(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> HttpResponse {
     let s = session(&t, &req);
-    let form = read_form(&req, body, t.cfg.max_body_bytes).await.unwrap_or_default();
-    if !s.csrf_ok(form.get("csrf")) {
-        return error_page(StatusCode::FORBIDDEN, "Session expired", "The form was stale or forged.");
+    if let Err(r) = checked_form(&t, &req, &s, body).await {
+        return r;
     }
     let fresh = Session::anonymous(crate::db::now());
     with_session(redirect(StatusCode::SEE_OTHER, "/login"), &t, &fresh)

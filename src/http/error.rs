@@ -140,3 +140,13 @@ mod tests {
         assert!(!e.description.contains("down"));
     }
 }
+
+/// A 200 of a limited endpoint: `Cache-Control: no-store` and the `X-RateLimit-*` headers.
+pub fn ok_no_store(rate: &Option<Decision>) -> actix_web::HttpResponseBuilder {
+    let mut r = HttpResponse::Ok();
+    r.insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(d) = rate {
+        rate_headers(&mut r, d);
+    }
+    r
+}

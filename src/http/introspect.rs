@@ -1,9 +1,8 @@
 //! `POST /introspect` (RFC 7662), for authenticated confidential clients
 //! (resource servers register as such).
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::error::{rate_headers, OAuthError};
+use super::error::{ok_no_store, OAuthError};
 use crate::oauth::rate_limit::Endpoint;
 use super::form::{authorization, read_form};
 use crate::app::Tessera;
@@ -32,10 +31,6 @@ pub async fn introspect(t: web::Data<Tessera>, req: HttpRequest, body: web::Payl
     let answer = revocation::introspect_verified(&t, token, verified, round.denied, round.epoch)
         .await
         .map_err(|e| OAuthError::from(e).with_rate(rate))?;
-    let mut r = HttpResponse::Ok();
-    r.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(d) = &rate {
-        rate_headers(&mut r, d);
-    }
+    let mut r = ok_no_store(&rate);
     Ok(r.json(answer))
 }

@@ -1,8 +1,7 @@
 //! `POST /revoke` (RFC 7009).
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::error::{rate_headers, OAuthError};
+use super::error::{ok_no_store, OAuthError};
 use crate::oauth::rate_limit::Endpoint;
 use super::form::{authorization, read_form};
 use crate::app::Tessera;
@@ -16,10 +15,6 @@ pub async fn revoke(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload)
     revocation::revoke(&t, &client, token, params.get("token_type_hint"))
         .await
         .map_err(|e| OAuthError::from(e).with_rate(rate))?;
-    let mut r = HttpResponse::Ok();
-    r.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(d) = &rate {
-        rate_headers(&mut r, d);
-    }
+    let mut r = ok_no_store(&rate);
     Ok(r.finish())
 }

@@ -2,7 +2,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::error::{rate_headers, OAuthError};
+use super::error::{ok_no_store, OAuthError};
 use crate::oauth::rate_limit::Endpoint;
 use super::form::{authorization, read_form};
 use crate::app::Tessera;
@@ -18,10 +18,7 @@ pub async fn token(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) 
     let client = t.authenticate_at(&presented, round.epoch.clone(), &key).await?;
     let rate = t.rate_decide(&client, &round, &key).await?;
     let resp = grants::token(&t, &client, grant_type, &params).await.map_err(|e| OAuthError::from(e).with_rate(rate))?;
-    let mut r = HttpResponse::Ok();
-    r.insert_header((header::CACHE_CONTROL, "no-store")).insert_header((header::PRAGMA, "no-cache"));
-    if let Some(d) = &rate {
-        rate_headers(&mut r, d);
-    }
+    let mut r = ok_no_store(&rate);
+    r.insert_header((header::PRAGMA, "no-cache"));
     Ok(r.json(resp))
 }

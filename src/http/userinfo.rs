@@ -4,7 +4,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::error::{rate_headers, OAuthError};
+use super::error::{ok_no_store, OAuthError};
 use super::form::read_form;
 use crate::oauth::rate_limit::Endpoint;
 use crate::app::Tessera;
@@ -56,12 +56,7 @@ async fn respond(t: &Tessera, token: Option<String>) -> HttpResponse {
     match crate::users::get(&t.db, &claims.sub).await {
         Ok(Some(user)) => {
             let scopes: Vec<&str> = claims.scope.split(' ').collect();
-            let mut r = HttpResponse::Ok();
-            r.insert_header((header::CACHE_CONTROL, "no-store"));
-            if let Some(d) = &rate {
-                rate_headers(&mut r, d);
-            }
-            r.json(userinfo::claims(&user, &scopes))
+            ok_no_store(&rate).json(userinfo::claims(&user, &scopes))
         }
         Ok(None) => bearer_error(BearerError::InvalidToken("the user no longer exists")),
         Err(_) => bearer_error(BearerError::Unavailable),

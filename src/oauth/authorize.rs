@@ -192,20 +192,10 @@ mod tests {
 
     fn client(ct: ClientType) -> Client {
         Client {
-            client_id: "c1".into(),
-            name: "App".into(),
-            description: String::new(),
-            client_type: ct,
-            secret_hash: None,
             redirect_uris: vec!["https://app.example.com/cb".into()],
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             scopes: vec!["openid".into(), "read:data".into()],
-            status: "active".into(),
-            owner_user_id: None,
-            tier: "free".into(),
-            rate_limit: None,
-            created_at: 0,
-            updated_at: 0,
+            ..crate::clients::test_client("c1", ct, None, "active")
         }
     }
 

@@ -166,22 +166,7 @@ mod auth_tests {
     use crate::clients::{Client, ClientType};
 
     fn client(ct: ClientType, secret: Option<&str>, status: &str) -> Client {
-        Client {
-            client_id: "c1".into(),
-            name: "n".into(),
-            description: String::new(),
-            client_type: ct,
-            secret_hash: secret.map(hash_secret),
-            redirect_uris: vec![],
-            grant_types: vec![],
-            scopes: vec![],
-            status: status.into(),
-            owner_user_id: None,
-            tier: "free".into(),
-            rate_limit: None,
-            created_at: 0,
-            updated_at: 0,
-        }
+        crate::clients::test_client("c1", ct, secret.map(hash_secret), status)
     }
 
     fn p(secret: Option<&str>, method: AuthMethod) -> Presented {

@@ -113,22 +113,7 @@ mod tests {
     }
 
     fn client(id: &str) -> Client {
-        Client {
-            client_id: id.into(),
-            name: String::new(),
-            description: String::new(),
-            client_type: ClientType::Public,
-            secret_hash: None,
-            redirect_uris: vec![],
-            grant_types: vec![],
-            scopes: vec![],
-            status: "active".into(),
-            owner_user_id: None,
-            tier: "free".into(),
-            rate_limit: None,
-            created_at: 0,
-            updated_at: 0,
-        }
+        crate::clients::test_client(id, ClientType::Public, None, "active")
     }
 
     #[test]
