@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{free_port, machine_client, serve_process, wait_ready, Backend, Proc, TestDb};
 
+
 fn serve(tdb: &TestDb, port: u16, issuer: &str) -> Proc {
     serve_process(tdb, port, issuer, &[], Stdio::null())
 }
@@ -81,4 +82,63 @@ async fn two_processes_share_postgres_and_redis() {
         let r = http.post(format!("{base}/token")).basic_auth(&id, Some(&secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
         assert_eq!(r.status(), 401);
     }
+}
+
+/// SIGTERM lets in-flight requests finish: every answer that begins is
+/// complete (status 200 and a whole JSON body), and the process exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_requests() {
+    let tdb = TestDb::new(Backend::Shared).await;
+    tessera::keys::Kek::load_or_create(&tdb.kek_file(), true).unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut p = serve_process(&tdb, port, &base, &[], Stdio::null());
+    let http = reqwest::Client::new();
+    wait_ready(&http, &base).await;
+    let db = tessera::db::connect(&tdb.url).await.unwrap();
+    let (id, secret) = crate::support::limited_client(&db, "read:data", Some(1_000_000)).await;
+    let first_done = std::sync::Arc::new(tokio::sync::Notify::new());
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let (http, base, id, secret) = (http.clone(), base.clone(), id.clone(), secret.clone());
+            let first_done = first_done.clone();
+            tokio::spawn(async move {
+                let r = http.post(format!("{base}/token")).basic_auth(&id, Some(&secret)).form(&[("grant_type", "client_credentials")]).send().await;
+                first_done.notify_one();
+                match r {
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        // a full, parseable body for every answered request
+                        let body: Result<serde_json::Value, _> = r.json().await;
+                        Some((status, body.is_ok()))
+                    }
+                    // not taken up before the listener closed (refused, or reset on a
+                    // connection the server had not started reading): no answer began
+                    Err(_) => None,
+                }
+            })
+        })
+        .collect();
+    // Terminate once the first answer is back: the other 39 are in flight or queued.
+    first_done.notified().await;
+    let pid = p.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut answered = 0;
+    for t in tasks {
+        if let Some((status, parsed)) = t.await.unwrap() {
+            assert_eq!(status, 200);
+            assert!(parsed);
+            answered += 1;
+        }
+    }
+    assert!(answered > 0, "some requests were in flight");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = p.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "exit status {status}");
 }
