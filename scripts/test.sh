@@ -18,6 +18,12 @@ PGBIN="$(pg_bin)"
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 install_missing "${need[@]}"
 
+# API fuzzing against docs/openapi.yaml
+if ! python3 -c "import schemathesis" >/dev/null 2>&1; then
+  log "pip install schemathesis"
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "schemathesis==4.32.*" >/dev/null
+fi
+
 if [ ! -d e2e/node_modules/playwright-core ]; then
   log "npm ci in e2e/"
   (cd e2e && npm ci --no-audit --no-fund --silent)

@@ -21,6 +21,7 @@ mod rate_limits;
 mod resource_server;
 mod revocation;
 mod rotation;
+mod schemathesis;
 mod secrets;
 mod store;
 mod web;
