@@ -114,7 +114,6 @@ pub fn decide(prev: i64, cur: i64, elapsed_ms: i64, limit: i64, cost: i64) -> De
         // Without this request: what is counted, and when the previous window's
         // share decays enough for `cost` to fit.
         let base = cur - cost;
-        let need = base as f64 + cost as f64 - limit as f64; // > 0 when refused on `cur` alone
         let ms = if base + cost > limit {
             // Even with the previous window gone it does not fit: wait for the next window,
             // where `base` becomes the previous count and decays in turn.
@@ -122,7 +121,6 @@ pub fn decide(prev: i64, cur: i64, elapsed_ms: i64, limit: i64, cost: i64) -> De
             (WINDOW_MS - elapsed_ms) as f64 + frac.max(0.0) * WINDOW_MS as f64
         } else {
             // prev * (W - e - d)/W + base + cost <= limit  →  d = W - e - W*(limit - base - cost)/prev
-            let _ = need;
             let d = (WINDOW_MS - elapsed_ms) as f64 - WINDOW_MS as f64 * (limit - base - cost) as f64 / prev.max(1) as f64;
             d.max(0.0)
         };

@@ -48,10 +48,8 @@ async fn every_event_is_audited_and_nothing_secret_is_written(b: Backend) {
 
     // login failed ×5 → locked
     user(&s.db, "bob", "user").await;
-    let html = browser().get(s.authorize_url(&client, "read:data", &[])).send().await.unwrap().text().await.unwrap();
     let br2 = browser();
     let html2 = br2.get(s.authorize_url(&client, "read:data", &[])).send().await.unwrap().text().await.unwrap();
-    let _ = html;
     for _ in 0..5 {
         br2.post(s.url("/login"))
             .form(&[("csrf", hidden(&html2, "csrf")), ("authz", hidden(&html2, "authz")), ("username", "bob".into()), ("password", "Hunter2-wrong".into())])

@@ -4,7 +4,7 @@ use base64::Engine;
 
 use crate::both_backends;
 use crate::support::{
-    app, browser, hidden, location_params, machine_client, start, user, Backend, CHALLENGE, PASSWORD, REDIRECT,
+    app, browser, hidden, location_params, machine_client, start, user, Backend, PASSWORD, REDIRECT,
 };
 
 both_backends!(
@@ -333,7 +333,6 @@ async fn code_refusals_and_replay(b: Backend) {
     };
     let r = s.exchange(&other, &code_other).await; // no secret
     assert_eq!(error_of(r).await, (401, "invalid_client".into()));
-    let _ = CHALLENGE;
 }
 
 async fn parallel_refreshes_have_exactly_one_winner(b: Backend) {

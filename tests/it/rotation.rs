@@ -53,7 +53,7 @@ async fn no_verification_failure_while_keys_rotate(b: Backend) {
     let rs = start_resource_server(s.base.clone(), "https://api.example.com".into());
     let admin = Tessera::open(s.tdb.config(s.port)).await.unwrap();
     let mut kids = HashSet::new();
-    let (mut ok, mut failures, mut manual) = (0, Vec::new(), 0);
+    let (mut ok, mut failures) = (0, Vec::new());
     let deadline = Instant::now() + Duration::from_secs(60);
     while kids.len() < 6 && Instant::now() < deadline {
         let token = s.client_credentials(&id, &secret, Some("read:data")).await;
@@ -66,14 +66,13 @@ async fn no_verification_failure_while_keys_rotate(b: Backend) {
         }
         // Interleave manual rotations with the schedule; a rotation that
         // would activate a too-young key is refused, never forced here.
-        if ok % 25 == 0 && admin.keys.rotate(false).await.is_ok() {
-            manual += 1;
+        if ok % 25 == 0 {
+            let _refused_when_too_young = admin.keys.rotate(false).await;
         }
     }
     assert!(failures.is_empty(), "{} verification failures: {failures:?}", failures.len());
     assert!(kids.len() >= 4, "keys rotated only {} times in 60 s", kids.len() - 1);
     assert!(ok > 0);
-    let _ = manual;
     // forced rotation ignores the wait and says so
     let r = admin.keys.rotate(true).await.unwrap();
     assert!(r.forced);
