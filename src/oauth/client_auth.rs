@@ -33,6 +33,18 @@ pub struct Presented {
 /// Read client credentials from the `Authorization` header or the body.
 /// Using two methods at once is refused (RFC 6749 §2.3).
 pub fn extract(authorization: Option<&str>, params: &Params) -> Result<Option<Presented>> {
+    let presented = extract_any(authorization, params)?;
+    // Client ids are 32 hex characters; anything far longer is not one (and
+    // must not become a key in the rate-limit store).
+    if presented.as_ref().is_some_and(|p| p.client_id.len() > MAX_CLIENT_ID) {
+        return Err(Error::InvalidClient { basic: authorization.is_some(), reason: "client authentication failed" });
+    }
+    Ok(presented)
+}
+
+pub const MAX_CLIENT_ID: usize = 128;
+
+fn extract_any(authorization: Option<&str>, params: &Params) -> Result<Option<Presented>> {
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
     if let Some(h) = authorization {
@@ -122,6 +134,9 @@ mod tests {
         let p = Params::from_pairs([("client_id", "a")]);
         assert_eq!(extract(None, &p).unwrap().unwrap().method, AuthMethod::None);
         assert!(matches!(extract(Some("Basic %%%"), &Params::default()), Err(Error::InvalidClient { basic: true, .. })));
+        let long = "x".repeat(MAX_CLIENT_ID + 1);
+        let p = Params::from_pairs([("client_id", long.as_str())]);
+        assert!(matches!(extract(None, &p), Err(Error::InvalidClient { .. })));
     }
 
     #[test]
