@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# How Tessera's hot paths scale with stored state: the same runs as bench.sh
+# (server on core 0, load on core 1) with 1, 10,000 and 100,000 extra clients
+# in PostgreSQL and 1,000,000 refresh tokens in Redis. Markdown on stdout.
+#   bash scripts/bench-scale.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/services.sh
+SECS="${1:-5}"
+cargo build --release --quiet
+cargo bench --bench flows --no-run --quiet 2>/dev/null
+FLOWS="$(ls -t target/release/deps/flows-* | grep -v '\.d$' | head -n1)"
+BIN=target/release/tessera
+start_services
+WORK="$TMP/work"; mkdir -p "$WORK"
+export DATABASE_URL="$DATABASE_URL_SVC" REDIS_URL="$REDIS_URL_SVC" TESSERA_KEK_FILE="$WORK/kek" RUST_LOG=warn
+python3 -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))' > "$WORK/kek"
+PORT="$(free_port)"; BASE="http://127.0.0.1:$PORT"
+export TESSERA_BIND="127.0.0.1:$PORT" TESSERA_RATE_TIERS="free=100000000"
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+$BIN migrate >/dev/null
+CC=$($BIN client create --name bench --grant-types client_credentials --scopes read:data --json)
+ID=$(echo "$CC" | json client_id); SECRET=$(echo "$CC" | json client_secret)
+APP=$($BIN client create --name app --type public --grant-types authorization_code,refresh_token --scopes "openid read:data" --redirect-uris http://127.0.0.1:9/cb --json)
+APP_ID=$(echo "$APP" | json client_id)
+echo "bench-password-1" | $BIN user create --username bench --email bench@example.com --password-stdin --json >/dev/null
+cat > "$WORK/cc.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf '%s' "$ID:$SECRET" | base64 -w0)"
+LUA
+psql_q() { "${AS_PG[@]}" psql -q -h "$TMP/sock" -p "$PG_PORT" -U postgres -d tessera -c "$1" >/dev/null; }
+run() {
+  taskset -c 0 $BIN serve --workers 1 > "$WORK/t.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
+  local cc refresh
+  cc=$(taskset -c 1 wrk -t1 -c16 -d"${SECS}s" -s "$WORK/cc.lua" "$BASE/token" | awk '/Requests\/sec/ {print int($2)}')
+  refresh=$(taskset -c 1 "$FLOWS" --base "$BASE" --scenario refresh --client-id "$APP_ID" --username bench --password bench-password-1 --concurrency 16 --seconds "$SECS" | sed 's/.*rps=\([0-9]*\).*/\1/')
+  kill $pid; wait $pid 2>/dev/null || true
+  echo "| $1 | $cc | $refresh |"
+}
+echo "| stored state | client_credentials req/s | refresh rotations/s |"
+echo "|---|---|---|"
+run "3 clients, empty Redis"
+psql_q "INSERT INTO clients (client_id, name, description, client_type, redirect_uris, grant_types, scopes, status, tier, secret_hash, created_at, updated_at) SELECT md5(i::text), 'c'||i, '', 'confidential', '', 'client_credentials', 'read:data', 'active', 'free', md5('s'||i), 0, 0 FROM generate_series(1, 10000) i"
+run "10,000 clients"
+psql_q "INSERT INTO clients (client_id, name, description, client_type, redirect_uris, grant_types, scopes, status, tier, secret_hash, created_at, updated_at) SELECT md5('x'||i), 'c'||i, '', 'confidential', '', 'client_credentials', 'read:data', 'active', 'free', md5('s'||i), 0, 0 FROM generate_series(1, 90000) i"
+run "100,000 clients"
+python3 - <<'PY' | redis-cli -p "$REDIS_PORT" --pipe >/dev/null
+import sys, os, hashlib
+def cmd(*a):
+    out = [f"*{len(a)}\r\n"]
+    for x in a:
+        x = str(x); out.append(f"${len(x.encode())}\r\n{x}\r\n")
+    return "".join(out)
+w = sys.stdout.write
+for i in range(1_000_000):
+    h = hashlib.sha256(str(i).encode()).hexdigest()
+    w(cmd("HSET", f"tessera:rt:{h}", "family", f"f{i}", "client", "seed", "user", "seed", "data", "{}", "exp", "4000000000", "jti", f"j{i}", "jexp", "4000000000", "used", "0"))
+PY
+run "100,000 clients, 1,000,000 refresh tokens in Redis ($(redis-cli -p "$REDIS_PORT" dbsize) keys)"
