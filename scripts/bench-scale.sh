@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How Tessera's hot paths scale with stored state: the same runs as bench.sh
+# How Tessera's hot paths scale with concurrency and with stored state: the same runs as bench.sh
 # (server on core 0, load on core 1) with 1, 10,000 and 100,000 extra clients
 # in PostgreSQL and 1,000,000 refresh tokens in Redis. Markdown on stdout.
 #   bash scripts/bench-scale.sh [SECONDS]
@@ -41,6 +41,18 @@ run() {
   kill $pid; wait $pid 2>/dev/null || true
   echo "| $1 | $cc | $refresh |"
 }
+# Concurrency sweep on client_credentials (empty state).
+taskset -c 0 $BIN serve --workers 1 > "$WORK/t.log" 2>&1 &
+SPID=$!
+for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
+echo "| connections | client_credentials req/s | p50 | p99 |"
+echo "|---|---|---|---|"
+for c in 1 4 16 64 256; do
+  res=$(taskset -c 1 wrk -t1 -c$c -d"${SECS}s" --latency -s "$WORK/cc.lua" "$BASE/token")
+  echo "| $c | $(echo "$res" | awk '/Requests\/sec/ {print int($2)}') | $(echo "$res" | awk '$1=="50%" {print $2}') | $(echo "$res" | awk '$1=="99%" {print $2}') |"
+done
+kill $SPID; wait $SPID 2>/dev/null || true
+echo
 echo "| stored state | client_credentials req/s | refresh rotations/s |"
 echo "|---|---|---|"
 run "3 clients, empty Redis"
