@@ -10,7 +10,6 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::keys::{Kek, KeyManager, TokenType};
 use crate::oauth::client_auth::{self, Presented};
-use crate::oauth::params::Params;
 use crate::oauth::rate_limit::{self, Decision, Endpoint};
 use crate::oauth::tokens::{self, AccessClaims};
 use crate::store::{Round, RoundAnswer, TokenStore};
@@ -149,14 +148,6 @@ impl Tessera {
         Ok(self.store.usage(client_id).await? + local)
     }
 
-    /// Authenticate the client of a token-endpoint-style request.
-    pub async fn authenticate_client(&self, authorization: Option<&str>, params: &Params) -> Result<Client> {
-        let presented: Presented = client_auth::extract(authorization, params)?
-            .ok_or(Error::InvalidClient { basic: false, reason: "client authentication required" })?;
-        let client = self.client(&presented.client_id).await?;
-        client_auth::authenticate(client, &presented)
-    }
-
     /// A client by id, from memory when the store's clients epoch says
     /// nothing changed since it was read (one Redis GET instead of a
     /// database query), else from the database.
@@ -276,26 +267,8 @@ impl Tessera {
     /// its limit. `Ok(None)` only when the counter store is down and the
     /// deployment chose to fail open.
     pub async fn rate_check(&self, client: &Client, endpoint: Endpoint) -> Result<Option<Decision>> {
-        let policy = &self.cfg.rate;
-        let limit = policy.limit_for(&client.tier, client.rate_limit);
-        let cost = policy.cost(endpoint);
-        let (window, elapsed) = rate_limit::window_of(chrono::Utc::now().timestamp_millis());
-        let key = format!("client:{}", client.client_id);
-        let (prev, cur) = match self.store.rate_add(&key, window, cost).await {
-            Ok(c) => c,
-            Err(e) if policy.fail_open => {
-                log::warn!("rate-limit store unavailable, failing open: {e}");
-                return Ok(None);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let d = rate_limit::decide(prev, cur, elapsed, limit, cost);
-        if d.allowed {
-            return Ok(Some(d));
-        }
-        self.store.rate_refund(&key, window, cost).await?;
-        self.rate_refused(client, window, limit, endpoint).await;
-        Err(Error::RateLimited(d))
+        let (round, key) = self.round(&client.client_id, endpoint, None).await?;
+        self.rate_decide(client, &round, &key).await
     }
 
     /// Sign an RFC 9068 access token with the current key.

@@ -13,8 +13,7 @@ use crate::oauth::{client_auth, introspection, revocation};
 pub async fn introspect(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
     let params = read_form(&req, body, t.cfg.max_body_bytes).await?;
     let auth = authorization(&req);
-    let presented = client_auth::extract(auth, &params)?
-        .ok_or(Error::InvalidClient { basic: false, reason: "client authentication required" })?;
+    let presented = client_auth::require(auth, &params)?;
     // Check the token's signature first (in memory), so that one store round
     // trip can count the request, read the clients epoch and ask the denylist.
     let token = params.get("token").unwrap_or("");

@@ -6,14 +6,12 @@ use super::error::{ok_no_store, OAuthError};
 use crate::oauth::rate_limit::Endpoint;
 use super::form::{authorization, read_form};
 use crate::app::Tessera;
-use crate::error::Error;
 use crate::oauth::{client_auth, grants};
 
 pub async fn token(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
     let params = read_form(&req, body, t.cfg.max_body_bytes).await?;
     let grant_type = grants::grant_type(&params)?;
-    let presented = client_auth::extract(authorization(&req), &params)?
-        .ok_or(Error::InvalidClient { basic: false, reason: "client authentication required" })?;
+    let presented = client_auth::require(authorization(&req), &params)?;
     let (round, key) = t.round(&presented.client_id, Endpoint::Token, None).await?;
     let client = t.authenticate_at(&presented, round.epoch.clone(), &key).await?;
     let rate = t.rate_decide(&client, &round, &key).await?;

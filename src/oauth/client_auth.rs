@@ -44,6 +44,11 @@ pub fn extract(authorization: Option<&str>, params: &Params) -> Result<Option<Pr
 
 pub const MAX_CLIENT_ID: usize = 128;
 
+/// Like [`extract`], for endpoints where the client must authenticate.
+pub fn require(authorization: Option<&str>, params: &Params) -> Result<Presented> {
+    extract(authorization, params)?.ok_or(Error::InvalidClient { basic: false, reason: "client authentication required" })
+}
+
 fn extract_any(authorization: Option<&str>, params: &Params) -> Result<Option<Presented>> {
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");

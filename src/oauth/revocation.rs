@@ -41,26 +41,6 @@ pub async fn revoke(t: &Tessera, client: &Client, token: &str, hint: Option<&str
     Ok(())
 }
 
-/// Introspect a token for an authenticated caller.
-pub async fn introspect(t: &Tessera, token: &str) -> Result<Introspection> {
-    let ring = t.keys.ring();
-    let claims = match introspection::verify(&ring, &t.cfg.issuer, token, 0, false) {
-        Ok(c) => c,
-        Err(introspection::Rejected::Malformed) => return introspect_refresh(t, token).await,
-        Err(why) => {
-            log::debug!("introspection: token rejected ({why:?})");
-            return Ok(Introspection::inactive());
-        }
-    };
-    if t.store.is_denied(&claims.jti).await? {
-        return Ok(Introspection::inactive());
-    }
-    match t.client(&claims.client_id).await? {
-        Some(c) if c.is_active() => Ok(Introspection::access(claims)),
-        _ => Ok(Introspection::inactive()),
-    }
-}
-
 /// Introspect with the signature already checked and the denylist already
 /// asked (the introspection endpoint's one store round trip).
 pub async fn introspect_verified(
