@@ -102,26 +102,17 @@ impl Flow {
     }
 
     async fn exchange(&self, code: &str) -> (u16, Option<String>) {
-        let r = self
-            .http
-            .post(format!("{}/token", self.base))
-            .form(&[("grant_type", "authorization_code"), ("code", code), ("client_id", &self.client_id), ("redirect_uri", REDIRECT), ("code_verifier", &self.verifier)])
-            .send()
+        self.token(&[("grant_type", "authorization_code"), ("code", code), ("client_id", &self.client_id), ("redirect_uri", REDIRECT), ("code_verifier", &self.verifier)])
             .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let v: serde_json::Value = r.json().await.unwrap_or_default();
-        (status, v["refresh_token"].as_str().map(str::to_string))
     }
 
     async fn refresh(&self, token: &str) -> (u16, Option<String>) {
-        let r = self
-            .http
-            .post(format!("{}/token", self.base))
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", &self.client_id)])
-            .send()
-            .await
-            .unwrap();
+        self.token(&[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", &self.client_id)]).await
+    }
+
+    /// POST /token: the status and the refresh token of the answer.
+    async fn token(&self, form: &[(&str, &str)]) -> (u16, Option<String>) {
+        let r = self.http.post(format!("{}/token", self.base)).form(form).send().await.unwrap();
         let status = r.status().as_u16();
         let v: serde_json::Value = r.json().await.unwrap_or_default();
         (status, v["refresh_token"].as_str().map(str::to_string))

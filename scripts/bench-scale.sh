@@ -7,29 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/services.sh
 SECS="${1:-5}"
-cargo build --release --quiet
-cargo bench --bench flows --no-run --quiet 2>/dev/null
-FLOWS="$(ls -t target/release/deps/flows-* | grep -v '\.d$' | head -n1)"
-BIN=target/release/tessera
-start_services
-WORK="$TMP/work"; mkdir -p "$WORK"
-export DATABASE_URL="$DATABASE_URL_SVC" REDIS_URL="$REDIS_URL_SVC" TESSERA_KEK_FILE="$WORK/kek" RUST_LOG=warn
-python3 -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))' > "$WORK/kek"
-PORT="$(free_port)"; BASE="http://127.0.0.1:$PORT"
-export TESSERA_BIND="127.0.0.1:$PORT" TESSERA_RATE_TIERS="free=100000000"
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
-$BIN migrate >/dev/null
-CC=$($BIN client create --name bench --grant-types client_credentials --scopes read:data --json)
-ID=$(echo "$CC" | json client_id); SECRET=$(echo "$CC" | json client_secret)
-APP=$($BIN client create --name app --type public --grant-types authorization_code,refresh_token --scopes "openid read:data" --redirect-uris http://127.0.0.1:9/cb --json)
-APP_ID=$(echo "$APP" | json client_id)
-echo "bench-password-1" | $BIN user create --username bench --email bench@example.com --password-stdin --json >/dev/null
-cat > "$WORK/cc.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "grant_type=client_credentials"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $(printf '%s' "$ID:$SECRET" | base64 -w0)"
-LUA
+bench_deployment
+post_lua "$WORK/cc.lua" "grant_type=client_credentials" "$CC_ID:$CC_SECRET"
 psql_q() { "${AS_PG[@]}" psql -q -h "$TMP/sock" -p "$PG_PORT" -U postgres -d tessera -c "$1" >/dev/null; }
 run() {
   taskset -c 0 $BIN serve --workers 1 > "$WORK/t.log" 2>&1 &

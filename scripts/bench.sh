@@ -18,28 +18,10 @@ command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 install_missing "${need[@]}"
 [ -d bench/peer/node_modules/oidc-provider ] || (cd bench/peer && npm ci --no-audit --no-fund --silent)
 
-log "building release"
-cargo build --release --quiet
-cargo bench --bench flows --no-run --quiet 2>/dev/null
-FLOWS="$(ls -t target/release/deps/flows-* | grep -v '\.d$' | head -n1)"
-BIN=target/release/tessera
-
-start_services
-WORK="$TMP/work"; mkdir -p "$WORK"
-export DATABASE_URL="$DATABASE_URL_SVC" REDIS_URL="$REDIS_URL_SVC" TESSERA_KEK_FILE="$WORK/kek" RUST_LOG=warn
-python3 -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))' > "$WORK/kek"
-PORT="$(free_port)"; BASE="http://127.0.0.1:$PORT"
-export TESSERA_BIND="127.0.0.1:$PORT" TESSERA_RATE_TIERS="free=100000000"
-
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
-$BIN migrate >/dev/null
-CC=$($BIN client create --name bench --grant-types client_credentials --scopes read:data --json)
-CC_ID=$(echo "$CC" | json client_id); CC_SECRET=$(echo "$CC" | json client_secret)
+bench_deployment
+json() { json_field "$1"; }
 RS=$($BIN client create --name rs --grant-types client_credentials --scopes read:data --json)
 RS_ID=$(echo "$RS" | json client_id); RS_SECRET=$(echo "$RS" | json client_secret)
-APP=$($BIN client create --name app --type public --grant-types authorization_code,refresh_token --scopes "openid read:data" --redirect-uris http://127.0.0.1:9/cb --json)
-APP_ID=$(echo "$APP" | json client_id)
-echo "bench-password-1" | $BIN user create --username bench --email bench@example.com --password-stdin --json >/dev/null
 
 taskset -c 0 $BIN serve --workers 1 > "$WORK/tessera.log" 2>&1 &
 TPID=$!
@@ -71,16 +53,6 @@ wrk_run() {
   out "| $name | ${rps%.*} | $p50 | $p99 | $non2xx${errors:+ ($errors)} | ${cpu}% | $((mem / 1024)) MiB |"
 }
 
-post_lua() { # file body auth
-  cat > "$1" <<LUA
-wrk.method = "POST"
-wrk.body = "$2"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $3"
-LUA
-}
-b64() { printf '%s' "$1" | base64 -w0; }
-
 log "signing ceiling: openssl speed rsa2048 on core 0"
 CEIL=$(taskset -c 0 openssl speed -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}')
 CEIL=${CEIL%.*}
@@ -101,10 +73,10 @@ out "Tessera's own signer (aws-lc-rs, key kept in memory, whole JWT), tokens/s o
 out ""
 out "| Tessera | req/s | p50 | p99 | non-2xx | CPU | peak RSS |"
 out "|---|---|---|---|---|---|---|"
-post_lua "$WORK/cc.lua" "grant_type=client_credentials" "$(b64 "$CC_ID:$CC_SECRET")"
+post_lua "$WORK/cc.lua" "grant_type=client_credentials" "$CC_ID:$CC_SECRET"
 wrk_run "client_credentials" $TPID "$BASE/token" "$WORK/cc.lua"; CC_RPS=$LAST_RPS
 TOKEN=$(curl -s -u "$CC_ID:$CC_SECRET" -d grant_type=client_credentials "$BASE/token" | json access_token)
-post_lua "$WORK/intro.lua" "token=$TOKEN" "$(b64 "$RS_ID:$RS_SECRET")"
+post_lua "$WORK/intro.lua" "token=$TOKEN" "$RS_ID:$RS_SECRET"
 wrk_run "introspection" $TPID "$BASE/introspect" "$WORK/intro.lua"; INTRO_RPS=$LAST_RPS
 wrk_run "JWKS" $TPID "$BASE/.well-known/jwks.json"
 wrk_run "discovery" $TPID "$BASE/.well-known/openid-configuration"
@@ -126,14 +98,14 @@ PPORT="$(free_port)"
 (cd bench/peer && PORT=$PPORT exec taskset -c 0 node server.mjs > "$WORK/peer.log" 2>&1) &
 sleep 0.2; PPID_NODE=$(pgrep -f "node server.mjs" | head -n1)
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PPORT/.well-known/openid-configuration" >/dev/null && break; sleep 0.1; done
-PB64="$(b64 "bench:bench-secret-bench-secret-bench-secret-00")"
+PEER_AUTH="bench:bench-secret-bench-secret-bench-secret-00"
 out ""
 out "| oidc-provider 8.8.1 | req/s | p50 | p99 | non-2xx | CPU | peak RSS |"
 out "|---|---|---|---|---|---|---|"
-post_lua "$WORK/pcc.lua" "grant_type=client_credentials&scope=read%3Adata" "$PB64"
+post_lua "$WORK/pcc.lua" "grant_type=client_credentials&scope=read%3Adata" "$PEER_AUTH"
 wrk_run "client_credentials (JWT RS256)" "$PPID_NODE" "http://127.0.0.1:$PPORT/token" "$WORK/pcc.lua"; PEER_CC=$LAST_RPS
 OPAQUE=$(curl -s -u "bench:bench-secret-bench-secret-bench-secret-00" -d grant_type=client_credentials -d scope=read:data -d resource=https://opaque.example.com "http://127.0.0.1:$PPORT/token" | json access_token)
-post_lua "$WORK/pintro.lua" "token=$OPAQUE" "$PB64"
+post_lua "$WORK/pintro.lua" "token=$OPAQUE" "$PEER_AUTH"
 wrk_run "introspection (opaque)" "$PPID_NODE" "http://127.0.0.1:$PPORT/token/introspection" "$WORK/pintro.lua"; PEER_INTRO=$LAST_RPS
 kill "$PPID_NODE" 2>/dev/null || true
 

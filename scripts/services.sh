@@ -73,3 +73,40 @@ start_services() {
   DATABASE_URL_SVC="postgres://tessera:$pass@127.0.0.1:$PG_PORT/tessera"
   REDIS_URL_SVC="redis://127.0.0.1:$REDIS_PORT/"
 }
+
+# bench_deployment: for the benchmarks. Builds the release binary and the
+# flows load tool, starts the services, prepares a database with a
+# client_credentials client (CC_ID, CC_SECRET), a public app (APP_ID) and a
+# user "bench" (password bench-password-1). Sets BIN, FLOWS, WORK, PORT, BASE.
+bench_deployment() {
+  log "building release"
+  cargo build --release --quiet
+  cargo bench --bench flows --no-run --quiet 2>/dev/null
+  FLOWS="$(ls -t target/release/deps/flows-* | grep -v '\.d$' | head -n1)"
+  BIN=target/release/tessera
+  start_services
+  WORK="$TMP/work"; mkdir -p "$WORK"
+  export DATABASE_URL="$DATABASE_URL_SVC" REDIS_URL="$REDIS_URL_SVC" TESSERA_KEK_FILE="$WORK/kek" RUST_LOG=warn
+  python3 -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))' > "$WORK/kek"
+  PORT="$(free_port)"; BASE="http://127.0.0.1:$PORT"
+  export TESSERA_BIND="127.0.0.1:$PORT" TESSERA_RATE_TIERS="free=100000000"
+  $BIN migrate >/dev/null
+  local cc app
+  cc=$($BIN client create --name bench --grant-types client_credentials --scopes read:data --json)
+  CC_ID=$(echo "$cc" | json_field client_id); CC_SECRET=$(echo "$cc" | json_field client_secret)
+  app=$($BIN client create --name app --type public --grant-types authorization_code,refresh_token --scopes "openid read:data" --redirect-uris http://127.0.0.1:9/cb --json)
+  APP_ID=$(echo "$app" | json_field client_id)
+  echo "bench-password-1" | $BIN user create --username bench --email bench@example.com --password-stdin --json >/dev/null
+}
+
+json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+
+# post_lua FILE BODY USER:PASSWORD : a wrk script posting a form with Basic auth.
+post_lua() {
+  cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.body = "$2"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf '%s' "$3" | base64 -w0)"
+LUA
+}
