@@ -1,5 +1,8 @@
 use clap::Parser;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = tessera::cli::Cli::parse();
     // The server logs at info; admin commands keep stderr quiet unless asked.
