@@ -191,6 +191,15 @@ impl Tessera {
         }
     }
 
+    /// The denylist and the clients epoch in one round trip, counting nothing
+    /// (endpoints without a rate limit, such as the admin API).
+    pub async fn denylist_round(&self, jti: &str) -> Result<RoundAnswer> {
+        self.store.round(Round { rate: None, deny: Some(jti) }).await.map_err(|e| {
+            self.forget_clients();
+            e.into()
+        })
+    }
+
     /// Give back a counted request (its client failed to authenticate).
     pub async fn refund(&self, key: &RateKey) {
         if key.counted {

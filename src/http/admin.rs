@@ -125,10 +125,10 @@ async fn api_auth(t: &Tessera, req: &HttpRequest) -> Result<crate::clients::Clie
     };
     let Some(token) = token else { return Err(challenge("invalid_token", StatusCode::UNAUTHORIZED, "a bearer token is required")) };
     use crate::oauth::userinfo::{check_bearer, BearerError};
-    match check_bearer(t, token, "tessera:admin").await {
-        Ok((_, client)) => Ok(client),
+    match check_bearer(t, token, "tessera:admin", None).await {
+        Ok(b) => Ok(b.client),
         Err(BearerError::InsufficientScope(_)) => Err(challenge("insufficient_scope", StatusCode::FORBIDDEN, "the tessera:admin scope is required")),
-        Err(BearerError::Unavailable) => Err(Error::Config("store unavailable".into()).into()),
+        Err(BearerError::Unavailable | BearerError::RateLimited(_)) => Err(Error::Config("store unavailable".into()).into()),
         Err(_) => Err(challenge("invalid_token", StatusCode::UNAUTHORIZED, "the token is invalid, expired or revoked")),
     }
 }

@@ -19,6 +19,7 @@ fn bearer_error(e: BearerError) -> HttpResponse {
             return HttpResponse::ServiceUnavailable()
                 .json(json!({"error": "temporarily_unavailable", "error_description": "retry later"}))
         }
+        BearerError::RateLimited(d) => return actix_web::ResponseError::error_response(&OAuthError::from(crate::error::Error::RateLimited(d))),
     };
     let mut challenge = format!("Bearer realm=\"tessera\", error=\"{code}\", error_description=\"{desc}\"");
     if let Some(s) = scope {
@@ -45,18 +46,14 @@ async fn respond(t: &Tessera, token: Option<String>) -> HttpResponse {
             .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"tessera\""))
             .finish();
     };
-    let (claims, client) = match userinfo::check_bearer(t, &token, "openid").await {
-        Ok(c) => c,
+    let b = match userinfo::check_bearer(t, &token, "openid", Some(Endpoint::Userinfo)).await {
+        Ok(b) => b,
         Err(e) => return bearer_error(e),
     };
-    let rate = match t.rate_check(&client, Endpoint::Userinfo).await {
-        Ok(r) => r,
-        Err(e) => return actix_web::ResponseError::error_response(&OAuthError::from(e)),
-    };
-    match crate::users::get(&t.db, &claims.sub).await {
+    match crate::users::get(&t.db, &b.claims.sub).await {
         Ok(Some(user)) => {
-            let scopes: Vec<&str> = claims.scope.split(' ').collect();
-            ok_no_store(&rate).json(userinfo::claims(&user, &scopes))
+            let scopes: Vec<&str> = b.claims.scope.split(' ').collect();
+            ok_no_store(&b.rate).json(userinfo::claims(&user, &scopes))
         }
         Ok(None) => bearer_error(BearerError::InvalidToken("the user no longer exists")),
         Err(_) => bearer_error(BearerError::Unavailable),

@@ -4,9 +4,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::both_backends;
-use crate::support::{free_port, limited_client, machine_client, serve_process, start, start_with, wait_ready, Backend, TestDb};
+use crate::support::{free_port, limited_client, user, machine_client, serve_process, start, start_with, wait_ready, Backend, TestDb};
 
-both_backends!(over_the_limit_gets_429_and_others_are_unaffected);
+both_backends!(over_the_limit_gets_429_and_others_are_unaffected, userinfo_counts_against_the_tokens_client);
 
 fn header(r: &reqwest::Response, name: &str) -> i64 {
     r.headers().get(name).unwrap_or_else(|| panic!("no {name}")).to_str().unwrap().parse().unwrap()
@@ -49,6 +49,44 @@ async fn over_the_limit_gets_429_and_others_are_unaffected(b: Backend) {
     s.post_basic("/token", &id, &secret, &cc).await;
     let hits = crate::support::count_where(&s.db, "audit_events", "event = 'rate_limit.hit'").await;
     assert_eq!(hits, 1);
+}
+
+/// /userinfo counts against the client the token was issued to, in the same
+/// store round trip as the denylist check; a revoked token spends nothing.
+async fn userinfo_counts_against_the_tokens_client(b: Backend) {
+    let s = start_with(TestDb::new(b).await, |c| c.rate.free = 10).await;
+    user(&s.db, "ula", "user").await;
+    let (client, _) = crate::support::app(&s.db, "public", "openid read:data").await;
+    // two token requests at cost 2 each: 4 of 10 spent
+    let kept = s.tokens_for(&client, "ula", "openid").await["access_token"].as_str().unwrap().to_string();
+    let revoked = s.tokens_for(&client, "ula", "openid").await["access_token"].as_str().unwrap().to_string();
+    let r = s.http.post(s.url("/revoke")).form(&[("token", revoked.as_str()), ("client_id", client.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let userinfo = |tok: String| {
+        let (http, url) = (s.http.clone(), s.url("/userinfo"));
+        async move { http.get(url).bearer_auth(tok).send().await.unwrap() }
+    };
+    let r = userinfo(kept.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-ratelimit-limit"), 10);
+    let before = header(&r, "x-ratelimit-remaining");
+    let r = userinfo(revoked).await;
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    let r = userinfo(kept.clone()).await;
+    assert_eq!(header(&r, "x-ratelimit-remaining"), before - 1, "the revoked token was refunded");
+    let mut last = r;
+    for _ in 0..10 {
+        if last.status() == 429 {
+            break;
+        }
+        last = userinfo(kept.clone()).await;
+    }
+    assert_eq!(last.status(), 429);
+    assert!(header(&last, "retry-after") >= 1);
+    let v: serde_json::Value = last.json().await.unwrap();
+    assert_eq!(v["error"], "rate_limit_exceeded");
+    assert!(v.get("sub").is_none());
 }
 
 /// Two `tessera serve` processes on one PostgreSQL + Redis count one limit.
