@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How Tessera's hot paths scale with concurrency and with stored state: the same runs as bench.sh
-# (server on core 0, load on core 1) with 1, 10,000 and 100,000 extra clients
-# in PostgreSQL and 1,000,000 refresh tokens in Redis. Markdown on stdout.
+# (server on core 0, load on core 1) with 10,000, 100,000 and 1,000,000 clients
+# in PostgreSQL and 1,000,000 refresh tokens in Redis, and token requests
+# spread over 10,000 of the clients. Markdown on stdout.
 #   bash scripts/bench-scale.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,3 +53,32 @@ for i in range(1_000_000):
     w(cmd("HSET", f"tessera:rt:{h}", "family", f"f{i}", "client", "seed", "user", "seed", "data", "{}", "exp", "4000000000", "jti", f"j{i}", "jexp", "4000000000", "used", "0"))
 PY
 run "100,000 clients, 1,000,000 refresh tokens in Redis ($(redis-cli -p "$REDIS_PORT" dbsize) keys)"
+# To 1,000,000 clients; 10,000 of them with known secrets to spread the load over.
+psql_q "INSERT INTO clients (client_id, name, description, client_type, redirect_uris, grant_types, scopes, status, tier, secret_hash, created_at, updated_at) SELECT 'spread-'||i, 'c'||i, '', 'confidential', '', 'client_credentials', 'read:data', 'active', 'free', encode(sha256(('bench-secret-'||i)::bytea), 'hex'), 0, 0 FROM generate_series(1, 10000) i"
+psql_q "INSERT INTO clients (client_id, name, description, client_type, redirect_uris, grant_types, scopes, status, tier, secret_hash, created_at, updated_at) SELECT md5('y'||i), 'c'||i, '', 'confidential', '', 'client_credentials', 'read:data', 'active', 'free', md5('s'||i), 0, 0 FROM generate_series(1, 890000) i"
+run "1,000,000 clients, 1,000,000 refresh tokens"
+python3 - "$WORK/spread.lua" <<'PY'
+import base64, sys
+with open(sys.argv[1], "w") as f:
+    f.write("local auths = {\n")
+    for i in range(1, 10001):
+        f.write('"Basic %s",\n' % base64.b64encode(f"spread-{i}:bench-secret-{i}".encode()).decode())
+    f.write("}\n")
+    f.write('wrk.method = "POST"\nwrk.body = "grant_type=client_credentials"\n')
+    f.write('wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n')
+    f.write('request = function()\n  wrk.headers["Authorization"] = auths[math.random(#auths)]\n  return wrk.format()\nend\n')
+PY
+taskset -c 0 $BIN serve --workers 1 > "$WORK/t.log" 2>&1 &
+SPID=$!
+for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
+echo
+echo "client_credentials spread over 10,000 of the 1,000,000 clients (random client per request):"
+echo
+echo "| pass | req/s | p50 | p99 | non-2xx |"
+echo "|---|---|---|---|---|"
+for pass in "first (clients read from PostgreSQL as they come)" "second (clients in memory)"; do
+  res=$(taskset -c 1 wrk -t1 -c16 -d"${SECS}s" --latency -s "$WORK/spread.lua" "$BASE/token")
+  non2xx=$(echo "$res" | awk '/Non-2xx/ {print $5}')
+  echo "| $pass | $(echo "$res" | awk '/Requests\/sec/ {print int($2)}') | $(echo "$res" | awk '$1=="50%" {print $2}') | $(echo "$res" | awk '$1=="99%" {print $2}') | ${non2xx:-0} |"
+done
+kill $SPID; wait $SPID 2>/dev/null || true
