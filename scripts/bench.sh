@@ -4,10 +4,10 @@
 # run; panva's oidc-provider as a peer on the same core with the same load.
 # Prints a Markdown report (also written to target/bench-report.md).
 #   bash scripts/bench.sh [SECONDS_PER_RUN] [CONCURRENCY] [ROUNDS]
-# The client_credentials ratio is the median of ROUNDS interleaved pairs (the
-# ceiling, then Tessera, on the same core): this shared machine's speed drifts
-# by 10-20 % within minutes, so a ceiling measured once is not comparable
-# with a token rate measured a minute later.
+# Every ratio is the median of ROUNDS interleaved rounds (the ceiling, the
+# signer, then Tessera and the peer, on the same core, seconds apart): this
+# shared machine's speed drifts by 10-20 % within minutes, so a ceiling or a
+# peer measured once is not comparable with a rate measured minutes later.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/services.sh
@@ -66,7 +66,6 @@ LIB=""
 for alg in RS256 ES256 EdDSA; do
   r=$(taskset -c 0 "$FLOWS" --scenario sign --alg $alg --seconds 3 --base x | sed 's/.*rps=//')
   LIB="$LIB | $alg $r"
-  [ $alg = RS256 ] && LIBCEIL=$r
 done
 
 out "# Tessera benchmark"
@@ -77,26 +76,46 @@ out "RS256 signing ceiling of core 0 (openssl speed rsa2048, sign/s): **$CEIL**"
 out ""
 out "Tessera's own signer (aws-lc-rs, key kept in memory, whole JWT), tokens/s on core 0$LIB"
 out ""
-out "| Tessera | req/s | p50 | p99 | non-2xx | CPU | peak RSS |"
-out "|---|---|---|---|---|---|---|"
+log "peer: oidc-provider 8.8.1 on core 0 (idle while Tessera is measured, and the other way round)"
+PPORT="$(free_port)"
+(cd bench/peer && PORT=$PPORT exec taskset -c 0 node server.mjs > "$WORK/peer.log" 2>&1) &
+sleep 0.2; PPID_NODE=$(pgrep -f "node server.mjs" | head -n1)
+trap 'kill $TPID $PPID_NODE 2>/dev/null; stop_services' EXIT INT TERM
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PPORT/.well-known/openid-configuration" >/dev/null && break; sleep 0.1; done
+PEER="http://127.0.0.1:$PPORT"
+PEER_AUTH="bench:bench-secret-bench-secret-bench-secret-00"
 post_lua "$WORK/cc.lua" "grant_type=client_credentials" "$CC_ID:$CC_SECRET"
-# Interleaved rounds: the ceiling, then client_credentials, ROUNDS times.
-declare -a R_CEIL R_CC R_RATIO R_ROW
-for i in $(seq 1 "$ROUNDS"); do
-  R_CEIL[$i]=$(ceiling 3)
-  QUIET=1 wrk_run "client_credentials (median of $ROUNDS rounds)" $TPID "$BASE/token" "$WORK/cc.lua"
-  R_CC[$i]=$LAST_RPS; R_ROW[$i]=$LAST_ROW
-  R_RATIO[$i]=$(python3 -c "print(round(float('${R_CC[$i]}')/${R_CEIL[$i]}, 3))")
-  log "round $i: ceiling ${R_CEIL[$i]}/s, client_credentials ${R_CC[$i]}/s, ratio ${R_RATIO[$i]}"
-done
-# The round with the median ratio stands for the rest in the table.
-MID=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:]]; print(sorted(range(len(v)), key=v.__getitem__)[len(v)//2] + 1)" "${R_RATIO[@]}")
-CC_RPS=${R_CC[$MID]}
-CC_RATIO=${R_RATIO[$MID]}
-out "${R_ROW[$MID]}"
 TOKEN=$(curl -s -u "$CC_ID:$CC_SECRET" -d grant_type=client_credentials "$BASE/token" | json access_token)
 post_lua "$WORK/intro.lua" "token=$TOKEN" "$RS_ID:$RS_SECRET"
-wrk_run "introspection" $TPID "$BASE/introspect" "$WORK/intro.lua"; INTRO_RPS=$LAST_RPS
+post_lua "$WORK/pcc.lua" "grant_type=client_credentials&scope=read%3Adata" "$PEER_AUTH"
+OPAQUE=$(curl -s -u "$PEER_AUTH" -d grant_type=client_credentials -d scope=read:data -d resource=https://opaque.example.com "$PEER/token" | json access_token)
+post_lua "$WORK/pintro.lua" "token=$OPAQUE" "$PEER_AUTH"
+
+# Interleaved rounds on core 0: the ceiling, Tessera's own signer, then
+# client_credentials and introspection on Tessera and on the peer. Every
+# ratio is taken within a round; the tables show the round with the median
+# Tessera/ceiling ratio and the medians of each ratio.
+declare -a R_CEIL R_SIGN R_CC R_PCC R_INTRO R_PINTRO R_RATIO R_ROW R_PROW R_IROW R_PIROW
+for i in $(seq 1 "$ROUNDS"); do
+  R_CEIL[$i]=$(ceiling 3)
+  R_SIGN[$i]=$(taskset -c 0 "$FLOWS" --scenario sign --alg RS256 --seconds 2 --base x | sed 's/.*rps=//')
+  QUIET=1 wrk_run "client_credentials" $TPID "$BASE/token" "$WORK/cc.lua"; R_CC[$i]=$LAST_RPS; R_ROW[$i]=$LAST_ROW
+  QUIET=1 wrk_run "client_credentials (JWT RS256)" "$PPID_NODE" "$PEER/token" "$WORK/pcc.lua"; R_PCC[$i]=$LAST_RPS; R_PROW[$i]=$LAST_ROW
+  QUIET=1 wrk_run "introspection" $TPID "$BASE/introspect" "$WORK/intro.lua"; R_INTRO[$i]=$LAST_RPS; R_IROW[$i]=$LAST_ROW
+  QUIET=1 wrk_run "introspection (opaque)" "$PPID_NODE" "$PEER/token/introspection" "$WORK/pintro.lua"; R_PINTRO[$i]=$LAST_RPS; R_PIROW[$i]=$LAST_ROW
+  R_RATIO[$i]=$(python3 -c "print(round(float('${R_CC[$i]}')/${R_CEIL[$i]}, 3))")
+  log "round $i: ceiling ${R_CEIL[$i]}/s, Tessera ${R_CC[$i]}/s (${R_RATIO[$i]}), peer ${R_PCC[$i]}/s; introspection ${R_INTRO[$i]}/s vs ${R_PINTRO[$i]}/s"
+done
+MID=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:]]; print(sorted(range(len(v)), key=v.__getitem__)[len(v)//2] + 1)" "${R_RATIO[@]}")
+CC_RPS=${R_CC[$MID]}
+# median over rounds of A[i]/B[i]: pmed "${A[@]}" "${B[@]}"
+pmed() { python3 -c "import statistics,sys; a=sys.argv[1:]; n=len(a)//2; print(round(statistics.median(float(x)/float(y) for x,y in zip(a[:n],a[n:])), 3))" "$@"; }
+each() { python3 -c "import sys; a=sys.argv[1:]; n=len(a)//2; print(' '.join(str(round(float(x)/float(y), 2)) for x,y in zip(a[:n],a[n:])))" "$@"; }
+
+out "| Tessera | req/s | p50 | p99 | non-2xx | CPU | peak RSS |"
+out "|---|---|---|---|---|---|---|"
+out "${R_ROW[$MID]}"
+out "${R_IROW[$MID]}"
 wrk_run "JWKS" $TPID "$BASE/.well-known/jwks.json"
 wrk_run "discovery" $TPID "$BASE/.well-known/openid-configuration"
 for sc in refresh authcode; do
@@ -110,36 +129,25 @@ HALF=$(python3 -c "print(int(float('$CC_RPS')/2))")
 line=$(taskset -c 1 "$FLOWS" --base "$BASE" --scenario cc --client-id "$CC_ID" --client-secret "$CC_SECRET" --concurrency "$CONC" --seconds "$SECS" --rate "$HALF")
 eval "$(echo "$line" | tr ' ' '\n' | grep '=' | sed 's/^/H_/')"
 out "| client_credentials at half of peak ($HALF/s, fixed rate) | $H_rps | ${H_p50_ms}ms | ${H_p99_ms}ms | $H_non2xx | | |"
-kill $TPID; wait $TPID 2>/dev/null || true
-
-log "peer: oidc-provider 8.8.1 on core 0"
-PPORT="$(free_port)"
-(cd bench/peer && PORT=$PPORT exec taskset -c 0 node server.mjs > "$WORK/peer.log" 2>&1) &
-sleep 0.2; PPID_NODE=$(pgrep -f "node server.mjs" | head -n1)
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PPORT/.well-known/openid-configuration" >/dev/null && break; sleep 0.1; done
-PEER_AUTH="bench:bench-secret-bench-secret-bench-secret-00"
 out ""
-out "| oidc-provider 8.8.1 | req/s | p50 | p99 | non-2xx | CPU | peak RSS |"
+out "| oidc-provider 8.8.1 (same round) | req/s | p50 | p99 | non-2xx | CPU | peak RSS |"
 out "|---|---|---|---|---|---|---|"
-post_lua "$WORK/pcc.lua" "grant_type=client_credentials&scope=read%3Adata" "$PEER_AUTH"
-PEER_CEIL=$(ceiling 3)
-wrk_run "client_credentials (JWT RS256)" "$PPID_NODE" "http://127.0.0.1:$PPORT/token" "$WORK/pcc.lua"; PEER_CC=$LAST_RPS
-OPAQUE=$(curl -s -u "bench:bench-secret-bench-secret-bench-secret-00" -d grant_type=client_credentials -d scope=read:data -d resource=https://opaque.example.com "http://127.0.0.1:$PPORT/token" | json access_token)
-post_lua "$WORK/pintro.lua" "token=$OPAQUE" "$PEER_AUTH"
-wrk_run "introspection (opaque)" "$PPID_NODE" "http://127.0.0.1:$PPORT/token/introspection" "$WORK/pintro.lua"; PEER_INTRO=$LAST_RPS
-kill "$PPID_NODE" 2>/dev/null || true
+out "${R_PROW[$MID]}"
+out "${R_PIROW[$MID]}"
+kill $TPID "$PPID_NODE" 2>/dev/null; wait $TPID 2>/dev/null || true
 
 out ""
-out "| ratio | value |"
-out "|---|---|"
-out "| Tessera client_credentials / signing ceiling (openssl), median of $ROUNDS interleaved rounds | $CC_RATIO (rounds: ${R_RATIO[*]}) |"
-out "| client_credentials rounds (ceiling/s → tokens/s) | $(for i in $(seq 1 "$ROUNDS"); do printf '%s → %s; ' "${R_CEIL[$i]}" "${R_CC[$i]%.*}"; done) |"
-out "| Tessera client_credentials / its own signer's RS256 rate | $(python3 -c "print(round(float('$CC_RPS')/float('$LIBCEIL'), 2))") |"
-PEER_RATIO=$(python3 -c "print(round(float('$PEER_CC')/$PEER_CEIL, 3))")
-out "| peer client_credentials / signing ceiling (measured just before it: $PEER_CEIL/s) | $PEER_RATIO |"
-out "| Tessera / peer, token issuance (ratio to the ceiling / ratio to the ceiling) | $(python3 -c "print(round($CC_RATIO/$PEER_RATIO, 2))")x |"
-out "| Tessera / peer, token issuance (raw req/s) | $(python3 -c "print(round(float('$CC_RPS')/float('$PEER_CC'), 2))")x |"
-out "| Tessera / peer, introspection | $(python3 -c "print(round(float('$INTRO_RPS')/float('$PEER_INTRO'), 2))")x |"
+out "| ratio (median over $ROUNDS rounds, each taken within one round) | median | every round |"
+out "|---|---|---|"
+out "| Tessera client_credentials / signing ceiling (openssl) | **$(pmed "${R_CC[@]}" "${R_CEIL[@]}")** | $(each "${R_CC[@]}" "${R_CEIL[@]}") |"
+out "| Tessera client_credentials / its own signer's RS256 rate | $(pmed "${R_CC[@]}" "${R_SIGN[@]}") | $(each "${R_CC[@]}" "${R_SIGN[@]}") |"
+out "| its own signer / signing ceiling | $(pmed "${R_SIGN[@]}" "${R_CEIL[@]}") | $(each "${R_SIGN[@]}" "${R_CEIL[@]}") |"
+out "| peer client_credentials / signing ceiling | $(pmed "${R_PCC[@]}" "${R_CEIL[@]}") | $(each "${R_PCC[@]}" "${R_CEIL[@]}") |"
+out "| Tessera / peer, token issuance | **$(pmed "${R_CC[@]}" "${R_PCC[@]}")x** | $(each "${R_CC[@]}" "${R_PCC[@]}") |"
+out "| Tessera / peer, introspection | **$(pmed "${R_INTRO[@]}" "${R_PINTRO[@]}")x** | $(each "${R_INTRO[@]}" "${R_PINTRO[@]}") |"
+out ""
+out "Rounds (ceiling, signer, Tessera cc, peer cc, Tessera introspection, peer introspection, req/s):"
+for i in $(seq 1 "$ROUNDS"); do out "- ${R_CEIL[$i]}, ${R_SIGN[$i]}, ${R_CC[$i]%.*}, ${R_PCC[$i]%.*}, ${R_INTRO[$i]%.*}, ${R_PINTRO[$i]%.*}"; done
 trap - EXIT INT TERM
 stop_services
 exit 0
