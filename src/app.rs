@@ -64,7 +64,7 @@ impl Tessera {
         }
         if let Some((username, email, password)) = &cfg.admin {
             if crate::users::find_by_username(&db, username).await?.is_none() {
-                crate::users::create(&db, username, email, password, "admin").await?;
+                crate::users::create(&db, username, email, password, "admin", Some("bootstrap")).await?;
                 log::info!("bootstrap admin {username} created");
             }
         }

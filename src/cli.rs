@@ -411,7 +411,7 @@ async fn admin(cfg: Config, cmd: Command) -> Result<()> {
                         .read_line(&mut pw)
                         .map_err(|e| Error::validation(format!("cannot read the password from stdin: {e}")))?;
                     let pw = pw.trim_end_matches(['\n', '\r']);
-                    let user = crate::users::create(&db, &username, &email, pw, &role).await?;
+                    let user = crate::users::create(&db, &username, &email, pw, &role, Some("cli")).await?;
                     print(out.json, &user, |u| format!("created user {} ({}) id {}", u.username, u.role, u.user_id));
                 }
                 UserCmd::List { out } => {

@@ -78,7 +78,8 @@ pub fn validate_username(u: &str) -> Result<()> {
     }
 }
 
-pub async fn create(db: &DatabaseConnection, username: &str, email: &str, password: &str, role: &str) -> Result<User> {
+/// Create a user (argon2id-hashed password); `actor` is who did it, for the audit trail.
+pub async fn create(db: &DatabaseConnection, username: &str, email: &str, password: &str, role: &str, actor: Option<&str>) -> Result<User> {
     validate_username(username)?;
     if !ROLES.contains(&role) {
         return Err(Error::validation(format!("role must be one of {}", ROLES.join(", "))));
@@ -106,7 +107,7 @@ pub async fn create(db: &DatabaseConnection, username: &str, email: &str, passwo
         locked_until: Set(None),
     };
     let m = users::Entity::insert(am).exec_with_returning(db).await?;
-    audit::record(db, Event { event: "user.created", user_id: Some(&m.user_id), actor: Some("cli"), ..Default::default() })
+    audit::record(db, Event { event: "user.created", user_id: Some(&m.user_id), actor, ..Default::default() })
         .await;
     Ok(m.into())
 }

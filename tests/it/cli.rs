@@ -162,6 +162,10 @@ async fn users_and_grants_through_the_cli(b: Backend) {
     let short = tessera_stdin(&s, &["user", "create", "--username", "bob", "--email", "bob@example.com", "--password-stdin"], "short\n");
     assert!(!short.ok && short.stderr.contains("at least 8"));
     assert_eq!(count_rows(&s.db, "users").await, 1, "refusals write nothing");
+    let f = tessera::audit::Filter { limit: 100, ..Default::default() };
+    let created: Vec<_> = tessera::audit::list(&s.db, &f).await.unwrap().into_iter().filter(|r| r.event == "user.created").collect();
+    assert_eq!(created.len(), 1, "one row for the one user created");
+    assert_eq!((created[0].user_id.as_deref(), created[0].actor.as_deref()), (Some(uid.as_str()), Some("cli")));
 
     // alice authorizes an app, then the admin revokes it from the CLI
     let (client, _) = crate::support::app(&s.db, "public", "openid read:data").await;

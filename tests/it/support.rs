@@ -276,7 +276,7 @@ pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// A user with `PASSWORD`; returns the user id.
 pub async fn user(db: &DatabaseConnection, username: &str, role: &str) -> String {
-    tessera::users::create(db, username, &format!("{username}@example.com"), PASSWORD, role).await.expect("create user").user_id
+    tessera::users::create(db, username, &format!("{username}@example.com"), PASSWORD, role, Some("test")).await.expect("create user").user_id
 }
 
 /// An app using the authorization code grant: (client_id, secret if confidential).
