@@ -272,14 +272,6 @@ impl Tessera {
         Ok(found)
     }
 
-    /// Count a request of `client` at `endpoint`; `Err(RateLimited)` when over
-    /// its limit. `Ok(None)` only when the counter store is down and the
-    /// deployment chose to fail open.
-    pub async fn rate_check(&self, client: &Client, endpoint: Endpoint) -> Result<Option<Decision>> {
-        let (round, key) = self.round(&client.client_id, endpoint, None).await?;
-        self.rate_decide(client, &round, &key).await
-    }
-
     /// Sign an RFC 9068 access token with the current key.
     pub fn issue_access_token(
         &self,
