@@ -33,7 +33,7 @@ pub struct Tessera {
 }
 
 struct CachedClient {
-    client: Client,
+    client: Arc<Client>,
     epoch: String,
     read_at: std::time::Instant,
 }
@@ -151,7 +151,7 @@ impl Tessera {
     /// A client by id, from memory when the store's clients epoch says
     /// nothing changed since it was read (one Redis GET instead of a
     /// database query), else from the database.
-    pub async fn client(&self, client_id: &str) -> Result<Option<Client>> {
+    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<Client>>> {
         let epoch = match self.store.clients_epoch().await {
             Ok(e) => e,
             Err(e) => {
@@ -243,7 +243,7 @@ impl Tessera {
     }
 
     /// Authenticate a client with the epoch of a round (no further store trip).
-    pub async fn authenticate_at(&self, presented: &Presented, epoch: Option<String>, key: &RateKey) -> Result<Client> {
+    pub async fn authenticate_at(&self, presented: &Presented, epoch: Option<String>, key: &RateKey) -> Result<Arc<Client>> {
         let client = self.client_at(&presented.client_id, epoch).await?;
         match client_auth::authenticate(client, presented) {
             Ok(c) => Ok(c),
@@ -255,14 +255,15 @@ impl Tessera {
     }
 
     /// A client by id with a known clients epoch.
-    pub async fn client_at(&self, client_id: &str, epoch: Option<String>) -> Result<Option<Client>> {
-        let Some(epoch) = epoch else { return clients::find(&self.db, client_id).await };
+    /// Cached clients are shared (`Arc`), not copied per request.
+    pub async fn client_at(&self, client_id: &str, epoch: Option<String>) -> Result<Option<Arc<Client>>> {
+        let Some(epoch) = epoch else { return Ok(clients::find(&self.db, client_id).await?.map(Arc::new)) };
         if let Ok(cache) = self.client_cache.read() {
             if let Some(c) = cache.get(client_id).filter(|c| c.epoch == epoch && c.read_at.elapsed() < CLIENT_CACHE_TTL) {
-                return Ok(Some(c.client.clone()));
+                return Ok(Some(Arc::clone(&c.client)));
             }
         }
-        let found = clients::find(&self.db, client_id).await?;
+        let found = clients::find(&self.db, client_id).await?.map(Arc::new);
         if let (Some(c), Ok(mut cache)) = (&found, self.client_cache.write()) {
             if cache.len() >= CLIENT_CACHE_MAX {
                 cache.clear();

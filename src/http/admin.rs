@@ -112,7 +112,7 @@ pub async fn rotate_keys(t: web::Data<Tessera>, req: HttpRequest, body: web::Pay
 // ---- JSON API ----
 
 /// Check the bearer token of an admin API call: `tessera:admin` scope required.
-async fn api_auth(t: &Tessera, req: &HttpRequest) -> Result<crate::clients::Client, OAuthError> {
+async fn api_auth(t: &Tessera, req: &HttpRequest) -> Result<std::sync::Arc<crate::clients::Client>, OAuthError> {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -11,6 +11,7 @@ use base64::Engine;
 use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use std::sync::Arc;
 
 use super::params::Params;
 use crate::error::{Error, Result};
@@ -160,7 +161,7 @@ mod tests {
 /// presented id; `None` when unknown). Unknown client, wrong secret and
 /// missing secret all give the same answer; a suspended client is told so
 /// only after its secret was right.
-pub fn authenticate(client: Option<crate::clients::Client>, presented: &Presented) -> Result<crate::clients::Client> {
+pub fn authenticate(client: Option<Arc<crate::clients::Client>>, presented: &Presented) -> Result<Arc<crate::clients::Client>> {
     use crate::clients::ClientType;
     let basic = presented.method == AuthMethod::Basic;
     let fail = Error::InvalidClient { basic, reason: "client authentication failed" };
@@ -185,8 +186,8 @@ mod auth_tests {
     use super::*;
     use crate::clients::{Client, ClientType};
 
-    fn client(ct: ClientType, secret: Option<&str>, status: &str) -> Client {
-        crate::clients::test_client("c1", ct, secret.map(hash_secret), status)
+    fn client(ct: ClientType, secret: Option<&str>, status: &str) -> Arc<Client> {
+        Arc::new(crate::clients::test_client("c1", ct, secret.map(hash_secret), status))
     }
 
     fn p(secret: Option<&str>, method: AuthMethod) -> Presented {

@@ -79,6 +79,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn digest_is_lowercase_hex_sha256() {
+        // SHA-256("abc"), FIPS 180-2 appendix B.1
+        assert_eq!(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(crate::keys::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(crate::keys::hex(&[]), "");
+    }
+
+    #[test]
     fn audience_rules() {
         let allowed = vec!["https://a".to_string(), "https://b".to_string()];
         assert_eq!(select_audience(None, None, &allowed, "https://a").unwrap(), "https://a");

@@ -43,7 +43,7 @@ pub fn claims(user: &User, scopes: &[&str]) -> Value {
 #[derive(Debug)]
 pub struct Bearer {
     pub claims: AccessClaims,
-    pub client: crate::clients::Client,
+    pub client: std::sync::Arc<crate::clients::Client>,
     pub rate: Option<Decision>,
 }
 
