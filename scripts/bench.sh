@@ -85,19 +85,33 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PPORT/.well-known/openid-c
 PEER="http://127.0.0.1:$PPORT"
 PEER_AUTH="bench:bench-secret-bench-secret-bench-secret-00"
 post_lua "$WORK/cc.lua" "grant_type=client_credentials" "$CC_ID:$CC_SECRET"
-TOKEN=$(curl -s -u "$CC_ID:$CC_SECRET" -d grant_type=client_credentials "$BASE/token" | json access_token)
-post_lua "$WORK/intro.lua" "token=$TOKEN" "$RS_ID:$RS_SECRET"
 post_lua "$WORK/pcc.lua" "grant_type=client_credentials&scope=read%3Adata" "$PEER_AUTH"
-OPAQUE=$(curl -s -u "$PEER_AUTH" -d grant_type=client_credentials -d scope=read:data -d resource=https://opaque.example.com "$PEER/token" | json access_token)
-post_lua "$WORK/pintro.lua" "token=$OPAQUE" "$PEER_AUTH"
+# Fresh tokens to introspect (each round: both servers' tokens expire in minutes).
+fresh_tokens() {
+  local token opaque
+  token=$(curl -s -u "$CC_ID:$CC_SECRET" -d grant_type=client_credentials "$BASE/token" | json access_token)
+  post_lua "$WORK/intro.lua" "token=$token" "$RS_ID:$RS_SECRET"
+  opaque=$(curl -s -u "$PEER_AUTH" -d grant_type=client_credentials -d scope=read:data -d resource=https://opaque.example.com "$PEER/token" | json access_token)
+  post_lua "$WORK/pintro.lua" "token=$opaque" "$PEER_AUTH"
+}
 
 # Interleaved rounds on core 0: the ceiling, Tessera's own signer, then
 # client_credentials and introspection on Tessera and on the peer. Every
 # ratio is taken within a round; the tables show the round with the median
 # Tessera/ceiling ratio and the medians of each ratio.
+# Warm both servers first (the peer's JIT needs it), results discarded.
+warm_up() {
+  fresh_tokens
+  for target in "$BASE/token $WORK/cc.lua" "$PEER/token $WORK/pcc.lua" "$BASE/introspect $WORK/intro.lua" "$PEER/token/introspection $WORK/pintro.lua"; do
+    set -- $target
+    taskset -c 1 wrk -t1 -c"$CONC" -d2s -s "$2" "$1" >/dev/null
+  done
+}
 do_rounds() {
+  warm_up
   R_CEIL=(); R_SIGN=(); R_CC=(); R_PCC=(); R_INTRO=(); R_PINTRO=(); R_RATIO=(); R_ROW=(); R_PROW=(); R_IROW=(); R_PIROW=()
   for i in $(seq 1 "$ROUNDS"); do
+    fresh_tokens
     R_CEIL[$i]=$(ceiling 3)
     R_SIGN[$i]=$(taskset -c 0 "$FLOWS" --scenario sign --alg RS256 --seconds 2 --base x | sed 's/.*rps=//')
     QUIET=1 wrk_run "client_credentials" $TPID "$BASE/token" "$WORK/cc.lua"; R_CC[$i]=$LAST_RPS; R_ROW[$i]=$LAST_ROW
