@@ -148,20 +148,6 @@ impl Tessera {
         Ok(self.store.usage(client_id).await? + local)
     }
 
-    /// A client by id, from memory when the store's clients epoch says
-    /// nothing changed since it was read (one Redis GET instead of a
-    /// database query), else from the database.
-    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<Client>>> {
-        let epoch = match self.store.clients_epoch().await {
-            Ok(e) => e,
-            Err(e) => {
-                self.forget_clients();
-                return Err(e.into());
-            }
-        };
-        self.client_at(client_id, epoch).await
-    }
-
     /// The store may have missed a change: forget every cached client.
     fn forget_clients(&self) {
         if let Ok(mut c) = self.client_cache.write() {
@@ -254,8 +240,10 @@ impl Tessera {
         }
     }
 
-    /// A client by id with a known clients epoch.
-    /// Cached clients are shared (`Arc`), not copied per request.
+    /// A client by id with the clients epoch of this request's store round:
+    /// from memory when nothing changed since it was read (no database
+    /// query), else from the database. Cached clients are shared (`Arc`),
+    /// not copied per request.
     pub async fn client_at(&self, client_id: &str, epoch: Option<String>) -> Result<Option<Arc<Client>>> {
         let Some(epoch) = epoch else { return Ok(clients::find(&self.db, client_id).await?.map(Arc::new)) };
         if let Ok(cache) = self.client_cache.read() {

@@ -52,7 +52,7 @@ pub async fn introspect_verified(
 ) -> Result<Introspection> {
     let claims = match verified {
         Ok(c) => c,
-        Err(introspection::Rejected::Malformed) => return introspect_refresh(t, token).await,
+        Err(introspection::Rejected::Malformed) => return introspect_refresh(t, token, epoch).await,
         Err(_) => return Ok(Introspection::inactive()),
     };
     if denied {
@@ -66,14 +66,14 @@ pub async fn introspect_verified(
 
 /// Introspect an opaque refresh token: active while it is unused, unexpired,
 /// its family alive and its client active.
-async fn introspect_refresh(t: &Tessera, token: &str) -> Result<Introspection> {
+async fn introspect_refresh(t: &Tessera, token: &str, epoch: Option<String>) -> Result<Introspection> {
     if token.len() > 256 {
         return Ok(Introspection::inactive());
     }
     let RefreshState::Active(r) = t.store.get_refresh(&tokens::digest(token), crate::db::now()).await? else {
         return Ok(Introspection::inactive());
     };
-    if !t.client(&r.client_id).await?.is_some_and(|c| c.is_active()) {
+    if !t.client_at(&r.client_id, epoch).await?.is_some_and(|c| c.is_active()) {
         return Ok(Introspection::inactive());
     }
     let family: crate::oauth::grants::FamilyData = match serde_json::from_str(&r.data) {

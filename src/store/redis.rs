@@ -150,6 +150,17 @@ impl RedisStore {
         LOCAL.with(|m| m.borrow_mut().remove(&self.id));
     }
 
+    fn rate_key(&self, key: &str, window: i64) -> String {
+        format!("{}rate:{key}:{window}", self.prefix)
+    }
+
+    /// Count `cost` in `window`'s counter (kept two windows) and read the
+    /// previous window's: two replies, current then previous.
+    fn push_rate(&self, pipe: &mut redis::Pipeline, key: &str, window: i64, cost: i64) {
+        let cur = self.rate_key(key, window);
+        pipe.incr(&cur, cost).pexpire(&cur, 2 * crate::oauth::rate_limit::WINDOW_MS).ignore().get(self.rate_key(key, window - 1));
+    }
+
     fn key(&self, kind: &str, id: &str) -> String {
         format!("{}{kind}:{id}", self.prefix)
     }
@@ -316,22 +327,16 @@ impl TokenStore for RedisStore {
 
     async fn rate_add(&self, key: &str, window: i64, cost: i64) -> Result<(i64, i64), StoreError> {
         let mut con = self.con.clone();
-        let cur = format!("{}rate:{key}:{window}", self.prefix);
-        let prev = format!("{}rate:{key}:{}", self.prefix, window - 1);
-        let (c, p): (i64, Option<i64>) = redis::pipe()
-            .atomic()
-            .incr(&cur, cost)
-            .pexpire(&cur, 2 * crate::oauth::rate_limit::WINDOW_MS)
-            .ignore()
-            .get(&prev)
-            .query_async(&mut con)
-            .await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        self.push_rate(&mut pipe, key, window, cost);
+        let (c, p): (i64, Option<i64>) = pipe.query_async(&mut con).await?;
         Ok((p.unwrap_or(0), c))
     }
 
     async fn rate_refund(&self, key: &str, window: i64, cost: i64) -> Result<(), StoreError> {
         let mut con = self.con.clone();
-        let _: i64 = con.decr(format!("{}rate:{key}:{window}", self.prefix), cost).await?;
+        let _: i64 = con.decr(self.rate_key(key, window), cost).await?;
         Ok(())
     }
 
@@ -352,8 +357,7 @@ impl TokenStore for RedisStore {
         // No MULTI: each command is atomic by itself and the answer needs no snapshot.
         let mut pipe = redis::pipe();
         if let Some((key, window, cost)) = q.rate {
-            let cur = format!("{}rate:{key}:{window}", self.prefix);
-            pipe.incr(&cur, cost).pexpire(&cur, 2 * crate::oauth::rate_limit::WINDOW_MS).ignore().get(format!("{}rate:{key}:{}", self.prefix, window - 1));
+            self.push_rate(&mut pipe, key, window, cost);
         }
         if let Some(jti) = q.deny {
             pipe.exists(self.key("deny", jti));
