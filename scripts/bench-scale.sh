@@ -11,34 +11,37 @@ SECS="${1:-5}"
 bench_deployment
 post_lua "$WORK/cc.lua" "grant_type=client_credentials" "$CC_ID:$CC_SECRET"
 psql_q() { "${AS_PG[@]}" psql -q -h "$TMP/sock" -p "$PG_PORT" -U postgres -d tessera -c "$1" >/dev/null; }
+# add_clients ID_EXPR SECRET_HASH_EXPR N: N confidential clients, straight into PostgreSQL.
+add_clients() {
+  psql_q "INSERT INTO clients (client_id, name, description, client_type, redirect_uris, grant_types, scopes, status, tier, secret_hash, created_at, updated_at) SELECT $1, 'c'||i, '', 'confidential', '', 'client_credentials', 'read:data', 'active', 'free', $2, 0, 0 FROM generate_series(1, $3) i"
+}
+# wrk_row RESULT: "req/s | p50 | p99" of a wrk --latency run.
+wrk_row() { echo "$(echo "$1" | awk '/Requests\/sec/ {print int($2)}') | $(echo "$1" | awk '$1=="50%" {print $2}') | $(echo "$1" | awk '$1=="99%" {print $2}')"; }
 run() {
-  taskset -c 0 $BIN serve --workers 1 > "$WORK/t.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
-  local cc refresh
+  serve_pinned "$WORK/t.log"
+  local pid=$SERVE_PID cc refresh
   cc=$(taskset -c 1 wrk -t1 -c16 -d"${SECS}s" -s "$WORK/cc.lua" "$BASE/token" | awk '/Requests\/sec/ {print int($2)}')
   refresh=$(taskset -c 1 "$FLOWS" --base "$BASE" --scenario refresh --client-id "$APP_ID" --username bench --password bench-password-1 --concurrency 16 --seconds "$SECS" | sed 's/.*rps=\([0-9]*\).*/\1/')
   kill $pid; wait $pid 2>/dev/null || true
   echo "| $1 | $cc | $refresh |"
 }
 # Concurrency sweep on client_credentials (empty state).
-taskset -c 0 $BIN serve --workers 1 > "$WORK/t.log" 2>&1 &
-SPID=$!
-for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
+serve_pinned "$WORK/t.log"
+SPID=$SERVE_PID
 echo "| connections | client_credentials req/s | p50 | p99 |"
 echo "|---|---|---|---|"
 for c in 1 4 16 64 256; do
   res=$(taskset -c 1 wrk -t1 -c$c -d"${SECS}s" --latency -s "$WORK/cc.lua" "$BASE/token")
-  echo "| $c | $(echo "$res" | awk '/Requests\/sec/ {print int($2)}') | $(echo "$res" | awk '$1=="50%" {print $2}') | $(echo "$res" | awk '$1=="99%" {print $2}') |"
+  echo "| $c | $(wrk_row "$res") |"
 done
 kill $SPID; wait $SPID 2>/dev/null || true
 echo
 echo "| stored state | client_credentials req/s | refresh rotations/s |"
 echo "|---|---|---|"
 run "3 clients, empty Redis"
-psql_q "INSERT INTO clients (client_id, name, description, client_type, redirect_uris, grant_types, scopes, status, tier, secret_hash, created_at, updated_at) SELECT md5(i::text), 'c'||i, '', 'confidential', '', 'client_credentials', 'read:data', 'active', 'free', md5('s'||i), 0, 0 FROM generate_series(1, 10000) i"
+add_clients "md5(i::text)" "md5('s'||i)" 10000
 run "10,000 clients"
-psql_q "INSERT INTO clients (client_id, name, description, client_type, redirect_uris, grant_types, scopes, status, tier, secret_hash, created_at, updated_at) SELECT md5('x'||i), 'c'||i, '', 'confidential', '', 'client_credentials', 'read:data', 'active', 'free', md5('s'||i), 0, 0 FROM generate_series(1, 90000) i"
+add_clients "md5('x'||i)" "md5('s'||i)" 90000
 run "100,000 clients"
 python3 - <<'PY' | redis-cli -p "$REDIS_PORT" --pipe >/dev/null
 import sys, os, hashlib
@@ -54,8 +57,8 @@ for i in range(1_000_000):
 PY
 run "100,000 clients, 1,000,000 refresh tokens in Redis ($(redis-cli -p "$REDIS_PORT" dbsize) keys)"
 # To 1,000,000 clients; 10,000 of them with known secrets to spread the load over.
-psql_q "INSERT INTO clients (client_id, name, description, client_type, redirect_uris, grant_types, scopes, status, tier, secret_hash, created_at, updated_at) SELECT 'spread-'||i, 'c'||i, '', 'confidential', '', 'client_credentials', 'read:data', 'active', 'free', encode(sha256(('bench-secret-'||i)::bytea), 'hex'), 0, 0 FROM generate_series(1, 10000) i"
-psql_q "INSERT INTO clients (client_id, name, description, client_type, redirect_uris, grant_types, scopes, status, tier, secret_hash, created_at, updated_at) SELECT md5('y'||i), 'c'||i, '', 'confidential', '', 'client_credentials', 'read:data', 'active', 'free', md5('s'||i), 0, 0 FROM generate_series(1, 890000) i"
+add_clients "'spread-'||i" "encode(sha256(('bench-secret-'||i)::bytea), 'hex')" 10000
+add_clients "md5('y'||i)" "md5('s'||i)" 890000
 run "1,000,000 clients, 1,000,000 refresh tokens"
 python3 - "$WORK/spread.lua" <<'PY'
 import base64, sys
@@ -68,9 +71,8 @@ with open(sys.argv[1], "w") as f:
     f.write('wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n')
     f.write('request = function()\n  wrk.headers["Authorization"] = auths[math.random(#auths)]\n  return wrk.format()\nend\n')
 PY
-taskset -c 0 $BIN serve --workers 1 > "$WORK/t.log" 2>&1 &
-SPID=$!
-for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
+serve_pinned "$WORK/t.log"
+SPID=$SERVE_PID
 echo
 echo "client_credentials spread over 10,000 of the 1,000,000 clients (random client per request):"
 echo
@@ -79,6 +81,6 @@ echo "|---|---|---|---|---|"
 for pass in "first (clients read from PostgreSQL as they come)" "second (clients in memory)"; do
   res=$(taskset -c 1 wrk -t1 -c16 -d"${SECS}s" --latency -s "$WORK/spread.lua" "$BASE/token")
   non2xx=$(echo "$res" | awk '/Non-2xx/ {print $5}')
-  echo "| $pass | $(echo "$res" | awk '/Requests\/sec/ {print int($2)}') | $(echo "$res" | awk '$1=="50%" {print $2}') | $(echo "$res" | awk '$1=="99%" {print $2}') | ${non2xx:-0} |"
+  echo "| $pass | $(wrk_row "$res") | ${non2xx:-0} |"
 done
 kill $SPID; wait $SPID 2>/dev/null || true

@@ -28,10 +28,9 @@ json() { json_field "$1"; }
 RS=$($BIN client create --name rs --grant-types client_credentials --scopes read:data --json)
 RS_ID=$(echo "$RS" | json client_id); RS_SECRET=$(echo "$RS" | json client_secret)
 
-taskset -c 0 $BIN serve --workers 1 > "$WORK/tessera.log" 2>&1 &
-TPID=$!
+serve_pinned "$WORK/tessera.log"
+TPID=$SERVE_PID
 trap 'kill $TPID 2>/dev/null; stop_services' EXIT INT TERM
-for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)

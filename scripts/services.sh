@@ -99,6 +99,14 @@ bench_deployment() {
   echo "bench-password-1" | $BIN user create --username bench --email bench@example.com --password-stdin --json >/dev/null
 }
 
+# serve_pinned LOG: the release server on core 0 with one worker; sets
+# SERVE_PID once /readyz answers.
+serve_pinned() {
+  taskset -c 0 "$BIN" serve --workers 1 > "$1" 2>&1 &
+  SERVE_PID=$!
+  for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
+}
+
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
 # post_lua FILE BODY USER:PASSWORD : a wrk script posting a form with Basic auth.
