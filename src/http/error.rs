@@ -122,6 +122,16 @@ impl ResponseError for OAuthError {
     }
 }
 
+/// A 200 of a limited endpoint: `Cache-Control: no-store` and the `X-RateLimit-*` headers.
+pub fn ok_no_store(rate: &Option<Decision>) -> actix_web::HttpResponseBuilder {
+    let mut r = HttpResponse::Ok();
+    r.insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(d) = rate {
+        rate_headers(&mut r, d);
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,14 +149,4 @@ mod tests {
         assert_eq!((e.status, e.code), (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"));
         assert!(!e.description.contains("down"));
     }
-}
-
-/// A 200 of a limited endpoint: `Cache-Control: no-store` and the `X-RateLimit-*` headers.
-pub fn ok_no_store(rate: &Option<Decision>) -> actix_web::HttpResponseBuilder {
-    let mut r = HttpResponse::Ok();
-    r.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(d) = rate {
-        rate_headers(&mut r, d);
-    }
-    r
 }

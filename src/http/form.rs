@@ -29,7 +29,7 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(req: &HttpRequest, payloa
 }
 
 async fn read_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<web::BytesMut, OAuthError> {
-    if req.query_string().len() > 0 {
+    if !req.query_string().is_empty() {
         return Err(OAuthError::invalid_request("parameters belong in the request body, not the query string"));
     }
     let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");

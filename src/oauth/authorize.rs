@@ -186,6 +186,25 @@ pub fn redirect(redirect_uri: &str, pairs: &[(&str, &str)], state: Option<&str>,
     url.to_string()
 }
 
+/// Issue a code for a decided request and build the redirect carrying it.
+pub async fn issue_code(t: &crate::app::Tessera, req: &AuthorizeRequest, user_id: &str, auth_time: i64) -> crate::error::Result<String> {
+    let code = super::tokens::random_token(32);
+    let data = CodeData {
+        client_id: req.client.client_id.clone(),
+        redirect_uri: req.redirect_uri.clone(),
+        redirect_uri_given: req.redirect_uri_given,
+        code_challenge: req.code_challenge.clone(),
+        user_id: user_id.to_string(),
+        scopes: req.scopes.clone(),
+        nonce: req.nonce.clone(),
+        auth_time,
+    };
+    let json = serde_json::to_string(&data).map_err(|e| crate::error::Error::invalid_request(e.to_string()))?;
+    let exp = crate::db::now() + t.cfg.code_ttl.as_secs() as i64;
+    t.store.put_code(&super::tokens::digest(&code), &json, exp).await?;
+    Ok(redirect(&req.redirect_uri, &[("code", &code)], req.state.as_deref(), &t.cfg.issuer))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,23 +301,4 @@ mod tests {
         let u = redirect("https://app.example.com/cb?x=1", &[("code", "abc")], Some("s t"), "https://idp");
         assert_eq!(u, "https://app.example.com/cb?x=1&code=abc&state=s+t&iss=https%3A%2F%2Fidp");
     }
-}
-
-/// Issue a code for a decided request and build the redirect carrying it.
-pub async fn issue_code(t: &crate::app::Tessera, req: &AuthorizeRequest, user_id: &str, auth_time: i64) -> crate::error::Result<String> {
-    let code = super::tokens::random_token(32);
-    let data = CodeData {
-        client_id: req.client.client_id.clone(),
-        redirect_uri: req.redirect_uri.clone(),
-        redirect_uri_given: req.redirect_uri_given,
-        code_challenge: req.code_challenge.clone(),
-        user_id: user_id.to_string(),
-        scopes: req.scopes.clone(),
-        nonce: req.nonce.clone(),
-        auth_time,
-    };
-    let json = serde_json::to_string(&data).map_err(|e| crate::error::Error::invalid_request(e.to_string()))?;
-    let exp = crate::db::now() + t.cfg.code_ttl.as_secs() as i64;
-    t.store.put_code(&super::tokens::digest(&code), &json, exp).await?;
-    Ok(redirect(&req.redirect_uri, &[("code", &code)], req.state.as_deref(), &t.cfg.issuer))
 }

@@ -156,6 +156,6 @@ async fn es256_and_eddsa_access_tokens_verify_offline(b: Backend) {
         let states: Vec<(String, String)> = admin.keys.list().await.unwrap().into_iter().map(|k| (k.alg, k.state)).collect();
         assert_eq!(states.iter().filter(|(a, st)| a == "RS256" && st == "retired").count(), 1);
         assert_eq!(states.iter().filter(|(a, st)| a == alg.as_str() && st == "retired").count(), 1);
-        assert!(r.current.len() > 0);
+        assert!(!r.current.is_empty());
     }
 }

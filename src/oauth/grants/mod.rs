@@ -89,6 +89,9 @@ pub struct Issue<'a> {
     pub rotate_from: Option<(&'a str, &'a str)>,
 }
 
+// Returned once per request and matched at once, never stored: boxing would
+// only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Issued {
     Tokens(TokenResponse, RefreshRecord),
     /// The rotation lost: the old refresh token had been used already.
