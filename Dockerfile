@@ -6,6 +6,9 @@ COPY entity entity
 COPY migration migration
 COPY src src
 COPY templates templates
+COPY static static
+# Cargo.toml declares the flows bench: the manifest does not parse without it.
+COPY benches benches
 RUN cargo build --release --locked --bin tessera
 
 FROM debian:bookworm-slim

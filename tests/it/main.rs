@@ -15,6 +15,7 @@ mod keys;
 mod login_throttle;
 mod multi_instance;
 mod oidc_client;
+mod packaging;
 mod password_grant;
 mod rate_limits;
 #[path = "../../examples/resource_server.rs"]

@@ -1,0 +1,111 @@
+//! The Dockerfile's build stage, checked without a container engine: the
+//! files its `COPY` lines bring in must be a tree Cargo accepts (every
+//! declared target present, the `tessera` bin among them) and hold every file the code embeds with
+//! `include_str!`/`include_bytes!`. Both broke the image once unnoticed
+//! (`benches/` and `static/` were not copied).
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The sources of the `COPY` lines of the first stage (not `--from=`).
+fn build_stage_copies(dockerfile: &str) -> Vec<String> {
+    let mut stages = 0;
+    let mut sources = Vec::new();
+    for line in dockerfile.lines().map(str::trim) {
+        let mut words = line.split_whitespace();
+        match words.next().map(|w| w.to_ascii_uppercase()) {
+            Some(w) if w == "FROM" => stages += 1,
+            Some(w) if w == "COPY" && stages == 1 => {
+                let args: Vec<&str> = words.filter(|a| !a.starts_with("--")).collect();
+                if let Some((_dest, srcs)) = args.split_last() {
+                    sources.extend(srcs.iter().map(|s| s.to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    sources
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read_dir") {
+            let entry = entry.expect("dir entry");
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+    }
+}
+
+/// Paths given to `include_str!("…")` / `include_bytes!("…")` in `.rs` files below `dir`, resolved.
+fn embedded_files(dir: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            embedded_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).expect("read source");
+            for mac in ["include_str!(\"", "include_bytes!(\""] {
+                for (at, _) in text.match_indices(mac) {
+                    let rest = &text[at + mac.len()..];
+                    let rel = &rest[..rest.find('"').expect("closing quote")];
+                    out.push((path.clone(), path.parent().expect("parent").join(rel)));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_image_build_context_holds_everything_the_build_needs() {
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).expect("Dockerfile");
+    let sources = build_stage_copies(&dockerfile);
+    assert!(sources.iter().any(|s| s == "src"), "the build stage copies src: {sources:?}");
+
+    let ctx = tempfile::tempdir().expect("tempdir");
+    for s in &sources {
+        copy_tree(&root().join(s), &ctx.path().join(s));
+    }
+
+    // Cargo parses every manifest and target of the workspace before it looks
+    // for the bin asked for: an unknown one answers with the list of bins,
+    // a broken tree with the reason. Nothing is compiled.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["check", "--offline", "--locked", "--bin", "__probe__", "--manifest-path"])
+        .arg(ctx.path().join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", ctx.path().join("target"))
+        .output()
+        .expect("run cargo check");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no bin target named `__probe__`") && stderr.contains("tessera"),
+        "cargo rejects the image's build context: {stderr}"
+    );
+
+    let mut embedded = Vec::new();
+    for s in &sources {
+        let p = ctx.path().join(s);
+        if p.is_dir() {
+            embedded_files(&p, &mut embedded);
+        }
+    }
+    assert!(!embedded.is_empty(), "the templates are embedded; the scan must find them");
+    let missing: Vec<String> = embedded
+        .iter()
+        .filter(|(_, target)| !target.exists())
+        .map(|(file, target)| format!("{} embeds {}", file.strip_prefix(ctx.path()).unwrap_or(file).display(), target.display()))
+        .collect();
+    assert!(missing.is_empty(), "not copied into the image's build stage: {missing:?}");
+}
+
+#[test]
+fn copy_lines_of_the_build_stage_only() {
+    let d = "FROM a AS build\nCOPY Cargo.toml Cargo.lock ./\ncopy --chown=1 src src\nFROM b\nCOPY --from=build /x /y\n";
+    assert_eq!(build_stage_copies(d), vec!["Cargo.toml", "Cargo.lock", "src"]);
+}
