@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 pub struct Config {
     /// Address the HTTP server binds to (`TESSERA_BIND`, default `127.0.0.1:8080`).
     pub bind: String,
+    /// A separate address for `/metrics` (`TESSERA_METRICS_BIND`): when set,
+    /// `/metrics` is served there only, beside `/healthz` and `/readyz`, and
+    /// the main listener answers 404 for it.
+    pub metrics_bind: Option<String>,
     /// The issuer identifier (`TESSERA_ISSUER`); https unless loopback.
     pub issuer: String,
     /// `DATABASE_URL` (default: a SQLite file `tessera.db` in the working directory).
@@ -125,6 +129,7 @@ impl Config {
         };
         let cfg = Config {
             bind,
+            metrics_bind: var("TESSERA_METRICS_BIND"),
             issuer,
             database_url,
             redis_url,
@@ -190,6 +195,7 @@ impl Config {
     pub fn for_tests(database_url: &str, redis_url: Option<&str>, kek_file: PathBuf) -> Config {
         Config {
             bind: "127.0.0.1:0".into(),
+            metrics_bind: None,
             issuer: "http://127.0.0.1".into(),
             database_url: database_url.into(),
             redis_url: redis_url.map(str::to_string),

@@ -78,7 +78,8 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
 }
 
-/// `GET /metrics`: Prometheus text format. Expose it to your scraper only.
+/// `GET /metrics`: Prometheus text format. Expose it to your scraper only
+/// (`TESSERA_METRICS_BIND` gives it a listener of its own).
 pub async fn metrics() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::metrics::METRICS.render())
 }
@@ -88,29 +89,79 @@ pub async fn not_found() -> Result<HttpResponse, OAuthError> {
     Err(OAuthError::new(actix_web::http::StatusCode::NOT_FOUND, "not_found", "no such endpoint"))
 }
 
-/// Build and bind the HTTP server on an already-bound listener.
-pub fn server(t: Arc<Tessera>, listener: std::net::TcpListener, workers: Option<usize>) -> std::io::Result<actix_web::dev::Server> {
+/// What the metrics listener serves when there is one: the scrape and the probes.
+const METRICS_LISTENER_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
+/// Whether a request to `path` is refused on the listener it arrived at: with
+/// a metrics listener, `/metrics` is served there and nowhere else, and that
+/// listener serves nothing but [`METRICS_LISTENER_PATHS`].
+pub fn refused_on(path: &str, on_metrics_listener: bool, metrics_listener: bool) -> bool {
+    match (metrics_listener, on_metrics_listener) {
+        (false, _) => false,
+        (true, true) => !METRICS_LISTENER_PATHS.contains(&path),
+        (true, false) => path == "/metrics",
+    }
+}
+
+/// Build and bind the HTTP server on already-bound listeners: the main one
+/// and, optionally, one for `/metrics` (`TESSERA_METRICS_BIND`).
+pub fn server(
+    t: Arc<Tessera>,
+    listener: std::net::TcpListener,
+    metrics: Option<std::net::TcpListener>,
+    workers: Option<usize>,
+) -> std::io::Result<actix_web::dev::Server> {
+    let metrics_addr = metrics.as_ref().map(|l| l.local_addr()).transpose()?;
     let mut s = actix_web::HttpServer::new(move || {
         actix_web::App::new()
-            .wrap_fn(|req, srv| {
+            .wrap_fn(move |req, srv| {
                 use actix_web::dev::Service;
+                use actix_web::ResponseError;
+                use futures_util::future::{ready, Either};
+                let on_metrics = Some(req.app_config().local_addr()) == metrics_addr;
+                if refused_on(req.path(), on_metrics, metrics_addr.is_some()) {
+                    let res = OAuthError::new(actix_web::http::StatusCode::NOT_FOUND, "not_found", "no such endpoint").error_response();
+                    return Either::Left(ready(Ok(req.into_response(res).map_into_boxed_body())));
+                }
                 let endpoint = crate::metrics::endpoint_of(req.path());
                 let start = std::time::Instant::now();
                 let fut = srv.call(req);
-                async move {
+                Either::Right(async move {
                     let res = fut.await;
                     crate::metrics::METRICS.observe(endpoint, start.elapsed());
-                    res
-                }
+                    res.map(|r| r.map_into_boxed_body())
+                })
             })
             .wrap(security_headers())
             .configure(configure(t.clone()))
             .default_service(web::to(not_found))
     })
-    .listen(listener)?
-    .shutdown_timeout(10);
+    .listen(listener)?;
+    if let Some(m) = metrics {
+        s = s.listen(m)?;
+    }
+    s = s.shutdown_timeout(10);
     if let Some(n) = workers {
         s = s.workers(n);
     }
     Ok(s.run())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refused_on;
+
+    #[test]
+    fn metrics_listener_split() {
+        // One listener: everything everywhere.
+        assert!(!refused_on("/metrics", false, false));
+        assert!(!refused_on("/token", false, false));
+        // With a metrics listener: /metrics only there, and only the scrape and probes there.
+        assert!(refused_on("/metrics", false, true));
+        assert!(!refused_on("/metrics", true, true));
+        assert!(!refused_on("/readyz", true, true));
+        assert!(!refused_on("/healthz", false, true));
+        assert!(refused_on("/token", true, true));
+        assert!(!refused_on("/token", false, true));
+    }
 }

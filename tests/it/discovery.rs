@@ -92,3 +92,34 @@ async fn metrics_count_tokens_errors_and_latency(b: Backend) {
     assert!(count(&after, lat) >= count(&before, lat) + 2.0);
     assert!(after.contains("# TYPE tessera_request_duration_seconds histogram"));
 }
+
+/// `TESSERA_METRICS_BIND` puts `/metrics` on a listener of its own (the
+/// scraper's network), which serves nothing else but the probes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_on_their_own_listener() {
+    use crate::support::{free_port, serve_process, wait_ready, TestDb};
+    let tdb = TestDb::new(Backend::Embedded).await;
+    tessera::keys::Kek::load_or_create(&tdb.kek_file(), true).unwrap();
+    let (port, mport) = (free_port(), free_port());
+    let (base, mbase) = (format!("http://127.0.0.1:{port}"), format!("http://127.0.0.1:{mport}"));
+    let metrics_bind = format!("127.0.0.1:{mport}");
+    let _p = serve_process(&tdb, port, &base, &[("TESSERA_METRICS_BIND", metrics_bind.as_str())], std::process::Stdio::null());
+    let http = reqwest::Client::new();
+    wait_ready(&http, &base).await;
+
+    let r = http.get(format!("{mbase}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("# TYPE tessera_request_duration_seconds histogram"));
+    assert_eq!(http.get(format!("{mbase}/readyz")).send().await.unwrap().status(), 200);
+
+    let r = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "not_found");
+    for path in ["/.well-known/jwks.json", "/.well-known/openid-configuration"] {
+        assert_eq!(http.get(format!("{mbase}{path}")).send().await.unwrap().status(), 404, "{path} on the metrics listener");
+        assert_eq!(http.get(format!("{base}{path}")).send().await.unwrap().status(), 200, "{path} on the main listener");
+    }
+    let r = http.post(format!("{mbase}/token")).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+}

@@ -143,7 +143,7 @@ pub async fn start_with(tdb: TestDb, tweak: impl FnOnce(&mut Config)) -> TestSer
                 }
             };
             actix_web::rt::spawn(Arc::clone(&t).background());
-            match tessera::http::server(t, listener, Some(2)) {
+            match tessera::http::server(t, listener, None, Some(2)) {
                 Ok(server) => {
                     let _ = tx.send(Ok(server.handle()));
                     let _ = server.await;
