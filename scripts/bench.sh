@@ -73,6 +73,10 @@ out "Machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cp
 out ""
 out "RS256 signing ceiling of core 0 (openssl speed rsa2048, sign/s): **$CEIL**"
 out ""
+# Every response wakes the idle load tool on core 1; scripts/wake-cost.py
+# measures what such a wake costs core 0 on this machine.
+out "One wake of the idle load core (core 1) costs core 0, per wake, **$(python3 scripts/wake-cost.py)** (scripts/wake-cost.py)"
+out ""
 out "Tessera's own signer (aws-lc-rs, key kept in memory, whole JWT), tokens/s on core 0$LIB"
 out ""
 log "peer: oidc-provider 8.8.1 on core 0 (idle while Tessera is measured, and the other way round)"
@@ -177,9 +181,12 @@ if [ -w /dev/cpu_dma_latency ] && [ "${NOHALT:-1}" = 1 ]; then
   LATPID=$!
   trap 'kill $TPID $PPID_NODE $LATPID 2>/dev/null; stop_services' EXIT INT TERM
   log "again with no vCPU halting when idle"
+  NOHALT_WAKE=$(python3 scripts/wake-cost.py)
   do_rounds
   kill $LATPID 2>/dev/null; wait $LATPID 2>/dev/null || true
   ratio_table "no vCPU halts when idle (cpu_dma_latency 0)"
+  out ""
+  out "With no vCPU halts, one wake of the load core costs core 0: $NOHALT_WAKE"
 fi
 kill $TPID "$PPID_NODE" 2>/dev/null; wait $TPID 2>/dev/null || true
 trap - EXIT INT TERM
