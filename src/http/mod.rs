@@ -118,6 +118,8 @@ pub fn server(
                 use actix_web::dev::Service;
                 use actix_web::ResponseError;
                 use futures_util::future::{ready, Either};
+                // The listener's own address (actix keeps one AppConfig per listener),
+                // so a wildcard bind such as 0.0.0.0:9090 compares equal too.
                 let on_metrics = Some(req.app_config().local_addr()) == metrics_addr;
                 if refused_on(req.path(), on_metrics, metrics_addr.is_some()) {
                     let res = OAuthError::new(actix_web::http::StatusCode::NOT_FOUND, "not_found", "no such endpoint").error_response();
