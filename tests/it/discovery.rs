@@ -99,7 +99,6 @@ async fn metrics_count_tokens_errors_and_latency(b: Backend) {
 async fn metrics_on_their_own_listener() {
     use crate::support::{free_port, serve_process, wait_ready, TestDb};
     let tdb = TestDb::new(Backend::Embedded).await;
-    tessera::keys::Kek::load_or_create(&tdb.kek_file(), true).unwrap();
     let (port, mport) = (free_port(), free_port());
     let (base, mbase) = (format!("http://127.0.0.1:{port}"), format!("http://127.0.0.1:{mport}"));
     let metrics_bind = format!("127.0.0.1:{mport}");

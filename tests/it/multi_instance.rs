@@ -24,8 +24,6 @@ async fn jwks_kids(http: &reqwest::Client, base: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_postgres_and_redis() {
     let tdb = TestDb::new(Backend::Shared).await;
-    // The deployment's KEK, delivered as a file (as a secret manager would).
-    tessera::keys::Kek::load_or_create(&tdb.kek_file(), true).unwrap();
     let (pa, pb) = (free_port(), free_port());
     let (a, b) = (format!("http://127.0.0.1:{pa}"), format!("http://127.0.0.1:{pb}"));
     let issuer = a.clone(); // one issuer for the whole deployment
@@ -89,7 +87,6 @@ async fn two_processes_share_postgres_and_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_in_flight_requests() {
     let tdb = TestDb::new(Backend::Shared).await;
-    tessera::keys::Kek::load_or_create(&tdb.kek_file(), true).unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut p = serve_process(&tdb, port, &base, &[], Stdio::null());

@@ -93,7 +93,6 @@ async fn userinfo_counts_against_the_tokens_client(b: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_one_limit() {
     let tdb = TestDb::new(Backend::Shared).await;
-    tessera::keys::Kek::load_or_create(&tdb.kek_file(), true).unwrap();
     let (pa, pb) = (free_port(), free_port());
     let (a, b) = (format!("http://127.0.0.1:{pa}"), format!("http://127.0.0.1:{pb}"));
     let http = crate::support::browser();

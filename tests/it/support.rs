@@ -420,7 +420,10 @@ pub fn free_port() -> u16 {
 }
 
 /// Run `tessera serve` on `port` against `tdb`, with fast key settings and `extra` environment.
+/// The deployment's KEK is delivered as a file, as a secret manager would
+/// (`TESSERA_KEK_FILE`, which the server never creates): made here if missing.
 pub fn serve_process(tdb: &TestDb, port: u16, issuer: &str, extra: &[(&str, &str)], stderr: std::process::Stdio) -> Proc {
+    tessera::keys::Kek::load_or_create(&tdb.kek_file(), true).expect("the deployment's KEK file");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
         .arg("serve")
         .arg("--workers")
