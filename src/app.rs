@@ -156,13 +156,15 @@ impl Tessera {
     }
 
     /// Ask the store, in one round trip, what a hot endpoint needs: count the
-    /// request against `client_id`'s rate limit, the clients epoch, and
-    /// whether `jti` is denylisted. Counting happens before authentication
-    /// (and is refunded when it fails) so that one round trip suffices.
-    pub async fn round(&self, client_id: &str, endpoint: Endpoint, jti: Option<&str>) -> Result<(RoundAnswer, RateKey)> {
-        let (window, elapsed) = rate_limit::window_of(chrono::Utc::now().timestamp_millis());
+    /// request against `client_id`'s rate limit, the clients epoch, whether
+    /// `jti` is denylisted and the refresh token whose hash is `refresh`.
+    /// Counting happens before authentication (and is refunded when it
+    /// fails) so that one round trip suffices.
+    pub async fn round(&self, client_id: &str, endpoint: Endpoint, jti: Option<&str>, refresh: Option<&str>) -> Result<(RoundAnswer, RateKey)> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let (window, elapsed) = rate_limit::window_of(now_ms);
         let key = RateKey { key: format!("client:{client_id}"), window, elapsed, cost: self.cfg.rate.cost(endpoint), endpoint, counted: true };
-        let q = Round { rate: Some((&key.key, window, key.cost)), deny: jti };
+        let q = Round { rate: Some((&key.key, window, key.cost)), deny: jti, refresh: refresh.map(|h| (h, now_ms.div_euclid(1000))) };
         match self.store.round(q).await {
             Ok(a) => Ok((a, key)),
             Err(e) if self.cfg.rate.fail_open && jti.is_none() => {
@@ -180,7 +182,7 @@ impl Tessera {
     /// The denylist and the clients epoch in one round trip, counting nothing
     /// (endpoints without a rate limit, such as the admin API).
     pub async fn denylist_round(&self, jti: &str) -> Result<RoundAnswer> {
-        self.store.round(Round { rate: None, deny: Some(jti) }).await.map_err(|e| {
+        self.store.round(Round { rate: None, deny: Some(jti), refresh: None }).await.map_err(|e| {
             self.forget_clients();
             e.into()
         })

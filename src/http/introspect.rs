@@ -19,7 +19,7 @@ pub async fn introspect(t: web::Data<Tessera>, req: HttpRequest, body: web::Payl
     let token = params.get("token").unwrap_or("");
     let verified = introspection::verify(&t.keys.ring(), &t.cfg.issuer, token, 0, false);
     let jti = verified.as_ref().ok().map(|c| c.jti.clone());
-    let (round, key) = t.round(&presented.client_id, Endpoint::Introspect, jti.as_deref()).await?;
+    let (round, key) = t.round(&presented.client_id, Endpoint::Introspect, jti.as_deref(), None).await?;
     let client = t.authenticate_at(&presented, round.epoch.clone(), &key).await?;
     if client.client_type != ClientType::Confidential {
         t.refund(&key).await;

@@ -10,7 +10,7 @@ use crate::oauth::{client_auth, revocation};
 pub async fn revoke(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
     let params = read_form(&req, body, t.cfg.max_body_bytes).await?;
     let presented = client_auth::require(authorization(&req), &params)?;
-    let (round, key) = t.round(&presented.client_id, Endpoint::Revoke, None).await?;
+    let (round, key) = t.round(&presented.client_id, Endpoint::Revoke, None, None).await?;
     let client = t.authenticate_at(&presented, round.epoch.clone(), &key).await?;
     let rate = t.rate_decide(&client, &round, &key).await?;
     let token = params.require("token").map_err(|e| OAuthError::from(e).with_rate(rate))?;

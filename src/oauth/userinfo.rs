@@ -61,7 +61,7 @@ pub async fn check_bearer(
     let c = introspection::verify(&t.keys.ring(), &t.cfg.issuer, token, 0, false)
         .map_err(|_| BearerError::InvalidToken("the access token is invalid or expired"))?;
     let (answer, key) = match endpoint {
-        Some(e) => t.round(&c.client_id, e, Some(&c.jti)).await.map(|(a, k)| (a, Some(k))),
+        Some(e) => t.round(&c.client_id, e, Some(&c.jti), None).await.map(|(a, k)| (a, Some(k))),
         None => t.denylist_round(&c.jti).await.map(|a| (a, None)),
     }
     .map_err(|_| BearerError::Unavailable)?;

@@ -85,6 +85,9 @@ pub struct Round<'a> {
     pub rate: Option<(&'a str, i64, i64)>,
     /// Is this access-token id denylisted?
     pub deny: Option<&'a str>,
+    /// Read this refresh token (by hash) as of this time: the refresh grant
+    /// needs it before anything else, so it rides in the same round trip.
+    pub refresh: Option<(&'a str, i64)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -93,12 +96,15 @@ pub struct RoundAnswer {
     pub cur: i64,
     pub epoch: Option<String>,
     pub denied: bool,
+    /// The refresh token asked for, as [`TokenStore::get_refresh`] answers.
+    pub refresh: Option<RefreshState>,
 }
 
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// A rate count, the clients epoch and a denylist check in one round
-    /// trip where the backend can (Redis pipelines them); sequential here.
+    /// A rate count, the clients epoch, a denylist check and a refresh-token
+    /// read in one round trip where the backend can (Redis pipelines them);
+    /// sequential here.
     async fn round(&self, q: Round<'_>) -> Result<RoundAnswer, StoreError> {
         let (prev, cur) = match q.rate {
             Some((key, window, cost)) => self.rate_add(key, window, cost).await?,
@@ -108,7 +114,11 @@ pub trait TokenStore: Send + Sync {
             Some(jti) => self.is_denied(jti).await?,
             None => false,
         };
-        Ok(RoundAnswer { prev, cur, epoch: self.clients_epoch().await?, denied })
+        let refresh = match q.refresh {
+            Some((hash, now)) => Some(self.get_refresh(hash, now).await?),
+            None => None,
+        };
+        Ok(RoundAnswer { prev, cur, epoch: self.clients_epoch().await?, denied, refresh })
     }
 
     /// Which backend this is, for logs and `/readyz`.

@@ -73,6 +73,20 @@ redis.call('EXPIREAT', p .. 'fam:' .. fam, keep)
 return 'rotated'
 "#;
 
+/// A refresh token's fields, flat, with `revoked` `1` appended when its
+/// family is revoked; nothing when it is unknown. One round trip, and it can
+/// ride in a pipeline (as `EVAL`: Redis caches the compiled script by hash).
+const PEEK_REFRESH: &str = r#"
+local h = redis.call('HGETALL', KEYS[1])
+for i = 1, #h, 2 do
+  if h[i] == 'family' and redis.call('EXISTS', ARGV[1] .. 'famrev:' .. h[i + 1]) == 1 then
+    h[#h + 1] = 'revoked'
+    h[#h + 1] = '1'
+  end
+end
+return h
+"#;
+
 const REVOKE_FAMILY: &str = r#"
 return revoke(ARGV[1], ARGV[2], tonumber(ARGV[3]))
 "#;
@@ -161,6 +175,11 @@ impl RedisStore {
         pipe.incr(&cur, cost).pexpire(&cur, 2 * crate::oauth::rate_limit::WINDOW_MS).ignore().get(self.rate_key(key, window - 1));
     }
 
+    /// Read a refresh token: one reply, for [`parse_refresh`].
+    fn push_peek_refresh(&self, pipe: &mut redis::Pipeline, token_hash: &str) {
+        pipe.cmd("EVAL").arg(PEEK_REFRESH).arg(1).arg(self.key("rt", token_hash)).arg(&self.prefix);
+    }
+
     fn key(&self, kind: &str, id: &str) -> String {
         format!("{}{kind}:{id}", self.prefix)
     }
@@ -168,6 +187,32 @@ impl RedisStore {
     fn uc_key(&self, user_id: &str, client_id: &str) -> String {
         format!("{}uc:{user_id}|{client_id}", self.prefix)
     }
+}
+
+/// What [`PEEK_REFRESH`] answered, as of `now`.
+fn parse_refresh(reply: redis::Value, token_hash: &str, now: i64) -> Result<RefreshState, StoreError> {
+    let h: std::collections::HashMap<String, String> =
+        redis::from_redis_value(reply).map_err(|e| StoreError::Corrupt(format!("unexpected reply: {e}")))?;
+    if h.is_empty() {
+        return Ok(RefreshState::Invalid);
+    }
+    let rec = RefreshRecord {
+        token_hash: token_hash.to_string(),
+        family_id: field(&h, "family")?.to_string(),
+        client_id: field(&h, "client")?.to_string(),
+        user_id: field(&h, "user")?.to_string(),
+        data: field(&h, "data")?.to_string(),
+        expires_at: num(&h, "exp")?,
+        access_jti: field(&h, "jti")?.to_string(),
+        access_exp: num(&h, "jexp")?,
+    };
+    Ok(if h.contains_key("revoked") || rec.expires_at <= now {
+        RefreshState::Invalid
+    } else if field(&h, "used")? == "1" {
+        RefreshState::Used(rec)
+    } else {
+        RefreshState::Active(rec)
+    })
 }
 
 fn field<'a>(h: &'a std::collections::HashMap<String, String>, name: &str) -> Result<&'a str, StoreError> {
@@ -262,29 +307,10 @@ impl TokenStore for RedisStore {
 
     async fn get_refresh(&self, token_hash: &str, now: i64) -> Result<RefreshState, StoreError> {
         let mut con = self.con.clone();
-        let h: std::collections::HashMap<String, String> = con.hgetall(self.key("rt", token_hash)).await?;
-        if h.is_empty() {
-            return Ok(RefreshState::Invalid);
-        }
-        let family_id = field(&h, "family")?.to_string();
-        let revoked: bool = con.exists(self.key("famrev", &family_id)).await?;
-        let rec = RefreshRecord {
-            token_hash: token_hash.to_string(),
-            family_id,
-            client_id: field(&h, "client")?.to_string(),
-            user_id: field(&h, "user")?.to_string(),
-            data: field(&h, "data")?.to_string(),
-            expires_at: num(&h, "exp")?,
-            access_jti: field(&h, "jti")?.to_string(),
-            access_exp: num(&h, "jexp")?,
-        };
-        Ok(if revoked || rec.expires_at <= now {
-            RefreshState::Invalid
-        } else if field(&h, "used")? == "1" {
-            RefreshState::Used(rec)
-        } else {
-            RefreshState::Active(rec)
-        })
+        let mut pipe = redis::pipe();
+        self.push_peek_refresh(&mut pipe, token_hash);
+        let (reply,): (redis::Value,) = pipe.query_async(&mut con).await?;
+        parse_refresh(reply, token_hash, now)
     }
 
     async fn rotate_refresh(&self, old_hash: &str, new: &RefreshRecord, now: i64) -> Result<Rotation, StoreError> {
@@ -362,6 +388,9 @@ impl TokenStore for RedisStore {
         if let Some(jti) = q.deny {
             pipe.exists(self.key("deny", jti));
         }
+        if let Some((hash, _)) = q.refresh {
+            self.push_peek_refresh(&mut pipe, hash);
+        }
         pipe.get(&epoch_key);
         let values: Vec<redis::Value> = match self.local().await {
             Some(mut local) => match pipe.query_async(&mut local).await {
@@ -393,6 +422,9 @@ impl TokenStore for RedisStore {
         }
         if q.deny.is_some() {
             a.denied = next_int(&mut it)? == 1;
+        }
+        if let Some((hash, now)) = q.refresh {
+            a.refresh = Some(parse_refresh(it.next().unwrap_or(redis::Value::Nil), hash, now)?);
         }
         a.epoch = redis::from_redis_value::<Option<String>>(it.next().unwrap_or(redis::Value::Nil)).map_err(parse)?;
         if a.epoch.is_none() {

@@ -2,7 +2,7 @@
 //! store (SQLite) and the Redis store.
 use std::sync::Arc;
 
-use tessera::store::{redis::RedisStore, sql::SqlStore, CodeRedemption, RefreshRecord, RefreshState, Rotation, TokenStore};
+use tessera::store::{redis::RedisStore, sql::SqlStore, CodeRedemption, RefreshRecord, RefreshState, Round, Rotation, TokenStore};
 use tessera::oauth::tokens::{new_jti, random_token};
 
 use crate::both_backends;
@@ -111,24 +111,33 @@ async fn codes_are_single_use_and_replays_are_recognised(b: Backend) {
     assert_eq!(wins, 1);
 }
 
+/// A refresh token as the store answers for it, asked both ways — alone
+/// and riding in the per-request round — which must agree.
+async fn read(s: &Arc<dyn TokenStore>, hash: &str, at: i64) -> RefreshState {
+    let alone = s.get_refresh(hash, at).await.unwrap();
+    let round = s.round(Round { refresh: Some((hash, at)), ..Default::default() }).await.unwrap();
+    assert_eq!(round.refresh.as_ref(), Some(&alone), "the round reads the refresh token as get_refresh does");
+    alone
+}
+
 async fn refresh_rotation_and_reuse_revokes_the_family(b: Backend) {
     let (s, _d) = store(b).await;
     let fam = new_jti();
     let r1 = record(&fam, "u1", "c1");
     s.put_refresh(&r1).await.unwrap();
-    assert_eq!(s.get_refresh(&r1.token_hash, now()).await.unwrap(), RefreshState::Active(r1.clone()));
+    assert_eq!(read(&s, &r1.token_hash, now()).await, RefreshState::Active(r1.clone()));
 
     let r2 = record(&fam, "u1", "c1");
     assert_eq!(s.rotate_refresh(&r1.token_hash, &r2, now()).await.unwrap(), Rotation::Rotated);
-    assert!(matches!(s.get_refresh(&r1.token_hash, now()).await.unwrap(), RefreshState::Used(_)));
-    assert_eq!(s.get_refresh(&r2.token_hash, now()).await.unwrap(), RefreshState::Active(r2.clone()));
+    assert!(matches!(read(&s, &r1.token_hash, now()).await, RefreshState::Used(_)));
+    assert_eq!(read(&s, &r2.token_hash, now()).await, RefreshState::Active(r2.clone()));
     assert!(!s.is_denied(&r2.access_jti).await.unwrap());
 
     // r1 again: reuse. The family dies, its access tokens are denylisted.
     let r3 = record(&fam, "u1", "c1");
     assert_eq!(s.rotate_refresh(&r1.token_hash, &r3, now()).await.unwrap(), Rotation::Reused { family_id: fam.clone() });
-    assert_eq!(s.get_refresh(&r2.token_hash, now()).await.unwrap(), RefreshState::Invalid);
-    assert_eq!(s.get_refresh(&r3.token_hash, now()).await.unwrap(), RefreshState::Invalid, "r3 was never stored");
+    assert_eq!(read(&s, &r2.token_hash, now()).await, RefreshState::Invalid);
+    assert_eq!(read(&s, &r3.token_hash, now()).await, RefreshState::Invalid, "r3 was never stored");
     assert!(s.is_denied(&r1.access_jti).await.unwrap());
     assert!(s.is_denied(&r2.access_jti).await.unwrap());
     // the revoked family cannot rotate any more
@@ -138,7 +147,7 @@ async fn refresh_rotation_and_reuse_revokes_the_family(b: Backend) {
     let f2 = new_jti();
     let e = record(&f2, "u1", "c1");
     s.put_refresh(&e).await.unwrap();
-    assert_eq!(s.get_refresh(&e.token_hash, e.expires_at + 1).await.unwrap(), RefreshState::Invalid);
+    assert_eq!(read(&s, &e.token_hash, e.expires_at + 1).await, RefreshState::Invalid);
     assert_eq!(s.rotate_refresh(&e.token_hash, &record(&f2, "u1", "c1"), e.expires_at + 1).await.unwrap(), Rotation::Invalid);
 }
 

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::keys::TokenType;
 use crate::oauth::params::Params;
 use crate::oauth::tokens::{self, TokenResponse};
-use crate::store::RefreshRecord;
+use crate::store::{RefreshRecord, RefreshState};
 
 pub const SUPPORTED: &[&str] = &["authorization_code", "refresh_token", "client_credentials", "password"];
 
@@ -27,15 +27,16 @@ pub fn grant_type(params: &Params) -> Result<&str> {
     Ok(grant_type)
 }
 
-/// Run the grant for an authenticated client.
-pub async fn token(t: &Tessera, client: &Client, grant_type: &str, params: &Params) -> Result<TokenResponse> {
+/// Run the grant for an authenticated client. `refresh`: the presented
+/// refresh token as already read from the store, if it was.
+pub async fn token(t: &Tessera, client: &Client, grant_type: &str, params: &Params, refresh: Option<RefreshState>) -> Result<TokenResponse> {
     if !client.allows_grant(grant_type) {
         return Err(Error::UnauthorizedClient(format!("this client may not use {grant_type}")));
     }
     let resp = match grant_type {
         "client_credentials" => client_credentials::exchange(t, client, params).await,
         "authorization_code" => authorization_code::exchange(t, client, params).await,
-        "refresh_token" => refresh_token::exchange(t, client, params).await,
+        "refresh_token" => refresh_token::exchange(t, client, params, refresh).await,
         "password" => password::exchange(t, client, params).await,
         other => Err(Error::UnsupportedGrantType(other.to_string())),
     }?;

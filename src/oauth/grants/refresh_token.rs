@@ -41,11 +41,22 @@ async fn reuse_detected(t: &Tessera, client: &Client, family_id: &str, user_id: 
     Error::invalid_grant("refresh token reuse detected: every token of this grant is revoked")
 }
 
-pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<TokenResponse> {
+/// The store key of the refresh token a refresh request presents, so that
+/// the endpoint can read it in its first round trip.
+pub fn hash_presented(grant_type: &str, params: &Params) -> Option<String> {
+    (grant_type == "refresh_token").then(|| params.get("refresh_token")).flatten().map(tokens::digest)
+}
+
+/// `read`: the presented token as the store already answered for it.
+pub async fn exchange(t: &Tessera, client: &Client, params: &Params, read: Option<RefreshState>) -> Result<TokenResponse> {
     let presented = params.require("refresh_token")?;
     let hash = tokens::digest(presented);
     let now = crate::db::now();
-    let rec = match t.store.get_refresh(&hash, now).await? {
+    let state = match read {
+        Some(s) => s,
+        None => t.store.get_refresh(&hash, now).await?,
+    };
+    let rec = match state {
         RefreshState::Active(r) if r.client_id == client.client_id => r,
         RefreshState::Used(r) if r.client_id == client.client_id => {
             t.store.revoke_family(&r.family_id, now).await?;
