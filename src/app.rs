@@ -264,6 +264,13 @@ impl Tessera {
     }
 
     /// Sign an RFC 9068 access token with the current key.
+    /// When an access token issued at `iat` expires.
+    pub fn access_expiry(&self, iat: i64) -> i64 {
+        iat + self.cfg.access_token_ttl.as_secs() as i64
+    }
+
+    /// Sign an access token; `preset`: its `jti` and `iat` when they were
+    /// fixed beforehand (see [`crate::oauth::grants::Preset`]).
     pub fn issue_access_token(
         &self,
         sub: &str,
@@ -271,15 +278,19 @@ impl Tessera {
         aud: &str,
         scope: &str,
         auth_time: Option<i64>,
+        preset: Option<(&str, i64)>,
     ) -> Result<(String, AccessClaims)> {
-        let now = crate::db::now();
+        let (jti, now) = match preset {
+            Some((jti, iat)) => (jti.to_string(), iat),
+            None => (tokens::new_jti(), crate::db::now()),
+        };
         let claims = AccessClaims {
             iss: self.cfg.issuer.clone(),
             sub: sub.to_string(),
             aud: aud.to_string(),
-            exp: now + self.cfg.access_token_ttl.as_secs() as i64,
+            exp: self.access_expiry(now),
             iat: now,
-            jti: tokens::new_jti(),
+            jti,
             client_id: client_id.to_string(),
             scope: scope.to_string(),
             auth_time,

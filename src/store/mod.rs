@@ -131,10 +131,10 @@ pub trait TokenStore: Send + Sync {
 
     /// Store a code's data until `expires_at`.
     async fn put_code(&self, code_hash: &str, data: &str, expires_at: i64) -> Result<(), StoreError>;
-    /// Redeem a code exactly once.
-    async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError>;
-    /// Record what was issued from a redeemed code, so a replay can revoke it.
-    async fn set_code_issued(&self, code_hash: &str, issued: &str) -> Result<(), StoreError>;
+    /// Redeem a code exactly once, recording in the same step `issued`: what
+    /// this redemption is about to issue, so that a replay — even one racing
+    /// the first exchange — finds what to revoke.
+    async fn redeem_code(&self, code_hash: &str, now: i64, issued: &str) -> Result<CodeRedemption, StoreError>;
 
     async fn put_refresh(&self, rec: &RefreshRecord) -> Result<(), StoreError>;
     async fn get_refresh(&self, token_hash: &str, now: i64) -> Result<RefreshState, StoreError>;

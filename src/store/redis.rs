@@ -48,7 +48,7 @@ local used = redis.call('HGET', KEYS[1], 'used')
 if not used then return {'invalid'} end
 if used == '1' then return {'replayed', redis.call('HGET', KEYS[1], 'issued') or ''} end
 if tonumber(redis.call('HGET', KEYS[1], 'exp')) <= tonumber(ARGV[1]) then return {'invalid'} end
-redis.call('HSET', KEYS[1], 'used', '1')
+redis.call('HSET', KEYS[1], 'used', '1', 'issued', ARGV[2])
 return {'ok', redis.call('HGET', KEYS[1], 'data')}
 "#;
 
@@ -258,20 +258,15 @@ impl TokenStore for RedisStore {
         Ok(())
     }
 
-    async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
+    async fn redeem_code(&self, code_hash: &str, now: i64, issued: &str) -> Result<CodeRedemption, StoreError> {
         let mut con = self.con.clone();
-        let r: Vec<String> = self.redeem_code.key(self.key("code", code_hash)).arg(now).invoke_async(&mut con).await?;
+        let r: Vec<String> =
+            self.redeem_code.key(self.key("code", code_hash)).arg(now).arg(issued).invoke_async(&mut con).await?;
         Ok(match r.first().map(String::as_str) {
             Some("ok") => CodeRedemption::Redeemed(r.get(1).cloned().unwrap_or_default()),
             Some("replayed") => CodeRedemption::Replayed(r.get(1).filter(|s| !s.is_empty()).cloned()),
             _ => CodeRedemption::Invalid,
         })
-    }
-
-    async fn set_code_issued(&self, code_hash: &str, issued: &str) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
-        let _: () = con.hset(self.key("code", code_hash), "issued", issued).await?;
-        Ok(())
     }
 
     async fn put_refresh(&self, rec: &RefreshRecord) -> Result<(), StoreError> {

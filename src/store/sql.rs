@@ -121,10 +121,11 @@ impl TokenStore for SqlStore {
         Ok(())
     }
 
-    async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
+    async fn redeem_code(&self, code_hash: &str, now: i64, issued: &str) -> Result<CodeRedemption, StoreError> {
         let _guard = self.serialize().await;
         let won = auth_codes::Entity::update_many()
             .col_expr(auth_codes::Column::Used, Expr::value(true))
+            .col_expr(auth_codes::Column::Issued, Expr::value(issued))
             .filter(auth_codes::Column::CodeHash.eq(code_hash))
             .filter(auth_codes::Column::Used.eq(false))
             .filter(auth_codes::Column::ExpiresAt.gt(now))
@@ -138,15 +139,6 @@ impl TokenStore for SqlStore {
             Some(r) if r.used => CodeRedemption::Replayed(r.issued),
             _ => CodeRedemption::Invalid,
         })
-    }
-
-    async fn set_code_issued(&self, code_hash: &str, issued: &str) -> Result<(), StoreError> {
-        auth_codes::Entity::update_many()
-            .col_expr(auth_codes::Column::Issued, Expr::value(issued))
-            .filter(auth_codes::Column::CodeHash.eq(code_hash))
-            .exec(&self.db)
-            .await?;
-        Ok(())
     }
 
     async fn put_refresh(&self, rec: &RefreshRecord) -> Result<(), StoreError> {

@@ -84,22 +84,23 @@ async fn codes_are_single_use_and_replays_are_recognised(b: Backend) {
     let (s, _d) = store(b).await;
     let code = random_token(32);
     s.put_code(&code, "DATA", now() + 60).await.unwrap();
-    assert_eq!(s.redeem_code(&code, now()).await.unwrap(), CodeRedemption::Redeemed("DATA".into()));
-    assert_eq!(s.redeem_code(&code, now()).await.unwrap(), CodeRedemption::Replayed(None));
-    s.set_code_issued(&code, "ISSUED").await.unwrap();
-    assert_eq!(s.redeem_code(&code, now()).await.unwrap(), CodeRedemption::Replayed(Some("ISSUED".into())));
-    assert_eq!(s.redeem_code(&random_token(32), now()).await.unwrap(), CodeRedemption::Invalid);
+    assert_eq!(s.redeem_code(&code, now(), "ISSUED").await.unwrap(), CodeRedemption::Redeemed("DATA".into()));
+    // what the first redemption will issue is known to a replay at once,
+    // before anything was issued, and a replay does not overwrite it
+    assert_eq!(s.redeem_code(&code, now(), "OTHER").await.unwrap(), CodeRedemption::Replayed(Some("ISSUED".into())));
+    assert_eq!(s.redeem_code(&code, now(), "OTHER").await.unwrap(), CodeRedemption::Replayed(Some("ISSUED".into())));
+    assert_eq!(s.redeem_code(&random_token(32), now(), "X").await.unwrap(), CodeRedemption::Invalid);
     // expired codes do not redeem
     let old = random_token(32);
     s.put_code(&old, "D", now() + 1).await.unwrap();
-    assert_eq!(s.redeem_code(&old, now() + 5).await.unwrap(), CodeRedemption::Invalid);
+    assert_eq!(s.redeem_code(&old, now() + 5, "X").await.unwrap(), CodeRedemption::Invalid);
     // parallel redemption: exactly one winner
     let code = random_token(32);
     s.put_code(&code, "P", now() + 60).await.unwrap();
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let (s, c) = (s.clone(), code.clone());
-            tokio::spawn(async move { s.redeem_code(&c, now()).await.unwrap() })
+            tokio::spawn(async move { s.redeem_code(&c, now(), "X").await.unwrap() })
         })
         .collect();
     let mut wins = 0;

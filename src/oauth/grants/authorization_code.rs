@@ -3,23 +3,16 @@
 //! The code is redeemed (atomically, once) before anything else is checked,
 //! so a code that fails a check is burnt, not left for another try. A
 //! second redemption is a replay: whatever the first one issued is revoked
-//! (RFC 6749 §4.1.2).
+//! (RFC 6749 §4.1.2). The ids of what it issues are fixed and recorded by
+//! the redemption itself, so a replay racing the first exchange finds them.
 use crate::app::Tessera;
 use crate::clients::Client;
 use crate::error::{Error, Result};
 use crate::oauth::authorize::CodeData;
-use crate::oauth::grants::{issue_for_user, Issue, Issued};
+use crate::oauth::grants::{issue_for_user, Issue, Issued, Preset};
 use crate::oauth::params::Params;
 use crate::oauth::{pkce, tokens};
 use crate::store::CodeRedemption;
-
-/// What was issued from a code, recorded so a replay can revoke it.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct IssuedFromCode {
-    family_id: String,
-    jti: String,
-    exp: i64,
-}
 
 /// The checks between a redeemed code and the token request (pure).
 pub fn check(data: &CodeData, client: &Client, params: &Params) -> Result<()> {
@@ -45,10 +38,12 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<c
     let code = params.require("code")?;
     let hash = tokens::digest(code);
     let now = crate::db::now();
-    let data = match t.store.redeem_code(&hash, now).await? {
+    let preset = Preset::new(t, now);
+    let record = serde_json::to_string(&preset).map_err(|e| Error::invalid_request(e.to_string()))?;
+    let data = match t.store.redeem_code(&hash, now, &record).await? {
         CodeRedemption::Redeemed(d) => d,
         CodeRedemption::Replayed(issued) => {
-            if let Some(i) = issued.and_then(|s| serde_json::from_str::<IssuedFromCode>(&s).ok()) {
+            if let Some(i) = issued.and_then(|s| serde_json::from_str::<Preset>(&s).ok()) {
                 t.store.revoke_family(&i.family_id, now).await?;
                 t.store.deny(&i.jti, i.exp).await?;
             }
@@ -78,16 +73,13 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<c
             auth_time: data.auth_time,
             nonce: data.nonce.as_deref(),
             rotate_from: None,
+            preset: Some(&preset),
         },
     )
     .await?;
-    let Issued::Tokens(resp, rec) = issued else {
+    let Issued::Tokens(resp, _) = issued else {
         return Err(Error::invalid_grant("the code is invalid or expired"));
     };
-    let record = IssuedFromCode { family_id: rec.family_id, jti: rec.access_jti, exp: rec.access_exp };
-    if let Ok(s) = serde_json::to_string(&record) {
-        t.store.set_code_issued(&hash, &s).await?;
-    }
     Ok(resp)
 }
 

@@ -27,7 +27,7 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<T
     let granted = grant_scopes(params.get("scope"), client)?;
     let aud = select_audience(params.get("resource"), params.get("audience"), &t.cfg.audiences, &t.cfg.default_audience)?;
     let scope = scopes::join(&granted);
-    let (access_token, claims) = t.issue_access_token(&client.client_id, &client.client_id, &aud, &scope, None)?;
+    let (access_token, claims) = t.issue_access_token(&client.client_id, &client.client_id, &aud, &scope, None, None)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),

@@ -88,6 +88,28 @@ pub struct Issue<'a> {
     pub nonce: Option<&'a str>,
     /// `Some` when rotating: the family and the token being replaced.
     pub rotate_from: Option<(&'a str, &'a str)>,
+    /// Ids fixed before issuing, for a new family.
+    pub preset: Option<&'a Preset>,
+}
+
+/// The ids of what a code exchange will issue, fixed before the code is
+/// redeemed and recorded with the redemption, so that a replay racing the
+/// first exchange still finds the family and the access token to revoke.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Preset {
+    pub family_id: String,
+    pub jti: String,
+    /// Absent from records written before it existed.
+    #[serde(default)]
+    pub iat: i64,
+    /// The access token's `exp` (how long its `jti` stays denylisted).
+    pub exp: i64,
+}
+
+impl Preset {
+    pub fn new(t: &Tessera, now: i64) -> Preset {
+        Preset { family_id: tokens::new_jti(), jti: tokens::new_jti(), iat: now, exp: t.access_expiry(now) }
+    }
 }
 
 // Returned once per request and matched at once, never stored: boxing would
@@ -103,14 +125,19 @@ pub enum Issued {
 pub async fn issue_for_user(t: &Tessera, i: Issue<'_>) -> Result<Issued> {
     let scope = i.scopes.join(" ");
     let aud = t.cfg.default_audience.clone();
-    let (access_token, claims) = t.issue_access_token(i.user_id, &i.client.client_id, &aud, &scope, Some(i.auth_time))?;
+    let preset = i.preset.map(|p| (p.jti.as_str(), p.iat));
+    let (access_token, claims) = t.issue_access_token(i.user_id, &i.client.client_id, &aud, &scope, Some(i.auth_time), preset)?;
     let refresh_value = tokens::random_token(32);
     let now = crate::db::now();
     let data = serde_json::to_string(&FamilyData { scope: i.family_scope.clone(), auth_time: i.auth_time })
         .map_err(|e| Error::invalid_request(e.to_string()))?;
     let rec = RefreshRecord {
         token_hash: tokens::digest(&refresh_value),
-        family_id: i.rotate_from.map(|(f, _)| f.to_string()).unwrap_or_else(tokens::new_jti),
+        family_id: match (i.rotate_from, i.preset) {
+            (Some((family, _)), _) => family.to_string(),
+            (None, Some(p)) => p.family_id.clone(),
+            (None, None) => tokens::new_jti(),
+        },
         client_id: i.client.client_id.clone(),
         user_id: i.user_id.to_string(),
         data,

@@ -37,6 +37,7 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<T
             auth_time: now,
             nonce: None,
             rotate_from: None,
+            preset: None,
         },
     )
     .await?;

@@ -82,6 +82,7 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params, read: Optio
             auth_time: family.auth_time,
             nonce: None,
             rotate_from: Some((&rec.family_id, &hash)),
+            preset: None,
         },
     )
     .await?;
