@@ -138,17 +138,31 @@ out "${R_ROW[$MID]}"
 out "${R_IROW[$MID]}"
 wrk_run "JWKS" $TPID "$BASE/.well-known/jwks.json"
 wrk_run "discovery" $TPID "$BASE/.well-known/openid-configuration"
+# CPU ticks of all of the given processes (PostgreSQL runs one per connection).
+ticks_of() { local s=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && s=$((s + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $s; }
+PER_REQ=()
 for sc in refresh authcode; do
-  t0=$(cpu_ticks $TPID)
-  line=$(taskset -c 1 "$FLOWS" --base "$BASE" --scenario $sc --client-id "$APP_ID" --username bench --password bench-password-1 --concurrency "$CONC" --seconds "$SECS")
-  t1=$(cpu_ticks $TPID)
+  flow() { taskset -c 1 "$FLOWS" --base "$BASE" --scenario $sc --client-id "$APP_ID" --username bench --password bench-password-1 --concurrency "$CONC" --seconds "$1"; }
+  flow 1 >/dev/null # opens the database pool's connections
+  PGP=$(pgrep -x postgres | tr '\n' ' '); RDP=$(cat "$TMP/redis.pid")
+  t0=$(cpu_ticks $TPID); p0=$(ticks_of $PGP); r0=$(ticks_of $RDP)
+  line=$(flow "$SECS")
+  t1=$(cpu_ticks $TPID); p1=$(ticks_of $PGP); r1=$(ticks_of $RDP)
   eval "$(echo "$line" | tr ' ' '\n' | grep '=' | sed 's/^/R_/')"
   out "| $sc (flows.rs) | $R_rps | ${R_p50_ms}ms | ${R_p99_ms}ms | $R_non2xx | $(python3 -c "print(round(100*($t1-$t0)/$HZ/$SECS))")% | $(( $(awk '/VmHWM/ {print $2}' /proc/$TPID/status) / 1024 )) MiB |"
+  us() { python3 -c "print(round(1e6*$1/$HZ/max(1,$R_requests)))"; }
+  PER_REQ+=("| $sc | $(us $((t1-t0))) | $(us $((p1-p0))) | $(us $((r1-r0))) |")
 done
 HALF=$(python3 -c "print(int(float('$CC_RPS')/2))")
 line=$(taskset -c 1 "$FLOWS" --base "$BASE" --scenario cc --client-id "$CC_ID" --client-secret "$CC_SECRET" --concurrency "$CONC" --seconds "$SECS" --rate "$HALF")
 eval "$(echo "$line" | tr ' ' '\n' | grep '=' | sed 's/^/H_/')"
 out "| client_credentials at half of peak ($HALF/s, fixed rate) | $H_rps | ${H_p50_ms}ms | ${H_p99_ms}ms | $H_non2xx | | |"
+out ""
+out "CPU per request of the stateful flows, in µs (a flow's request is one /token call, or /authorize and /token for authcode):"
+out ""
+out "| flow | Tessera | PostgreSQL (all processes) | Redis |"
+out "|---|---|---|---|"
+for row in "${PER_REQ[@]}"; do out "$row"; done
 out ""
 out "| oidc-provider 8.8.1 (same round) | req/s | p50 | p99 | non-2xx | CPU | peak RSS |"
 out "|---|---|---|---|---|---|---|"

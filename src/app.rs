@@ -263,14 +263,13 @@ impl Tessera {
         Ok(found)
     }
 
-    /// Sign an RFC 9068 access token with the current key.
     /// When an access token issued at `iat` expires.
     pub fn access_expiry(&self, iat: i64) -> i64 {
         iat + self.cfg.access_token_ttl.as_secs() as i64
     }
 
-    /// Sign an access token; `preset`: its `jti` and `iat` when they were
-    /// fixed beforehand (see [`crate::oauth::grants::Preset`]).
+    /// Sign an RFC 9068 access token with the current key; `preset`: its
+    /// `jti` and `iat` when they were fixed beforehand (see [`crate::oauth::grants::Preset`]).
     pub fn issue_access_token(
         &self,
         sub: &str,

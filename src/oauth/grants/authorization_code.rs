@@ -77,7 +77,7 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<c
         },
     )
     .await?;
-    let Issued::Tokens(resp, _) = issued else {
+    let Issued::Tokens(resp) = issued else {
         return Err(Error::invalid_grant("the code is invalid or expired"));
     };
     Ok(resp)

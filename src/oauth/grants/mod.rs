@@ -112,11 +112,8 @@ impl Preset {
     }
 }
 
-// Returned once per request and matched at once, never stored: boxing would
-// only add an allocation.
-#[allow(clippy::large_enum_variant)]
 pub enum Issued {
-    Tokens(TokenResponse, RefreshRecord),
+    Tokens(TokenResponse),
     /// The rotation lost: the old refresh token had been used already.
     Reused(String),
     Invalid,
@@ -179,7 +176,6 @@ pub async fn issue_for_user(t: &Tessera, i: Issue<'_>) -> Result<Issued> {
             refresh_token,
             id_token,
         },
-        rec,
     ))
 }
 

@@ -42,7 +42,7 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<T
     )
     .await?;
     match issued {
-        Issued::Tokens(resp, _) => Ok(resp),
+        Issued::Tokens(resp) => Ok(resp),
         _ => Err(Error::invalid_grant("tokens could not be issued")),
     }
 }

@@ -87,7 +87,7 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params, read: Optio
     )
     .await?;
     match issued {
-        Issued::Tokens(resp, _) => Ok(resp),
+        Issued::Tokens(resp) => Ok(resp),
         Issued::Reused(fam) => Err(reuse_detected(t, client, &fam, Some(&rec.user_id)).await),
         Issued::Invalid => Err(Error::invalid_grant("the refresh token is invalid, expired or revoked")),
     }
