@@ -13,6 +13,8 @@ pub struct Model {
     pub used: bool,
     /// JSON of what was issued from the code (family, access jti), revoked on replay
     pub issued: Option<String>,
+    /// set by a second redemption (see `TokenStore::seal_code_family`)
+    pub replayed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

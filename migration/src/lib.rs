@@ -3,12 +3,15 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_init;
 mod m20261123_000002_usage_and_admin_scope;
+mod m20261123_000003_code_replayed;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_init::Migration), Box::new(m20261123_000002_usage_and_admin_scope::Migration)]
+        vec![Box::new(m20261123_000001_init::Migration), Box::new(m20261123_000002_usage_and_admin_scope::Migration),
+            Box::new(m20261123_000003_code_replayed::Migration),
+        ]
     }
 }

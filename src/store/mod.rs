@@ -135,6 +135,12 @@ pub trait TokenStore: Send + Sync {
     /// this redemption is about to issue, so that a replay — even one racing
     /// the first exchange — finds what to revoke.
     async fn redeem_code(&self, code_hash: &str, now: i64, issued: &str) -> Result<CodeRedemption, StoreError>;
+    /// Called by the first exchange of a code once it has stored what it
+    /// issued: a replay that came in meanwhile revoked the family, perhaps
+    /// before these tokens existed, and must reach them too. Redis: nothing
+    /// to do (the family's revoked mark stops tokens stored later). SQL: the
+    /// replay marked the code; the family is revoked again if so.
+    async fn seal_code_family(&self, code_hash: &str, family_id: &str, now: i64) -> Result<(), StoreError>;
 
     async fn put_refresh(&self, rec: &RefreshRecord) -> Result<(), StoreError>;
     async fn get_refresh(&self, token_hash: &str, now: i64) -> Result<RefreshState, StoreError>;

@@ -269,6 +269,10 @@ impl TokenStore for RedisStore {
         })
     }
 
+    async fn seal_code_family(&self, _code_hash: &str, _family_id: &str, _now: i64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn put_refresh(&self, rec: &RefreshRecord) -> Result<(), StoreError> {
         let mut con = self.con.clone();
         let k = self.key("rt", &rec.token_hash);

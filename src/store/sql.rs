@@ -116,6 +116,7 @@ impl TokenStore for SqlStore {
             expires_at: Set(expires_at),
             used: Set(false),
             issued: Set(None),
+            replayed: Set(false),
         };
         auth_codes::Entity::insert(am).exec_without_returning(&self.db).await?;
         Ok(())
@@ -136,9 +137,25 @@ impl TokenStore for SqlStore {
         let row = auth_codes::Entity::find_by_id(code_hash.to_string()).one(&self.db).await?;
         Ok(match row {
             Some(r) if won => CodeRedemption::Redeemed(r.data),
-            Some(r) if r.used => CodeRedemption::Replayed(r.issued),
+            Some(r) if r.used => {
+                // Marked before the caller revokes: see seal_code_family.
+                auth_codes::Entity::update_many()
+                    .col_expr(auth_codes::Column::Replayed, Expr::value(true))
+                    .filter(auth_codes::Column::CodeHash.eq(code_hash))
+                    .exec(&self.db)
+                    .await?;
+                CodeRedemption::Replayed(r.issued)
+            }
             _ => CodeRedemption::Invalid,
         })
+    }
+
+    async fn seal_code_family(&self, code_hash: &str, family_id: &str, now: i64) -> Result<(), StoreError> {
+        let replayed = auth_codes::Entity::find_by_id(code_hash.to_string()).one(&self.db).await?.is_some_and(|r| r.replayed);
+        if replayed {
+            self.revoke_family(family_id, now).await?;
+        }
+        Ok(())
     }
 
     async fn put_refresh(&self, rec: &RefreshRecord) -> Result<(), StoreError> {

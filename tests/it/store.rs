@@ -41,6 +41,7 @@ fn record(family: &str, user: &str, client: &str) -> RefreshRecord {
 both_backends!(
     denylist_contract,
     codes_are_single_use_and_replays_are_recognised,
+    a_replay_during_the_first_exchange_reaches_what_it_stores_later,
     refresh_rotation_and_reuse_revokes_the_family,
     parallel_rotation_has_exactly_one_winner,
     revoking_one_user_at_one_client_touches_nothing_else,
@@ -110,6 +111,34 @@ async fn codes_are_single_use_and_replays_are_recognised(b: Backend) {
         }
     }
     assert_eq!(wins, 1);
+}
+
+/// The first exchange of a code is slow: a replay comes in after the
+/// redemption and revokes the family before the first exchange has stored
+/// its refresh token. Once that exchange seals the family, the token it
+/// stored is dead too, on both stores.
+async fn a_replay_during_the_first_exchange_reaches_what_it_stores_later(b: Backend) {
+    let (s, _d) = store(b).await;
+    let (code, fam) = (random_token(32), new_jti());
+    s.put_code(&code, "DATA", now() + 60).await.unwrap();
+    assert_eq!(s.redeem_code(&code, now(), &fam).await.unwrap(), CodeRedemption::Redeemed("DATA".into()));
+    // the replay, as the code grant handles it
+    assert_eq!(s.redeem_code(&code, now(), "X").await.unwrap(), CodeRedemption::Replayed(Some(fam.clone())));
+    s.revoke_family(&fam, now()).await.unwrap();
+    // the first exchange goes on: stores its token, then seals
+    let late = record(&fam, "u1", "c1");
+    s.put_refresh(&late).await.unwrap();
+    s.seal_code_family(&code, &fam, now()).await.unwrap();
+    assert_eq!(s.get_refresh(&late.token_hash, now()).await.unwrap(), RefreshState::Invalid);
+    assert_eq!(s.rotate_refresh(&late.token_hash, &record(&fam, "u1", "c1"), now()).await.unwrap(), Rotation::Invalid);
+    // an exchange nobody replayed keeps its tokens
+    let (code2, fam2) = (random_token(32), new_jti());
+    s.put_code(&code2, "DATA", now() + 60).await.unwrap();
+    assert!(matches!(s.redeem_code(&code2, now(), &fam2).await.unwrap(), CodeRedemption::Redeemed(_)));
+    let kept = record(&fam2, "u1", "c1");
+    s.put_refresh(&kept).await.unwrap();
+    s.seal_code_family(&code2, &fam2, now()).await.unwrap();
+    assert!(matches!(s.get_refresh(&kept.token_hash, now()).await.unwrap(), RefreshState::Active(_)));
 }
 
 /// A refresh token as the store answers for it, asked both ways — alone

@@ -80,6 +80,7 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<c
     let Issued::Tokens(resp) = issued else {
         return Err(Error::invalid_grant("the code is invalid or expired"));
     };
+    t.store.seal_code_family(&hash, &preset.family_id, now).await?;
     Ok(resp)
 }
 
