@@ -32,7 +32,8 @@ serve_pinned "$WORK/tessera.log"
 TPID=$SERVE_PID
 trap 'kill $TPID 2>/dev/null; stop_services' EXIT INT TERM
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# CPU ticks (user + system) of the given processes, summed (PostgreSQL runs one per connection).
+cpu_ticks() { local s=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && s=$((s + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $s; }
 HZ=$(getconf CLK_TCK)
 REPORT=target/bench-report.md
 : > "$REPORT"
@@ -138,16 +139,14 @@ out "${R_ROW[$MID]}"
 out "${R_IROW[$MID]}"
 wrk_run "JWKS" $TPID "$BASE/.well-known/jwks.json"
 wrk_run "discovery" $TPID "$BASE/.well-known/openid-configuration"
-# CPU ticks of all of the given processes (PostgreSQL runs one per connection).
-ticks_of() { local s=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && s=$((s + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $s; }
 PER_REQ=()
 for sc in refresh authcode; do
   flow() { taskset -c 1 "$FLOWS" --base "$BASE" --scenario $sc --client-id "$APP_ID" --username bench --password bench-password-1 --concurrency "$CONC" --seconds "$1"; }
   flow 1 >/dev/null # opens the database pool's connections
   PGP=$(pgrep -x postgres | tr '\n' ' '); RDP=$(cat "$TMP/redis.pid")
-  t0=$(cpu_ticks $TPID); p0=$(ticks_of $PGP); r0=$(ticks_of $RDP)
+  t0=$(cpu_ticks $TPID); p0=$(cpu_ticks $PGP); r0=$(cpu_ticks $RDP)
   line=$(flow "$SECS")
-  t1=$(cpu_ticks $TPID); p1=$(ticks_of $PGP); r1=$(ticks_of $RDP)
+  t1=$(cpu_ticks $TPID); p1=$(cpu_ticks $PGP); r1=$(cpu_ticks $RDP)
   eval "$(echo "$line" | tr ' ' '\n' | grep '=' | sed 's/^/R_/')"
   out "| $sc (flows.rs) | $R_rps | ${R_p50_ms}ms | ${R_p99_ms}ms | $R_non2xx | $(python3 -c "print(round(100*($t1-$t0)/$HZ/$SECS))")% | $(( $(awk '/VmHWM/ {print $2}' /proc/$TPID/status) / 1024 )) MiB |"
   us() { python3 -c "print(round(1e6*$1/$HZ/max(1,$R_requests)))"; }
