@@ -51,7 +51,7 @@ pub struct Config {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Per-client rate limits.
-    pub rate: crate::oauth::rate_limit::Policy,
+    pub rate: crate::rate_limit::Policy,
     /// Algorithm of access tokens (`TESSERA_SIGNING_ALG`: RS256, ES256 or EdDSA).
     pub signing_alg: crate::keys::Alg,
 }
@@ -168,7 +168,7 @@ impl Config {
             },
             max_body_bytes,
             rate: {
-                let mut p = crate::oauth::rate_limit::Policy::default();
+                let mut p = crate::rate_limit::Policy::default();
                 for name in ["TESSERA_RATE_TIERS", "TESSERA_RATE_COSTS"] {
                     if let Some(spec) = var(name) {
                         p.apply(&spec).map_err(|e| Error::Config(format!("{name}: {e}")))?;
@@ -199,7 +199,7 @@ impl Config {
             issuer: "http://127.0.0.1".into(),
             database_url: database_url.into(),
             redis_url: redis_url.map(str::to_string),
-            redis_prefix: format!("t{}:", crate::oauth::tokens::random_token(6)),
+            redis_prefix: format!("t{}:", crate::crypto::random_token(6)),
             kek_file,
             create_kek: true,
             kek_previous_file: None,
@@ -214,7 +214,7 @@ impl Config {
             key_rotation: None,
             key_margin: Duration::from_secs(60),
             max_body_bytes: 16 * 1024,
-            rate: crate::oauth::rate_limit::Policy::default(),
+            rate: crate::rate_limit::Policy::default(),
             signing_alg: crate::keys::Alg::RS256,
         }
     }

@@ -5,12 +5,14 @@
 //! * [`crate::store::StoreError`]: the token store (Redis or SQL) failed.
 //! * [`crate::keys::KeyError`]: a signing key could not be made, sealed or opened.
 //! * [`Error`] (this file): the domain. Every protocol rule in `oauth/` and every
-//!   management operation (`clients`, `users`, `grants`) answers with it. Its
-//!   variants are the RFC 6749 §5.2 error codes plus the few things that are
-//!   not the client's fault (storage, keys, configuration).
+//!   management operation in `registry/` answers with it. Its variants are
+//!   the RFC 6749 §5.2 and RFC 6750 §3.1 error codes plus the few things
+//!   that are not the client's fault (storage, keys, configuration).
 //! * [`crate::http::error::OAuthError`]: the HTTP edge. It is built from an
 //!   [`Error`] by one `From` impl, which decides the status code and the
 //!   `WWW-Authenticate` header; handlers never pick a status themselves.
+//!   Storage that cannot be reached is a 503 and a client over its limit a
+//!   429 with the rate headers, on every endpoint alike.
 //!
 //! Descriptions are written for the developer reading the JSON and never
 //! contain a secret or a token. Failures of storage say "temporarily
@@ -31,7 +33,7 @@ pub enum Error {
     InvalidGrant(String),
     #[error("{0}")]
     UnauthorizedClient(String),
-    #[error("grant type {0:?} is not supported")]
+    #[error("{0}")]
     UnsupportedGrantType(String),
     #[error("{0}")]
     InvalidScope(String),
@@ -42,6 +44,13 @@ pub enum Error {
     AccessDenied(String),
     #[error("{0}")]
     UnsupportedTokenType(String),
+    /// RFC 6750 §3.1 `invalid_token`: a bearer token that is malformed,
+    /// expired, revoked, or whose client or user is gone.
+    #[error("{0}")]
+    InvalidToken(&'static str),
+    /// RFC 6750 §3.1 `insufficient_scope`: the bearer token lacks this scope.
+    #[error("the token lacks the {0} scope")]
+    InsufficientScope(&'static str),
     /// Management input that breaks a rule (bad redirect URI, unknown scope …).
     #[error("{0}")]
     Validation(String),
@@ -51,7 +60,7 @@ pub enum Error {
     Conflict(String),
     /// The client is over its rate limit.
     #[error("rate limit of {} per minute exceeded; retry in {} s", .0.limit, .0.retry_after_secs)]
-    RateLimited(crate::oauth::rate_limit::Decision),
+    RateLimited(crate::rate_limit::Decision),
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("token store: {0}")]

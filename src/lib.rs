@@ -1,20 +1,34 @@
 //! Tessera: an OAuth 2.0 / OpenID Connect authorization server.
 //!
-//! Data flows one way: `http` (actix handlers) → `oauth` (protocol rules,
-//! plain functions) → `clients`, `keys`, `store`, `db` (state).
-pub mod app;
-pub mod audit;
-pub mod catalogue;
-pub mod cli;
-pub mod clients;
-pub mod config;
+//! Modules are layered, and a module imports only from its own layer or the
+//! ones below it (`tests/it/layers.rs` enforces it, and refuses import
+//! cycles). From the bottom up:
+//!
+//! 1. helpers: `crypto`, `rate_limit` (pure functions, no Tessera imports)
+//! 2. storage: `db` (connections, migrations), `store` (the token store)
+//! 3. registry: `registry` (clients, users, consents, scopes, audit), `keys`,
+//!    `config`, `error`, `session`, `metrics`
+//! 4. protocol rules: `oauth` (no HTTP, no app object)
+//! 5. wiring: `app`
+//! 6. the HTTP edge: `http`
+//! 7. the command line: `cli`
+pub mod crypto;
+pub mod rate_limit;
+
 pub mod db;
+pub mod store;
+
+pub mod config;
 pub mod error;
-pub mod http;
 pub mod keys;
 pub mod metrics;
-pub mod oauth;
+pub mod registry;
 pub mod session;
-pub mod store;
-pub mod users;
-pub mod grants;
+
+pub mod oauth;
+
+pub mod app;
+
+pub mod http;
+
+pub mod cli;

@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
+use crate::registry::grant_types::GrantType;
+
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 pub const ENDPOINTS: [&str; 9] = ["token", "introspect", "revoke", "userinfo", "authorize", "jwks", "discovery", "pages", "other"];
-pub const GRANTS: [&str; 4] = ["authorization_code", "refresh_token", "client_credentials", "password"];
 
 #[derive(Default)]
 struct Histogram {
@@ -21,7 +22,7 @@ struct Histogram {
 }
 
 pub struct Metrics {
-    tokens: [AtomicU64; 4],
+    tokens: [AtomicU64; GrantType::ALL.len()],
     latency: [Histogram; 9],
     store_errors: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, u64>>,
@@ -63,10 +64,8 @@ impl Metrics {
         h.count.fetch_add(1, Relaxed);
     }
 
-    pub fn token_issued(&self, grant_type: &str) {
-        if let Some(i) = GRANTS.iter().position(|g| *g == grant_type) {
-            self.tokens[i].fetch_add(1, Relaxed);
-        }
+    pub fn token_issued(&self, grant_type: GrantType) {
+        self.tokens[grant_type.index()].fetch_add(1, Relaxed);
     }
 
     pub fn error(&self, code: &'static str) {
@@ -83,8 +82,8 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut s = String::with_capacity(4096);
         s.push_str("# HELP tessera_tokens_issued_total Access tokens issued, by grant type.\n# TYPE tessera_tokens_issued_total counter\n");
-        for (i, g) in GRANTS.iter().enumerate() {
-            let _ = writeln!(s, "tessera_tokens_issued_total{{grant_type=\"{g}\"}} {}", self.tokens[i].load(Relaxed));
+        for g in GrantType::ALL {
+            let _ = writeln!(s, "tessera_tokens_issued_total{{grant_type=\"{g}\"}} {}", self.tokens[g.index()].load(Relaxed));
         }
         s.push_str("# HELP tessera_errors_total Error responses, by OAuth error code.\n# TYPE tessera_errors_total counter\n");
         if let Ok(m) = self.errors.lock() {
@@ -121,8 +120,8 @@ mod tests {
             store_errors: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
         };
-        m.token_issued("client_credentials");
-        m.token_issued("client_credentials");
+        m.token_issued(GrantType::ClientCredentials);
+        m.token_issued(GrantType::ClientCredentials);
         m.error("invalid_client");
         m.observe(endpoint_of("/token"), Duration::from_micros(800));
         let text = m.render();

@@ -26,7 +26,7 @@ pub struct Session {
 
 impl Session {
     pub fn anonymous(now: i64) -> Session {
-        Session { uid: None, auth_time: None, csrf: crate::oauth::tokens::random_token(24), exp: now + LIFETIME_SECS }
+        Session { uid: None, auth_time: None, csrf: crate::crypto::random_token(24), exp: now + LIFETIME_SECS }
     }
 
     pub fn logged_in(uid: &str, now: i64) -> Session {

@@ -4,25 +4,17 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::form::read_form;
-use super::pages::{current_user, error_page, redirect, render, session, when};
+use super::extract::{AccountApi, AnyUser, CsrfForm, PageUser};
+use super::pages::{error_page, redirect, render, when};
 use crate::app::Tessera;
-use crate::session::Session;
-use crate::users::User;
+use crate::error::Error;
+use crate::registry::consents;
 
-async fn signed_in(t: &Tessera, req: &HttpRequest) -> (Session, Option<User>) {
-    let s = session(t, req);
-    let u = current_user(t, &s).await;
-    (s, u)
-}
-
-pub async fn page(t: web::Data<Tessera>, req: HttpRequest) -> HttpResponse {
-    let (s, user) = signed_in(&t, &req).await;
-    let Some(user) = user else { return redirect(StatusCode::FOUND, "/login") };
-    let apps = match crate::grants::list_for_user(&t.db, &user.user_id).await {
+pub async fn page(t: web::Data<Tessera>, p: PageUser<AnyUser>, req: HttpRequest) -> HttpResponse {
+    let apps = match consents::list_for_user(&t.db, &p.user.user_id).await {
         Ok(a) => a,
         Err(e) => {
-            log::error!("listing grants: {e}");
+            log::error!("listing consents: {e}");
             return error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "The service is unavailable.");
         }
     };
@@ -37,53 +29,47 @@ pub async fn page(t: web::Data<Tessera>, req: HttpRequest) -> HttpResponse {
         })
         .collect();
     let notice = req.query_string().contains("revoked=1").then_some("Access revoked.");
-    render(StatusCode::OK, "account.html", json!({"user": user, "csrf": s.csrf, "apps": apps, "notice": notice}))
+    render(StatusCode::OK, "account.html", json!({"user": p.user, "csrf": p.session.csrf, "apps": apps, "notice": notice}))
+}
+
+fn ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
 }
 
 /// `POST /account/grants/{client_id}/revoke` from the page (form CSRF token).
-pub async fn revoke_form(t: web::Data<Tessera>, req: HttpRequest, path: web::Path<String>, body: web::Payload) -> HttpResponse {
-    let (s, user) = signed_in(&t, &req).await;
-    let form = read_form(&req, body, t.cfg.max_body_bytes).await.unwrap_or_default();
-    if !s.csrf_ok(form.get("csrf")) {
-        return error_page(StatusCode::FORBIDDEN, "Session expired", "The form was stale or forged.");
-    }
-    let Some(user) = user else { return redirect(StatusCode::SEE_OTHER, "/login") };
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
-    match crate::grants::revoke(&t.db, t.store.as_ref(), &user.user_id, &path, Some(&user.user_id), ip.as_deref()).await {
-        Ok(_) | Err(crate::error::Error::NotFound(_)) => redirect(StatusCode::SEE_OTHER, "/account?revoked=1"),
+pub async fn revoke_form(t: web::Data<Tessera>, _f: CsrfForm, p: PageUser<AnyUser>, path: web::Path<String>, req: HttpRequest) -> HttpResponse {
+    let uid = p.user.user_id.as_str();
+    match consents::revoke(&t.db, t.store.as_ref(), uid, &path, Some(uid), ip(&req).as_deref()).await {
+        Ok(_) | Err(Error::NotFound(_)) => redirect(StatusCode::SEE_OTHER, "/account?revoked=1"),
         Err(e) => {
-            log::error!("revoking a grant: {e}");
+            log::error!("revoking a consent: {e}");
             error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "Nothing was changed. Try again.")
         }
     }
 }
 
 fn api_error(status: StatusCode, code: &str, desc: &str) -> HttpResponse {
-    HttpResponse::build(status).json(json!({"error": code, "error_description": desc}))
+    HttpResponse::build(status).insert_header(("Cache-Control", "no-store")).json(json!({"error": code, "error_description": desc}))
 }
 
 /// `GET /account/api/grants`: the signed-in user's connected apps as JSON.
-pub async fn api_list(t: web::Data<Tessera>, req: HttpRequest) -> HttpResponse {
-    let (_, user) = signed_in(&t, &req).await;
-    let Some(user) = user else { return api_error(StatusCode::UNAUTHORIZED, "login_required", "sign in first") };
-    match crate::grants::list_for_user(&t.db, &user.user_id).await {
+pub async fn api_list(t: web::Data<Tessera>, p: PageUser<AccountApi>) -> HttpResponse {
+    match consents::list_for_user(&t.db, &p.user.user_id).await {
         Ok(apps) => HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(apps),
         Err(_) => api_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "retry later"),
     }
 }
 
 /// `DELETE /account/api/grants/{client_id}` with the session's CSRF token in `X-CSRF-Token`.
-pub async fn api_revoke(t: web::Data<Tessera>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
-    let (s, user) = signed_in(&t, &req).await;
-    let Some(user) = user else { return api_error(StatusCode::UNAUTHORIZED, "login_required", "sign in first") };
+pub async fn api_revoke(t: web::Data<Tessera>, p: PageUser<AccountApi>, path: web::Path<String>, req: HttpRequest) -> HttpResponse {
     let presented = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok());
-    if !s.csrf_ok(presented) {
+    if !p.session.csrf_ok(presented) {
         return api_error(StatusCode::FORBIDDEN, "csrf", "missing or wrong X-CSRF-Token");
     }
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
-    match crate::grants::revoke(&t.db, t.store.as_ref(), &user.user_id, &path, Some(&user.user_id), ip.as_deref()).await {
+    let uid = p.user.user_id.as_str();
+    match consents::revoke(&t.db, t.store.as_ref(), uid, &path, Some(uid), ip(&req).as_deref()).await {
         Ok(n) => HttpResponse::Ok().json(json!({"revoked": path.as_str(), "tokens_revoked": n})),
-        Err(crate::error::Error::NotFound(_)) => api_error(StatusCode::NOT_FOUND, "not_found", "no such grant"),
+        Err(Error::NotFound(_)) => api_error(StatusCode::NOT_FOUND, "not_found", "no such grant"),
         Err(_) => api_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "nothing changed; retry later"),
     }
 }

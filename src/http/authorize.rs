@@ -5,11 +5,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::form::read_form;
+use super::extract::CsrfForm;
 use super::pages::{self, current_user, error_page, redirect, render, session, session_cookie};
 use crate::app::Tessera;
 use crate::oauth::authorize::{self, AuthorizeRequest, Refusal, Step};
 use crate::oauth::params::Params;
+use crate::registry::users::{self, Login, User};
 use crate::session::Session;
 
 fn client_ip(req: &HttpRequest) -> Option<String> {
@@ -23,13 +24,7 @@ async fn validated(t: &Tessera, query: &str) -> Result<AuthorizeRequest, HttpRes
         Err(e) => return Err(error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string())),
     };
     let client = match params.get("client_id") {
-        Some(id) => match crate::clients::find(&t.db, id).await {
-            Ok(c) => c,
-            Err(e) => {
-                log::error!("client lookup: {e}");
-                return Err(error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "The service is unavailable."));
-            }
-        },
+        Some(id) => crate::registry::clients::find(&t.db, id).await.map_err(|e| unavailable(e, "client lookup"))?,
         None => None,
     };
     authorize::validate(client, &params).map_err(|r| match r {
@@ -55,7 +50,7 @@ async fn proceed(t: &Tessera, req: &HttpRequest, s: &Session, query: &str, fresh
     let user = current_user(t, s).await;
     let who = user.as_ref().zip(s.auth_time).map(|(u, at)| (u.user_id.as_str(), at));
     let granted = match &user {
-        Some(u) => crate::grants::find(&t.db, &u.user_id, &areq.client.client_id).await.ok().flatten().map(|g| g.scopes),
+        Some(u) => crate::registry::consents::find(&t.db, &u.user_id, &areq.client.client_id).await.ok().flatten().map(|g| g.scopes),
         None => None,
     };
     match authorize::next_step(&areq, who, fresh, granted.as_deref(), crate::db::now()) {
@@ -65,36 +60,29 @@ async fn proceed(t: &Tessera, req: &HttpRequest, s: &Session, query: &str, fresh
             status,
             &authorize::redirect(&areq.redirect_uri, &[("error", error)], areq.state.as_deref(), &t.cfg.issuer),
         ),
-        Step::Issue { user_id, auth_time } => match authorize::issue_code(t, &areq, &user_id, auth_time).await {
-            Ok(url) => {
-                log::info!("code issued to client {} for user {user_id} from {:?}", areq.client.client_id, client_ip(req));
-                redirect(status, &url)
-            }
-            Err(e) => {
-                log::error!("issuing a code: {e}");
-                redirect(
-                    status,
-                    &authorize::redirect(
-                        &areq.redirect_uri,
-                        &[("error", "temporarily_unavailable")],
-                        areq.state.as_deref(),
-                        &t.cfg.issuer,
-                    ),
-                )
-            }
-        },
+        Step::Issue { user_id, auth_time } => {
+            log::info!("code issued to client {} for user {user_id} from {:?}", areq.client.client_id, client_ip(req));
+            code_redirect(t, &areq, &user_id, auth_time, status).await
+        }
     }
 }
 
-/// Read a posted form and check its CSRF token against the session's.
-async fn checked_form(t: &Tessera, req: &HttpRequest, s: &Session, body: web::Payload) -> Result<Params, HttpResponse> {
-    let form = read_form(req, body, t.cfg.max_body_bytes)
-        .await
-        .map_err(|e| error_page(e.status, "Invalid request", &e.description))?;
-    if !s.csrf_ok(form.get("csrf")) {
-        return Err(error_page(StatusCode::FORBIDDEN, "Session expired", "The form was stale or forged. Go back and try again."));
+/// Issue a code and redirect with it, or with `temporarily_unavailable`.
+async fn code_redirect(t: &Tessera, areq: &AuthorizeRequest, user_id: &str, auth_time: i64, status: StatusCode) -> HttpResponse {
+    let code_ttl = t.cfg.code_ttl.as_secs() as i64;
+    match authorize::issue_code(t.store.as_ref(), &t.cfg.issuer, code_ttl, areq, user_id, auth_time).await {
+        Ok(url) => redirect(status, &url),
+        Err(e) => {
+            log::error!("issuing a code: {e}");
+            let back = [("error", "temporarily_unavailable")];
+            redirect(status, &authorize::redirect(&areq.redirect_uri, &back, areq.state.as_deref(), &t.cfg.issuer))
+        }
     }
-    Ok(form)
+}
+
+fn unavailable(e: crate::error::Error, doing: &str) -> HttpResponse {
+    log::error!("{doing}: {e}");
+    error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "The service is unavailable.")
 }
 
 fn with_session(mut resp: HttpResponse, t: &Tessera, s: &Session) -> HttpResponse {
@@ -121,8 +109,8 @@ fn login_page(
     with_session(resp, t, s)
 }
 
-async fn consent_page(t: &Tessera, s: &Session, areq: &AuthorizeRequest, authz: &str, user: Option<&crate::users::User>) -> HttpResponse {
-    let catalogue = crate::catalogue::list(&t.db).await.unwrap_or_default();
+async fn consent_page(t: &Tessera, s: &Session, areq: &AuthorizeRequest, authz: &str, user: Option<&User>) -> HttpResponse {
+    let catalogue = crate::registry::catalogue::list(&t.db).await.unwrap_or_default();
     let scopes: Vec<_> = areq
         .scopes
         .iter()
@@ -155,103 +143,70 @@ pub async fn login_form(t: web::Data<Tessera>, req: HttpRequest) -> HttpResponse
     login_page(&t, &s, None, "", None, "", StatusCode::OK)
 }
 
-pub async fn login(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> HttpResponse {
-    let s = session(&t, &req);
-    let form = match checked_form(&t, &req, &s, body).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let authz = form.get("authz").unwrap_or("");
-    let username = form.get("username").unwrap_or("").trim().to_lowercase();
-    let password = form.get("password").unwrap_or("");
+pub async fn login(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> HttpResponse {
+    let authz = f.get("authz");
+    let username = f.get("username").trim().to_lowercase();
     let ip = client_ip(&req);
-    let outcome = match crate::users::authenticate(&t.db, t.store.as_ref(), &username, password, ip.as_deref()).await {
-        Ok(u) => u,
-        Err(e) => {
-            log::error!("login: {e}");
-            return error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "The service is unavailable.");
-        }
+    let outcome = match users::authenticate(&t.db, t.store.as_ref(), &username, f.get("password"), ip.as_deref()).await {
+        Ok(o) => o,
+        Err(e) => return unavailable(e, "login"),
     };
-    let user = match outcome {
-        crate::users::Login::Ok(u) => Some(u),
-        crate::users::Login::Invalid => None,
-        crate::users::Login::Throttled { retry_after_secs } => {
-            let minutes = (retry_after_secs + 59) / 60;
-            let msg = format!("Too many failed attempts. Wait {minutes} minute(s) and try again.");
-            let mut resp = login_page(&t, &s, None, authz, Some(&msg), &username, StatusCode::TOO_MANY_REQUESTS);
+    match outcome {
+        Login::Ok(user) => {
+            let fresh = Session::logged_in(&user.user_id, crate::db::now());
+            let resp = match authz.is_empty() {
+                true => redirect(StatusCode::SEE_OTHER, "/account"),
+                false => proceed(&t, &req, &fresh, authz, true, StatusCode::SEE_OTHER).await,
+            };
+            with_session(resp, &t, &fresh)
+        }
+        Login::Invalid => {
+            let client_name = client_name_of(&t, authz).await;
+            let error = Some("Invalid username or password.");
+            login_page(&t, &f.session, client_name.as_deref(), authz, error, &username, StatusCode::UNAUTHORIZED)
+        }
+        Login::Throttled { retry_after_secs } => {
+            let msg = format!("Too many failed attempts. Wait {} minute(s) and try again.", (retry_after_secs + 59) / 60);
+            let mut resp = login_page(&t, &f.session, None, authz, Some(&msg), &username, StatusCode::TOO_MANY_REQUESTS);
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&retry_after_secs.to_string()) {
                 resp.headers_mut().insert(actix_web::http::header::RETRY_AFTER, v);
             }
-            return resp;
+            resp
         }
-    };
-    let Some(user) = user else {
-        let client_name = match Params::parse(authz.as_bytes()).ok().and_then(|p| p.get("client_id").map(str::to_string)) {
-            Some(id) => crate::clients::find(&t.db, &id).await.ok().flatten().map(|c| c.name),
-            None => None,
-        };
-        return login_page(
-            &t,
-            &s,
-            client_name.as_deref(),
-            authz,
-            Some("Invalid username or password."),
-            &username,
-            StatusCode::UNAUTHORIZED,
-        );
-    };
-    let fresh = Session::logged_in(&user.user_id, crate::db::now());
-    let resp = if authz.is_empty() {
-        redirect(StatusCode::SEE_OTHER, "/account")
-    } else {
-        proceed(&t, &req, &fresh, authz, true, StatusCode::SEE_OTHER).await
-    };
-    with_session(resp, &t, &fresh)
+    }
 }
 
-pub async fn consent(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> HttpResponse {
-    let s = session(&t, &req);
-    let form = match checked_form(&t, &req, &s, body).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let Some(user) = current_user(&t, &s).await else {
+/// The name of the app an authorization request names, for the login page.
+async fn client_name_of(t: &Tessera, authz: &str) -> Option<String> {
+    let id = Params::parse(authz.as_bytes()).ok()?.get("client_id")?.to_string();
+    crate::registry::clients::find(&t.db, &id).await.ok().flatten().map(|c| c.name)
+}
+
+pub async fn consent(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> HttpResponse {
+    let Some(user) = current_user(&t, &f.session).await else {
         return error_page(StatusCode::UNAUTHORIZED, "Signed out", "Sign in again to continue.");
     };
-    let authz = form.get("authz").unwrap_or("");
-    let areq = match validated(&t, authz).await {
+    let areq = match validated(&t, f.get("authz")).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
     let deny = |error: &str| {
-        redirect(
-            StatusCode::SEE_OTHER,
-            &authorize::redirect(&areq.redirect_uri, &[("error", error)], areq.state.as_deref(), &t.cfg.issuer),
-        )
+        let back = [("error", error)];
+        redirect(StatusCode::SEE_OTHER, &authorize::redirect(&areq.redirect_uri, &back, areq.state.as_deref(), &t.cfg.issuer))
     };
-    if form.get("decision") != Some("allow") {
+    if f.get("decision") != "allow" {
         return deny("access_denied");
     }
     let ip = client_ip(&req);
-    if let Err(e) = crate::grants::consent(&t.db, &user.user_id, &areq.client.client_id, &areq.scopes, ip.as_deref()).await {
+    if let Err(e) = crate::registry::consents::consent(&t.db, &user.user_id, &areq.client.client_id, &areq.scopes, ip.as_deref()).await {
         log::error!("recording consent: {e}");
         return deny("temporarily_unavailable");
     }
-    let auth_time = s.auth_time.unwrap_or_else(crate::db::now);
-    match authorize::issue_code(&t, &areq, &user.user_id, auth_time).await {
-        Ok(url) => redirect(StatusCode::SEE_OTHER, &url),
-        Err(e) => {
-            log::error!("issuing a code: {e}");
-            deny("temporarily_unavailable")
-        }
-    }
+    let auth_time = f.session.auth_time.unwrap_or_else(crate::db::now);
+    code_redirect(&t, &areq, &user.user_id, auth_time, StatusCode::SEE_OTHER).await
 }
 
-pub async fn logout(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> HttpResponse {
-    let s = session(&t, &req);
-    if let Err(r) = checked_form(&t, &req, &s, body).await {
-        return r;
-    }
+pub async fn logout(t: web::Data<Tessera>, _f: CsrfForm) -> HttpResponse {
     let fresh = Session::anonymous(crate::db::now());
     with_session(redirect(StatusCode::SEE_OTHER, "/login"), &t, &fresh)
 }

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::oauth::rate_limit::Decision;
+use crate::rate_limit::Decision;
 
 #[derive(Debug)]
 pub struct OAuthError {
@@ -16,6 +16,8 @@ pub struct OAuthError {
     pub www_authenticate: Option<String>,
     /// The rate-limit state to report in `X-RateLimit-*` (and `Retry-After` on 429).
     pub rate: Option<Decision>,
+    /// `Allow` of a 405: the methods the resource answers.
+    pub allow: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -40,7 +42,7 @@ pub fn rate_headers(r: &mut actix_web::HttpResponseBuilder, d: &Decision) {
 
 impl OAuthError {
     pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        OAuthError { status, code, description: description.into(), www_authenticate: None, rate: None }
+        OAuthError { status, code, description: description.into(), www_authenticate: None, rate: None, allow: None }
     }
 
     /// Report the rate-limit state on this error too.
@@ -72,6 +74,8 @@ impl From<Error> for OAuthError {
                 ..OAuthError::new(S::UNAUTHORIZED, "invalid_client", e.to_string())
             },
             Error::InvalidGrant(_) => bad("invalid_grant"),
+            Error::InvalidToken(_) => OAuthError::new(S::UNAUTHORIZED, "invalid_token", e.to_string()),
+            Error::InsufficientScope(_) => OAuthError::new(S::FORBIDDEN, "insufficient_scope", e.to_string()),
             Error::UnauthorizedClient(_) => bad("unauthorized_client"),
             Error::UnsupportedGrantType(_) => bad("unsupported_grant_type"),
             Error::InvalidScope(_) => bad("invalid_scope"),
@@ -108,6 +112,9 @@ impl ResponseError for OAuthError {
         r.insert_header((header::CACHE_CONTROL, "no-store"));
         if let Some(w) = &self.www_authenticate {
             r.insert_header((header::WWW_AUTHENTICATE, w.as_str()));
+        }
+        if let Some(a) = &self.allow {
+            r.insert_header((header::ALLOW, a.as_str()));
         }
         let limited = self.rate.filter(|d| !d.allowed);
         if let Some(d) = &self.rate {

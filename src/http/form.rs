@@ -2,24 +2,29 @@
 //! limit, into [`Params`]. Every refusal is an RFC 6749 JSON error.
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 
 use super::error::OAuthError;
 use crate::oauth::params::Params;
 
-pub async fn read_form(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Params, OAuthError> {
+/// A request body as actix hands it over (`web::Payload`, or the raw
+/// payload an extractor takes).
+pub trait Body: Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin {}
+impl<S: Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin> Body for S {}
+
+pub async fn read_form(req: &HttpRequest, payload: impl Body, limit: usize) -> Result<Params, OAuthError> {
     let body = read_body(req, payload, limit).await?;
     Params::parse(&body).map_err(OAuthError::from)
 }
 
 /// A web form's pairs, repeats and line breaks allowed (checkbox lists, textareas).
-pub async fn read_pairs(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Vec<(String, String)>, OAuthError> {
+pub async fn read_pairs(req: &HttpRequest, payload: impl Body, limit: usize) -> Result<Vec<(String, String)>, OAuthError> {
     let body = read_body(req, payload, limit).await?;
     crate::oauth::params::parse_pairs(&body, true).map_err(OAuthError::from)
 }
 
 /// A JSON body (admin API), within the size limit.
-pub async fn read_json<T: serde::de::DeserializeOwned>(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<T, OAuthError> {
+pub async fn read_json<T: serde::de::DeserializeOwned>(req: &HttpRequest, payload: impl Body, limit: usize) -> Result<T, OAuthError> {
     let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") {
         return Err(OAuthError::invalid_request("the body must be application/json"));
@@ -28,7 +33,7 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(req: &HttpRequest, payloa
     serde_json::from_slice(&body).map_err(|e| OAuthError::invalid_request(format!("invalid JSON: {e}")))
 }
 
-async fn read_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<web::BytesMut, OAuthError> {
+async fn read_body(req: &HttpRequest, payload: impl Body, limit: usize) -> Result<web::BytesMut, OAuthError> {
     if !req.query_string().is_empty() {
         return Err(OAuthError::invalid_request("parameters belong in the request body, not the query string"));
     }
@@ -40,7 +45,7 @@ async fn read_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Re
     read_limited(req, payload, limit).await
 }
 
-async fn read_limited(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, OAuthError> {
+async fn read_limited(req: &HttpRequest, mut payload: impl Body, limit: usize) -> Result<web::BytesMut, OAuthError> {
     let too_large = || {
         OAuthError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", format!("the body exceeds {limit} bytes"))
     };

@@ -1,35 +1,42 @@
 //! `POST /introspect` (RFC 7662), for authenticated confidential clients
 //! (resource servers register as such).
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
-use super::error::{ok_no_store, OAuthError};
-use crate::oauth::rate_limit::Endpoint;
-use super::form::{authorization, read_form};
+use super::error::OAuthError;
+use super::extract::{Metered, MeteredClient};
 use crate::app::Tessera;
-use crate::clients::ClientType;
 use crate::error::Error;
-use crate::oauth::{client_auth, introspection, revocation};
+use crate::oauth::gate::Ask;
+use crate::oauth::introspection::{self, Rejected};
+use crate::oauth::params::Params;
+use crate::oauth::tokens::AccessClaims;
+use crate::rate_limit::Endpoint;
 
-pub async fn introspect(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
-    let params = read_form(&req, body, t.cfg.max_body_bytes).await?;
-    let auth = authorization(&req);
-    let presented = client_auth::require(auth, &params)?;
-    // Check the token's signature first (in memory), so that one store round
-    // trip can count the request, read the clients epoch and ask the denylist.
-    let token = params.get("token").unwrap_or("");
-    let verified = introspection::verify(&t.keys.ring(), &t.cfg.issuer, token, 0, false);
-    let jti = verified.as_ref().ok().map(|c| c.jti.clone());
-    let (round, key) = t.round(&presented.client_id, Endpoint::Introspect, jti.as_deref(), None).await?;
-    let client = t.authenticate_at(&presented, round.epoch.clone(), &key).await?;
-    if client.client_type != ClientType::Confidential {
-        t.refund(&key).await;
-        return Err(Error::InvalidClient { basic: auth.is_some(), reason: "introspection needs a confidential client" }.into());
+pub struct Introspect;
+
+impl Metered for Introspect {
+    const ENDPOINT: Endpoint = Endpoint::Introspect;
+    const CONFIDENTIAL_ONLY: bool = true;
+    /// The token's signature is checked first (in memory), so that the one
+    /// store round trip also asks the denylist for its `jti`.
+    type Pre = (Params, Result<AccessClaims, Rejected>);
+    fn pre(t: &Tessera, params: Params) -> Result<Self::Pre, Error> {
+        let verified = introspection::verify(&t.issuer.ring(), t.issuer.issuer(), params.get("token").unwrap_or(""), 0, false);
+        Ok((params, verified))
     }
-    let rate = t.rate_decide(&client, &round, &key).await?;
-    params.require("token").map_err(|e| OAuthError::from(e).with_rate(rate))?;
-    let answer = revocation::introspect_verified(&t, token, verified, round.denied, round.epoch)
+    fn params(pre: &Self::Pre) -> &Params {
+        &pre.0
+    }
+    fn ask(pre: &Self::Pre) -> Ask<'_> {
+        Ask { jti: pre.1.as_ref().ok().map(|c| c.jti.as_str()), refresh: None }
+    }
+}
+
+pub async fn introspect(t: web::Data<Tessera>, m: MeteredClient<Introspect>) -> Result<HttpResponse, OAuthError> {
+    let token = m.params().require("token").map_err(|e| m.fail(e))?;
+    let (verified, denied, epoch) = (m.pre.1.clone(), m.answer.denied, m.answer.epoch.clone());
+    let answer = introspection::introspect_verified(&t.gate, t.store.as_ref(), t.issuer.issuer(), token, verified, denied, epoch)
         .await
-        .map_err(|e| OAuthError::from(e).with_rate(rate))?;
-    let mut r = ok_no_store(&rate);
-    Ok(r.json(answer))
+        .map_err(|e| m.fail(e))?;
+    Ok(m.ok().json(answer))
 }

@@ -1,71 +1,107 @@
-//! The HTTP edge: actix handlers that parse a request, call the protocol
-//! code in `crate::oauth`, and render the answer. No rules live here.
+//! The HTTP edge: actix handlers that take typed requests from the
+//! extractors in [`extract`], call the protocol code in `crate::oauth` or the
+//! registry, and render the answer. No protocol rule lives here, and every
+//! error leaves through one type ([`error::OAuthError`] for APIs, pages for
+//! browsers).
 pub mod account;
 pub mod admin;
 pub mod authorize;
 pub mod discovery;
 pub mod error;
+pub mod extract;
 pub mod form;
 pub mod health;
 pub mod introspect;
 pub mod jwks;
-pub mod revoke;
 pub mod pages;
 pub mod portal;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;
 
 use std::sync::Arc;
 
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{web, HttpResponse};
+use actix_web::{guard, web, HttpResponse, Resource, Route};
 
 use crate::app::Tessera;
 use error::OAuthError;
 
+/// A `GET` route that answers `HEAD` too (the same headers, no body).
+fn get() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+/// The methods a resource answers, for `Allow` (RFC 9110 §10.2.1).
+fn allow(methods: &[Method]) -> String {
+    let mut names: Vec<&str> = methods.iter().map(Method::as_str).collect();
+    if methods.contains(&Method::GET) {
+        names.push("HEAD");
+    }
+    names.join(", ")
+}
+
+/// A resource at `path` answering `methods`: any other method is a 405 with `Allow`.
+fn resource(path: &str, methods: &[Method]) -> Resource {
+    let allowed = allow(methods);
+    web::resource(path).default_service(web::to(move || {
+        let allowed = allowed.clone();
+        async move {
+            let mut e = OAuthError::new(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", format!("this endpoint answers {allowed}"));
+            e.allow = Some(allowed);
+            Err::<HttpResponse, _>(e)
+        }
+    }))
+}
+
 /// Mount every route on an actix `App`.
 pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
+    use Method as M;
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::from(t))
-            .route("/token", web::post().to(token::token))
-            .route("/revoke", web::post().to(revoke::revoke))
-            .route("/introspect", web::post().to(introspect::introspect))
-            .route("/.well-known/jwks.json", web::get().to(jwks::jwks))
-            .route("/.well-known/openid-configuration", web::get().to(discovery::openid_configuration))
-            .route("/.well-known/oauth-authorization-server", web::get().to(discovery::oauth_authorization_server))
-            .route("/authorize", web::get().to(authorize::authorize))
-            .route("/login", web::get().to(authorize::login_form))
-            .route("/login", web::post().to(authorize::login))
-            .route("/authorize/consent", web::post().to(authorize::consent))
-            .route("/logout", web::post().to(authorize::logout))
-            .route("/userinfo", web::get().to(userinfo::get))
-            .route("/userinfo", web::post().to(userinfo::post))
-            .route("/account", web::get().to(account::page))
-            .route("/account/grants/{client_id}/revoke", web::post().to(account::revoke_form))
-            .route("/account/api/grants", web::get().to(account::api_list))
-            .route("/account/api/grants/{client_id}", web::delete().to(account::api_revoke))
-            .route("/portal", web::get().to(portal::index))
-            .route("/portal/apps", web::post().to(portal::create))
-            .route("/portal/apps/{id}", web::get().to(portal::show))
-            .route("/portal/apps/{id}/{action}", web::post().to(portal::action))
-            .route("/admin", web::get().to(admin::index))
-            .route("/admin/clients/{id}/{action}", web::post().to(admin::client_action))
-            .route("/admin/scopes", web::post().to(admin::add_scope))
-            .route("/admin/keys/rotate", web::post().to(admin::rotate_keys))
-            .route("/admin/api/clients", web::get().to(admin::api_clients))
-            .route("/admin/api/clients", web::post().to(admin::api_create_client))
-            .route("/admin/api/clients/{id}", web::get().to(admin::api_client))
-            .route("/admin/api/clients/{id}", web::delete().to(admin::api_delete_client))
-            .route("/admin/api/clients/{id}/{action}", web::post().to(admin::api_client_action))
-            .route("/admin/api/keys", web::get().to(admin::api_keys))
-            .route("/admin/api/keys/rotate", web::post().to(admin::api_rotate_keys))
-            .route("/admin/api/scopes", web::get().to(admin::api_scopes))
-            .route("/admin/api/scopes", web::post().to(admin::api_add_scope))
-            .route("/admin/api/audit", web::get().to(admin::api_audit))
-            .route("/static/tessera.css", web::get().to(pages::stylesheet))
-            .route("/metrics", web::get().to(metrics))
-            .route("/healthz", web::get().to(health::healthz))
-            .route("/readyz", web::get().to(health::readyz));
+            .service(resource("/token", &[M::POST]).route(web::post().to(token::token)))
+            .service(resource("/revoke", &[M::POST]).route(web::post().to(revoke::revoke)))
+            .service(resource("/introspect", &[M::POST]).route(web::post().to(introspect::introspect)))
+            .service(resource("/.well-known/jwks.json", &[M::GET]).route(get().to(jwks::jwks)))
+            .service(resource("/.well-known/openid-configuration", &[M::GET]).route(get().to(discovery::openid_configuration)))
+            .service(resource("/.well-known/oauth-authorization-server", &[M::GET]).route(get().to(discovery::oauth_authorization_server)))
+            .service(resource("/authorize", &[M::GET]).route(get().to(authorize::authorize)))
+            .service(resource("/login", &[M::GET, M::POST]).route(get().to(authorize::login_form)).route(web::post().to(authorize::login)))
+            .service(resource("/authorize/consent", &[M::POST]).route(web::post().to(authorize::consent)))
+            .service(resource("/logout", &[M::POST]).route(web::post().to(authorize::logout)))
+            .service(resource("/userinfo", &[M::GET, M::POST]).route(get().to(userinfo::userinfo)).route(web::post().to(userinfo::userinfo)))
+            .service(resource("/account", &[M::GET]).route(get().to(account::page)))
+            .service(resource("/account/grants/{client_id}/revoke", &[M::POST]).route(web::post().to(account::revoke_form)))
+            .service(resource("/account/api/grants", &[M::GET]).route(get().to(account::api_list)))
+            .service(resource("/account/api/grants/{client_id}", &[M::DELETE]).route(web::delete().to(account::api_revoke)))
+            .service(resource("/portal", &[M::GET]).route(get().to(portal::index)))
+            .service(resource("/portal/apps", &[M::POST]).route(web::post().to(portal::create)))
+            .service(resource("/portal/apps/{id}", &[M::GET]).route(get().to(portal::show)))
+            .service(resource("/portal/apps/{id}/{action}", &[M::POST]).route(web::post().to(portal::action)))
+            .service(resource("/admin", &[M::GET]).route(get().to(admin::index)))
+            .service(resource("/admin/clients/{id}/{action}", &[M::POST]).route(web::post().to(admin::client_action)))
+            .service(resource("/admin/scopes", &[M::POST]).route(web::post().to(admin::add_scope)))
+            .service(resource("/admin/keys/rotate", &[M::POST]).route(web::post().to(admin::rotate_keys)))
+            .service(
+                resource("/admin/api/clients", &[M::GET, M::POST])
+                    .route(get().to(admin::api_clients))
+                    .route(web::post().to(admin::api_create_client)),
+            )
+            .service(
+                resource("/admin/api/clients/{id}", &[M::GET, M::DELETE])
+                    .route(get().to(admin::api_client))
+                    .route(web::delete().to(admin::api_delete_client)),
+            )
+            .service(resource("/admin/api/clients/{id}/{action}", &[M::POST]).route(web::post().to(admin::api_client_action)))
+            .service(resource("/admin/api/keys", &[M::GET]).route(get().to(admin::api_keys)))
+            .service(resource("/admin/api/keys/rotate", &[M::POST]).route(web::post().to(admin::api_rotate_keys)))
+            .service(resource("/admin/api/scopes", &[M::GET, M::POST]).route(get().to(admin::api_scopes)).route(web::post().to(admin::api_add_scope)))
+            .service(resource("/admin/api/audit", &[M::GET]).route(get().to(admin::api_audit)))
+            .service(resource("/static/tessera.css", &[M::GET]).route(get().to(pages::stylesheet)))
+            .service(resource("/metrics", &[M::GET]).route(get().to(metrics)))
+            .service(resource("/healthz", &[M::GET]).route(get().to(health::healthz)))
+            .service(resource("/readyz", &[M::GET]).route(get().to(health::readyz)));
     }
 }
 
@@ -151,7 +187,14 @@ pub fn server(
 
 #[cfg(test)]
 mod tests {
-    use super::refused_on;
+    use super::{allow, refused_on};
+    use actix_web::http::Method;
+
+    #[test]
+    fn allow_lists_head_beside_get() {
+        assert_eq!(allow(&[Method::POST]), "POST");
+        assert_eq!(allow(&[Method::GET, Method::POST]), "GET, POST, HEAD");
+    }
 
     #[test]
     fn metrics_listener_split() {

@@ -88,9 +88,9 @@ pub fn redirect(status: StatusCode, location: &str) -> HttpResponse {
 }
 
 /// The logged-in user of the session, if the account still exists.
-pub async fn current_user(t: &Tessera, s: &Session) -> Option<crate::users::User> {
+pub async fn current_user(t: &Tessera, s: &Session) -> Option<crate::registry::users::User> {
     let uid = s.uid.as_deref()?;
-    crate::users::get(&t.db, uid).await.ok().flatten()
+    crate::registry::users::get(&t.db, uid).await.ok().flatten()
 }
 
 /// Human time for pages: "2026-11-23 10:40 UTC".

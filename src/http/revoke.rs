@@ -1,22 +1,34 @@
 //! `POST /revoke` (RFC 7009).
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
-use super::error::{ok_no_store, OAuthError};
-use crate::oauth::rate_limit::Endpoint;
-use super::form::{authorization, read_form};
+use super::error::OAuthError;
+use super::extract::{Metered, MeteredClient};
 use crate::app::Tessera;
-use crate::oauth::{client_auth, revocation};
+use crate::error::Error;
+use crate::oauth::gate::Ask;
+use crate::oauth::params::Params;
+use crate::oauth::revocation;
+use crate::rate_limit::Endpoint;
 
-pub async fn revoke(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
-    let params = read_form(&req, body, t.cfg.max_body_bytes).await?;
-    let presented = client_auth::require(authorization(&req), &params)?;
-    let (round, key) = t.round(&presented.client_id, Endpoint::Revoke, None, None).await?;
-    let client = t.authenticate_at(&presented, round.epoch.clone(), &key).await?;
-    let rate = t.rate_decide(&client, &round, &key).await?;
-    let token = params.require("token").map_err(|e| OAuthError::from(e).with_rate(rate))?;
-    revocation::revoke(&t, &client, token, params.get("token_type_hint"))
-        .await
-        .map_err(|e| OAuthError::from(e).with_rate(rate))?;
-    let mut r = ok_no_store(&rate);
-    Ok(r.finish())
+pub struct Revoke;
+
+impl Metered for Revoke {
+    const ENDPOINT: Endpoint = Endpoint::Revoke;
+    type Pre = Params;
+    fn pre(_: &Tessera, params: Params) -> Result<Params, Error> {
+        Ok(params)
+    }
+    fn params(pre: &Params) -> &Params {
+        pre
+    }
+    fn ask(_: &Params) -> Ask<'_> {
+        Ask::default()
+    }
+}
+
+pub async fn revoke(t: web::Data<Tessera>, m: MeteredClient<Revoke>) -> Result<HttpResponse, OAuthError> {
+    let token = m.params().require("token").map_err(|e| m.fail(e))?;
+    let hint = m.params().get("token_type_hint");
+    revocation::revoke(t.store.as_ref(), &t.issuer, &m.client, token, hint).await.map_err(|e| m.fail(e))?;
+    Ok(m.ok().finish())
 }

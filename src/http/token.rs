@@ -1,24 +1,39 @@
-//! `POST /token` (RFC 6749 §3.2): parse, hand to `oauth::grants`, render.
+//! `POST /token` (RFC 6749 §3.2): the client is authenticated and metered by
+//! [`MeteredClient`]; the grant runs in `oauth::grants`.
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
-use super::error::{ok_no_store, OAuthError};
-use crate::oauth::rate_limit::Endpoint;
-use super::form::{authorization, read_form};
+use super::error::OAuthError;
+use super::extract::{Metered, MeteredClient};
 use crate::app::Tessera;
-use crate::oauth::{client_auth, grants};
+use crate::error::Error;
+use crate::oauth::gate::Ask;
+use crate::oauth::grants::{self, TokenRequest};
+use crate::oauth::params::Params;
+use crate::rate_limit::Endpoint;
 
-pub async fn token(t: web::Data<Tessera>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
-    let params = read_form(&req, body, t.cfg.max_body_bytes).await?;
-    let grant_type = grants::grant_type(&params)?;
-    let presented = client_auth::require(authorization(&req), &params)?;
-    // A refresh reads its token in the same round trip as the rate count.
-    let refresh = grants::refresh_token::hash_presented(grant_type, &params);
-    let (mut round, key) = t.round(&presented.client_id, Endpoint::Token, None, refresh.as_deref()).await?;
-    let client = t.authenticate_at(&presented, round.epoch.clone(), &key).await?;
-    let rate = t.rate_decide(&client, &round, &key).await?;
-    let resp = grants::token(&t, &client, grant_type, &params, round.refresh.take()).await.map_err(|e| OAuthError::from(e).with_rate(rate))?;
-    let mut r = ok_no_store(&rate);
-    r.insert_header((header::PRAGMA, "no-cache"));
-    Ok(r.json(resp))
+pub struct Token;
+
+impl Metered for Token {
+    const ENDPOINT: Endpoint = Endpoint::Token;
+    /// The request, and the hash of a presented refresh token: a refresh
+    /// reads its token in the same round trip as the rate count.
+    type Pre = (TokenRequest, Option<String>);
+    fn pre(_: &Tessera, params: Params) -> Result<Self::Pre, Error> {
+        let req = TokenRequest::parse(params)?;
+        let refresh = req.presented_refresh_hash();
+        Ok((req, refresh))
+    }
+    fn params(pre: &Self::Pre) -> &Params {
+        &pre.0.params
+    }
+    fn ask(pre: &Self::Pre) -> Ask<'_> {
+        Ask { jti: None, refresh: pre.1.as_deref() }
+    }
+}
+
+pub async fn token(t: web::Data<Tessera>, mut m: MeteredClient<Token>) -> Result<HttpResponse, OAuthError> {
+    let refresh = m.answer.refresh.take();
+    let resp = grants::token(t.stores(), &t.issuer, &m.client, &m.pre.0, refresh).await.map_err(|e| m.fail(e))?;
+    Ok(m.ok().insert_header((header::PRAGMA, "no-cache")).json(resp))
 }

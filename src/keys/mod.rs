@@ -149,18 +149,7 @@ fn new_kid() -> String {
     // Sortable by creation: date, then randomness.
     let mut r = [0u8; 6];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut r);
-    format!("{}-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"), hex(&r))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    // On the token path (client secrets, refresh tokens): no allocation per byte.
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0x0f)] as char);
-    }
-    s
+    format!("{}-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"), crate::crypto::hex(&r))
 }
 
 /// Whether a key of this row belongs in the JWKS at `now`.
@@ -429,9 +418,9 @@ async fn rotate_alg(
     txn.commit().await?;
     let new_next = insert_key(db, kek, STATE_NEXT, alg).await?;
     log::info!("rotated signing keys: current {}, next {new_next}", next.kid);
-    crate::audit::record(
+    crate::registry::audit::record(
         db,
-        crate::audit::Event {
+        crate::registry::audit::Event {
             event: "key.rotated",
             detail: Some(serde_json::json!({"current": next.kid, "next": new_next, "retired": currents, "forced": force && published < needed})),
             ..Default::default()
@@ -463,7 +452,7 @@ pub async fn rewrap(db: &DatabaseConnection, old: &Kek, new: &Kek) -> Result<usi
             .await?;
     }
     txn.commit().await?;
-    crate::audit::record(db, crate::audit::Event { event: "key.rewrapped", actor: Some("cli"), detail: Some(serde_json::json!({"keys": resealed.len()})), ..Default::default() }).await;
+    crate::registry::audit::record(db, crate::registry::audit::Event { event: "key.rewrapped", actor: Some("cli"), detail: Some(serde_json::json!({"keys": resealed.len()})), ..Default::default() }).await;
     Ok(resealed.len())
 }
 
@@ -482,9 +471,9 @@ pub async fn revoke(db: &DatabaseConnection, kek: &Kek, policy: &KeyPolicy, kid:
         return Ok(RevocationReport { revoked: kid.into(), promoted: None, next: None });
     }
     log::warn!("signing key {kid} revoked (was {was})");
-    crate::audit::record(
+    crate::registry::audit::record(
         db,
-        crate::audit::Event { event: "key.revoked", detail: Some(serde_json::json!({"kid": kid, "was": was})), ..Default::default() },
+        crate::registry::audit::Event { event: "key.revoked", detail: Some(serde_json::json!({"kid": kid, "was": was})), ..Default::default() },
     )
     .await;
     match was.as_str() {
@@ -548,7 +537,7 @@ async fn build_ring(db: &DatabaseConnection, kek: &Kek, old: Option<&KeyRing>, a
         jwks.push(jwk_value);
     }
     let body = serde_json::json!({ "keys": jwks }).to_string();
-    let etag = format!("\"{}\"", hex(&Sha256::digest(body.as_bytes())[..16]));
+    let etag = format!("\"{}\"", crate::crypto::hex(&Sha256::digest(body.as_bytes())[..16]));
     let currents = currents.into_iter().map(|(a, r)| (a, r.kid.clone())).collect();
     Ok(KeyRing { signer, id_signer, currents, verify, jwks: Arc::from(body.as_str()), etag, fingerprint })
 }

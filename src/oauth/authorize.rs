@@ -10,7 +10,8 @@ use url::Url;
 
 use super::params::Params;
 use super::{pkce, redirect_uri, scopes};
-use crate::clients::{Client, ClientType};
+use crate::registry::clients::{Client, ClientType, GrantType};
+use crate::store::TokenStore;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prompt {
@@ -87,7 +88,7 @@ pub fn validate(client: Option<Client>, p: &Params) -> Result<AuthorizeRequest, 
     if p.get("request").is_some() || p.get("request_uri").is_some() {
         return Err(refuse("request_not_supported", "request objects are not supported"));
     }
-    if !client.allows_grant("authorization_code") {
+    if !client.allows(GrantType::AuthorizationCode) {
         return Err(refuse("unauthorized_client", "this client may not use the authorization code grant"));
     }
     if let Some(m) = p.get("response_mode") {
@@ -186,9 +187,17 @@ pub fn redirect(redirect_uri: &str, pairs: &[(&str, &str)], state: Option<&str>,
     url.to_string()
 }
 
-/// Issue a code for a decided request and build the redirect carrying it.
-pub async fn issue_code(t: &crate::app::Tessera, req: &AuthorizeRequest, user_id: &str, auth_time: i64) -> crate::error::Result<String> {
-    let code = super::tokens::random_token(32);
+/// Issue a code (valid `code_ttl` seconds) for a decided request and build
+/// the redirect carrying it.
+pub async fn issue_code(
+    store: &dyn TokenStore,
+    issuer: &str,
+    code_ttl: i64,
+    req: &AuthorizeRequest,
+    user_id: &str,
+    auth_time: i64,
+) -> crate::error::Result<String> {
+    let code = crate::crypto::random_token(32);
     let data = CodeData {
         client_id: req.client.client_id.clone(),
         redirect_uri: req.redirect_uri.clone(),
@@ -200,9 +209,9 @@ pub async fn issue_code(t: &crate::app::Tessera, req: &AuthorizeRequest, user_id
         auth_time,
     };
     let json = serde_json::to_string(&data).map_err(|e| crate::error::Error::invalid_request(e.to_string()))?;
-    let exp = crate::db::now() + t.cfg.code_ttl.as_secs() as i64;
-    t.store.put_code(&super::tokens::digest(&code), &json, exp).await?;
-    Ok(redirect(&req.redirect_uri, &[("code", &code)], req.state.as_deref(), &t.cfg.issuer))
+    let exp = crate::db::now() + code_ttl;
+    store.put_code(&crate::crypto::digest(&code), &json, exp).await?;
+    Ok(redirect(&req.redirect_uri, &[("code", &code)], req.state.as_deref(), issuer))
 }
 
 #[cfg(test)]
@@ -212,9 +221,9 @@ mod tests {
     fn client(ct: ClientType) -> Client {
         Client {
             redirect_uris: vec!["https://app.example.com/cb".into()],
-            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             scopes: vec!["openid".into(), "read:data".into()],
-            ..crate::clients::test_client("c1", ct, None, "active")
+            ..crate::registry::clients::test_client("c1", ct, None, "active")
         }
     }
 

@@ -6,11 +6,9 @@
 //! password hash for storing them and costs microseconds, not the
 //! milliseconds of BCrypt that make ORY Hydra's client_credentials slow.
 //! Comparison is constant-time.
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use percent_encoding::percent_decode_str;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use std::sync::Arc;
 
 use super::params::Params;
@@ -91,32 +89,6 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
     Some((id, secret))
 }
 
-/// A new client secret: 32 random bytes, base64url (43 characters).
-pub fn generate_secret() -> String {
-    let mut b = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
-    URL_SAFE_NO_PAD.encode(b)
-}
-
-/// A new client id: 16 random bytes in hex, so it never starts with `-` on
-/// a command line and needs no escaping in a URL or an HTTP Basic header.
-pub fn generate_client_id() -> String {
-    let mut b = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
-    crate::keys::hex(&b)
-}
-
-/// Hex SHA-256 of a high-entropy secret, as stored.
-pub fn hash_secret(secret: &str) -> String {
-    crate::keys::hex(&Sha256::digest(secret.as_bytes()))
-}
-
-/// Compare a presented secret with the stored hash in constant time.
-pub fn verify_secret(stored_hash: &str, presented: &str) -> bool {
-    let h = hash_secret(presented);
-    h.as_bytes().ct_eq(stored_hash.as_bytes()).into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,34 +116,23 @@ mod tests {
         let p = Params::from_pairs([("client_id", long.as_str())]);
         assert!(matches!(extract(None, &p), Err(Error::InvalidClient { .. })));
     }
-
-    #[test]
-    fn secrets() {
-        let s = generate_secret();
-        assert_eq!(s.len(), 43);
-        assert_ne!(s, generate_secret());
-        let h = hash_secret(&s);
-        assert!(verify_secret(&h, &s));
-        assert!(!verify_secret(&h, &generate_secret()));
-        assert!(!verify_secret(&h, ""));
-    }
 }
 
 /// Decide whether `presented` authenticates as `client` (looked up by the
 /// presented id; `None` when unknown). Unknown client, wrong secret and
 /// missing secret all give the same answer; a suspended client is told so
 /// only after its secret was right.
-pub fn authenticate(client: Option<Arc<crate::clients::Client>>, presented: &Presented) -> Result<Arc<crate::clients::Client>> {
-    use crate::clients::ClientType;
+pub fn authenticate(client: Option<Arc<crate::registry::clients::Client>>, presented: &Presented) -> Result<Arc<crate::registry::clients::Client>> {
+    use crate::registry::clients::ClientType;
     let basic = presented.method == AuthMethod::Basic;
     let fail = Error::InvalidClient { basic, reason: "client authentication failed" };
     let Some(client) = client else {
         // Same work as a real check, so timing does not reveal which ids exist.
-        let _ = verify_secret(&hash_secret("unknown"), presented.secret.as_deref().unwrap_or(""));
+        let _ = crate::crypto::verify_secret(&crate::crypto::digest("unknown"), presented.secret.as_deref().unwrap_or(""));
         return Err(fail);
     };
     match (client.client_type, &presented.secret, &client.secret_hash) {
-        (ClientType::Confidential, Some(s), Some(h)) if verify_secret(h, s) => {}
+        (ClientType::Confidential, Some(s), Some(h)) if crate::crypto::verify_secret(h, s) => {}
         (ClientType::Public, None, _) => {}
         _ => return Err(fail),
     }
@@ -184,10 +145,10 @@ pub fn authenticate(client: Option<Arc<crate::clients::Client>>, presented: &Pre
 #[cfg(test)]
 mod auth_tests {
     use super::*;
-    use crate::clients::{Client, ClientType};
+    use crate::registry::clients::{Client, ClientType};
 
     fn client(ct: ClientType, secret: Option<&str>, status: &str) -> Arc<Client> {
-        Arc::new(crate::clients::test_client("c1", ct, secret.map(hash_secret), status))
+        Arc::new(crate::registry::clients::test_client("c1", ct, secret.map(crate::crypto::digest), status))
     }
 
     fn p(secret: Option<&str>, method: AuthMethod) -> Presented {

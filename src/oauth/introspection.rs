@@ -1,12 +1,17 @@
-//! Verifying our own access tokens (for `/introspect`, `/revoke` and
-//! `/userinfo`), RFC 7662: any doubt means inactive, never an error.
+//! Introspection (RFC 7662), and verifying our own access tokens (for
+//! `/introspect`, `/revoke`, `/userinfo` and the admin API): any doubt means
+//! inactive, never an error.
 use jsonwebtoken::Validation;
 
+use super::gate::Gate;
+use super::grants::FamilyData;
 use super::tokens::AccessClaims;
+use crate::error::Result;
 use crate::keys::KeyRing;
+use crate::store::{RefreshState, TokenStore};
 
 /// Why a token was not accepted (for logs and tests; the wire only says `active:false`).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejected {
     Malformed,
     WrongType,
@@ -124,4 +129,49 @@ impl Introspection {
             }),
         }
     }
+}
+
+/// Introspect with the signature already checked and the denylist already
+/// asked (the introspection endpoint's one store round trip); `epoch`: the
+/// clients epoch of that round.
+pub async fn introspect_verified(
+    gate: &Gate,
+    store: &dyn TokenStore,
+    issuer: &str,
+    token: &str,
+    verified: std::result::Result<AccessClaims, Rejected>,
+    denied: bool,
+    epoch: Option<String>,
+) -> Result<Introspection> {
+    let claims = match verified {
+        Ok(c) => c,
+        Err(Rejected::Malformed) => return introspect_refresh(gate, store, issuer, token, epoch).await,
+        Err(_) => return Ok(Introspection::inactive()),
+    };
+    if denied {
+        return Ok(Introspection::inactive());
+    }
+    match gate.client_at(&claims.client_id, epoch).await? {
+        Some(c) if c.is_active() => Ok(Introspection::access(claims)),
+        _ => Ok(Introspection::inactive()),
+    }
+}
+
+/// Introspect an opaque refresh token: active while it is unused, unexpired,
+/// its family alive and its client active.
+async fn introspect_refresh(gate: &Gate, store: &dyn TokenStore, issuer: &str, token: &str, epoch: Option<String>) -> Result<Introspection> {
+    if token.len() > 256 {
+        return Ok(Introspection::inactive());
+    }
+    let RefreshState::Active(r) = store.get_refresh(&crate::crypto::digest(token), crate::db::now()).await? else {
+        return Ok(Introspection::inactive());
+    };
+    if !gate.client_at(&r.client_id, epoch).await?.is_some_and(|c| c.is_active()) {
+        return Ok(Introspection::inactive());
+    }
+    let family: FamilyData = match serde_json::from_str(&r.data) {
+        Ok(f) => f,
+        Err(_) => return Ok(Introspection::inactive()),
+    };
+    Ok(Introspection::refresh(r, family.scope, issuer))
 }

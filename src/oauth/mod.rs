@@ -1,13 +1,37 @@
-//! Protocol rules as plain functions: no HTTP in here. Handlers in
-//! `crate::http` parse a request into these types and render what they return.
+//! Protocol rules: no HTTP and no app object in here. Each function gets
+//! only what it needs (the issuer, the gate, the database, the token store)
+//! and is unit-tested without a server. Find a rule by its file:
+//!
+//! | file | rule |
+//! |---|---|
+//! | `authorize.rs` | the authorization request, its steps and the redirect back (RFC 6749 §4.1, RFC 9207) |
+//! | `pkce.rs` | PKCE challenges and verifiers (RFC 7636) |
+//! | `redirect_uri.rs` | which redirect URIs may be registered and how they match |
+//! | `scopes.rs` | scope syntax and subsets (RFC 6749 §3.3) |
+//! | `client_auth.rs` | client authentication (RFC 6749 §2.3) |
+//! | `gate.rs` | rate count, authentication and refunds of every metered request |
+//! | `grants/` | one file per grant type; `user_tokens.rs`, what user grants end with |
+//! | `issuer.rs` | access and ID token contents and signing, usage counts |
+//! | `tokens.rs` | token claims and response shapes, the audience rule (RFC 8707) |
+//! | `introspection.rs` | verifying our tokens, introspection (RFC 7662) |
+//! | `revocation.rs` | revocation (RFC 7009) |
+//! | `bearer.rs` | bearer tokens at our own resources (RFC 6750) |
+//! | `userinfo.rs` | which claims a scope releases (OIDC Core §5.3) |
+//! | `discovery.rs` | the metadata document (RFC 8414, OIDC Discovery) |
+//! | `registration.rs` | what a client may be registered with, and who may grant what |
+//! | `params.rs` | form parameters (no repeats, RFC 6749 §3.1) |
 pub mod authorize;
+pub mod bearer;
 pub mod client_auth;
+pub mod discovery;
+pub mod gate;
 pub mod grants;
 pub mod introspection;
+pub mod issuer;
 pub mod params;
 pub mod pkce;
-pub mod rate_limit;
 pub mod redirect_uri;
+pub mod registration;
 pub mod revocation;
 pub mod scopes;
 pub mod tokens;

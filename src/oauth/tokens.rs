@@ -1,9 +1,6 @@
 //! Token contents: RFC 9068 access-token claims, the token response, and
-//! the random values behind ids, codes and refresh tokens.
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine;
+//! the audience rule (RFC 8707). Random values and digests: `crate::crypto`.
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// RFC 9068 §2.2 claims of a JWT access token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,23 +31,6 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
 }
 
-/// `n` random bytes, base64url.
-pub fn random_token(n: usize) -> String {
-    let mut b = vec![0u8; n];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
-    B64.encode(b)
-}
-
-/// A token id: 128 random bits.
-pub fn new_jti() -> String {
-    random_token(16)
-}
-
-/// Hex SHA-256: how codes and refresh tokens are keyed in the store.
-pub fn digest(value: &str) -> String {
-    crate::keys::hex(&Sha256::digest(value.as_bytes()))
-}
-
 /// Pick the audience: the requested `resource` or `audience` if it is on the
 /// allow-list, else the default (RFC 8707 `invalid_target` otherwise).
 pub fn select_audience(
@@ -79,14 +59,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn digest_is_lowercase_hex_sha256() {
-        // SHA-256("abc"), FIPS 180-2 appendix B.1
-        assert_eq!(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        assert_eq!(crate::keys::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(crate::keys::hex(&[]), "");
-    }
-
-    #[test]
     fn audience_rules() {
         let allowed = vec!["https://a".to_string(), "https://b".to_string()];
         assert_eq!(select_audience(None, None, &allowed, "https://a").unwrap(), "https://a");
@@ -97,12 +69,5 @@ mod tests {
             Err(crate::error::Error::InvalidTarget(_))
         ));
         assert!(select_audience(Some("https://a"), Some("https://b"), &allowed, "https://a").is_err());
-    }
-
-    #[test]
-    fn randomness_and_digest() {
-        assert_eq!(random_token(32).len(), 43);
-        assert_ne!(new_jti(), new_jti());
-        assert_eq!(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -175,10 +175,11 @@ pub trait TokenStore: Send + Sync {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }
 
-/// Open the store the configuration names: Redis with `REDIS_URL`, else the database.
-pub async fn open(cfg: &crate::config::Config, db: &sea_orm::DatabaseConnection) -> Result<std::sync::Arc<dyn TokenStore>, StoreError> {
-    Ok(match &cfg.redis_url {
-        Some(url) => std::sync::Arc::new(redis::RedisStore::connect(url, &cfg.redis_prefix).await?),
+/// Open Redis at `redis_url` (its keys under `prefix`), or without one the
+/// SQL store in the main database.
+pub async fn open(redis_url: Option<&str>, prefix: &str, db: &sea_orm::DatabaseConnection) -> Result<std::sync::Arc<dyn TokenStore>, StoreError> {
+    Ok(match redis_url {
+        Some(url) => std::sync::Arc::new(redis::RedisStore::connect(url, prefix).await?),
         None => std::sync::Arc::new(sql::SqlStore::new(db.clone())),
     })
 }

@@ -172,7 +172,7 @@ impl RedisStore {
     /// previous window's: two replies, current then previous.
     fn push_rate(&self, pipe: &mut redis::Pipeline, key: &str, window: i64, cost: i64) {
         let cur = self.rate_key(key, window);
-        pipe.incr(&cur, cost).pexpire(&cur, 2 * crate::oauth::rate_limit::WINDOW_MS).ignore().get(self.rate_key(key, window - 1));
+        pipe.incr(&cur, cost).pexpire(&cur, 2 * crate::rate_limit::WINDOW_MS).ignore().get(self.rate_key(key, window - 1));
     }
 
     /// Read a refresh token: one reply, for [`parse_refresh`].
@@ -440,13 +440,13 @@ impl TokenStore for RedisStore {
         }
         // First use, or Redis lost its data: start a fresh random epoch (never
         // a counter that could come back to a value some cache still holds).
-        let _: Option<String> = redis::cmd("SET").arg(&key).arg(crate::oauth::tokens::random_token(12)).arg("NX").query_async(&mut con).await?;
+        let _: Option<String> = redis::cmd("SET").arg(&key).arg(crate::crypto::random_token(12)).arg("NX").query_async(&mut con).await?;
         Ok(con.get(&key).await?)
     }
 
     async fn bump_clients_epoch(&self) -> Result<(), StoreError> {
         let mut con = self.con.clone();
-        let _: () = con.set(self.key("clients", "epoch"), crate::oauth::tokens::random_token(12)).await?;
+        let _: () = con.set(self.key("clients", "epoch"), crate::crypto::random_token(12)).await?;
         Ok(())
     }
 

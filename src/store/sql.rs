@@ -296,7 +296,7 @@ impl TokenStore for SqlStore {
     }
 
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
-        let (window, _) = crate::oauth::rate_limit::window_of(now * 1000);
+        let (window, _) = crate::rate_limit::window_of(now * 1000);
         rate_counters::Entity::delete_many().filter(rate_counters::Column::Window.lt(window - 1)).exec(&self.db).await?;
         let keep_until = now - REPLAY_MEMORY_SECS;
         let mut n = denylist::Entity::delete_many()

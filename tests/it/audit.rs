@@ -20,10 +20,10 @@ async fn every_event_is_audited_and_nothing_secret_is_written(b: Backend) {
     let (m, m_secret) = machine_client(&s.db, "read:data").await;
     secrets.push(m_secret.clone());
     secrets.push(s.client_credentials(&m, &m_secret, None).await);
-    tessera::clients::set_status(&s.db, store.as_ref(), &m, false, Some("admin")).await.unwrap();
-    tessera::clients::set_status(&s.db, store.as_ref(), &m, true, Some("admin")).await.unwrap();
-    let rotated = tessera::clients::rotate_secret(&s.db, store.as_ref(), &m, Some("admin")).await.unwrap();
-    tessera::clients::update(&s.db, store.as_ref(), &m, vec![], vec!["read:data".into(), "write:data".into()], Some("admin")).await.unwrap();
+    tessera::registry::clients::set_status(&s.db, store.as_ref(), &m, false, Some("admin")).await.unwrap();
+    tessera::registry::clients::set_status(&s.db, store.as_ref(), &m, true, Some("admin")).await.unwrap();
+    let rotated = tessera::registry::clients::rotate_secret(&s.db, store.as_ref(), &m, Some("admin")).await.unwrap();
+    tessera::oauth::registration::update(&s.db, store.as_ref(), &m, vec![], vec!["read:data".into(), "write:data".into()], Some("admin")).await.unwrap();
     secrets.push(rotated.client_secret.unwrap());
 
     // users authorize an app: grant given; refresh reuse; code replay; grant revoked
@@ -44,7 +44,7 @@ async fn every_event_is_audited_and_nothing_secret_is_written(b: Backend) {
     let t3: serde_json::Value = s.exchange(&client, &code2).await.json().await.unwrap();
     secrets.push(t3["access_token"].as_str().unwrap().into());
     assert_eq!(s.exchange(&client, &code2).await.status(), 400);
-    tessera::grants::revoke(&s.db, store.as_ref(), &alice, &client, Some(&alice), Some("127.0.0.1")).await.unwrap();
+    tessera::registry::consents::revoke(&s.db, store.as_ref(), &alice, &client, Some(&alice), Some("127.0.0.1")).await.unwrap();
 
     // login failed ×5 → locked
     user(&s.db, "bob", "user").await;
@@ -69,9 +69,9 @@ async fn every_event_is_audited_and_nothing_secret_is_written(b: Backend) {
     let admin = Tessera::open(s.tdb.config(s.port)).await.unwrap();
     let r = admin.keys.rotate(true).await.unwrap();
     admin.keys.revoke(&r.retired.unwrap()).await.unwrap();
-    tessera::clients::delete(&s.db, store.as_ref(), &m, Some("admin")).await.unwrap();
+    tessera::registry::clients::delete(&s.db, store.as_ref(), &m, Some("admin")).await.unwrap();
 
-    let rows = tessera::audit::list(&s.db, &tessera::audit::Filter { limit: 1000, ..Default::default() }).await.unwrap();
+    let rows = tessera::registry::audit::list(&s.db, &tessera::registry::audit::Filter { limit: 1000, ..Default::default() }).await.unwrap();
     let events: HashSet<&str> = rows.iter().map(|r| r.event.as_str()).collect();
     for e in [
         "client.created", "client.changed", "client.suspended", "client.activated", "client.secret_rotated", "client.deleted", "user.created",
@@ -88,7 +88,7 @@ async fn every_event_is_audited_and_nothing_secret_is_written(b: Backend) {
     let locked = rows.iter().find(|r| r.event == "login.locked").unwrap();
     assert!(locked.user_id.is_some() && locked.ip.is_some());
     // filters
-    let only_client = tessera::audit::list(&s.db, &tessera::audit::Filter { client_id: Some(client.clone()), limit: 1000, ..Default::default() })
+    let only_client = tessera::registry::audit::list(&s.db, &tessera::registry::audit::Filter { client_id: Some(client.clone()), limit: 1000, ..Default::default() })
         .await
         .unwrap();
     assert!(!only_client.is_empty() && only_client.iter().all(|r| r.client_id.as_deref() == Some(client.as_str())));

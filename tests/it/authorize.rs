@@ -66,7 +66,7 @@ async fn whole_flow_login_consent_code_tokens_userinfo_refresh_reuse(b: Backend)
     assert_eq!(idc["nonce"], "n0nce");
     assert_eq!(idc["iss"], s.base.as_str());
     assert!(idc["auth_time"].as_i64().is_some());
-    assert_eq!(idc["at_hash"], tessera::oauth::grants::at_hash(&access));
+    assert_eq!(idc["at_hash"], tessera::oauth::issuer::at_hash(&access));
 
     // userinfo: claims gated by scope (email yes, profile no)
     let r = s.http.get(s.url("/userinfo")).bearer_auth(&access).send().await.unwrap();
@@ -85,7 +85,7 @@ async fn whole_flow_login_consent_code_tokens_userinfo_refresh_reuse(b: Backend)
     assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
 
     // the grant records its use
-    let g = tessera::grants::find(&s.db, &alice, &client).await.unwrap().unwrap();
+    let g = tessera::registry::consents::find(&s.db, &alice, &client).await.unwrap().unwrap();
     assert!(g.last_used_at.is_some());
     assert_eq!(g.scopes, vec!["openid", "email", "read:data"]);
 
@@ -184,17 +184,17 @@ async fn revoking_one_user_at_one_app_leaves_everyone_else_working(b: Backend) {
     // without the CSRF header the API refuses and changes nothing
     let r = br.delete(s.url(&format!("/account/api/grants/{app1}"))).send().await.unwrap();
     assert_eq!(r.status(), 403);
-    assert!(tessera::grants::find(&s.db, &alice, &app1).await.unwrap().is_some());
+    assert!(tessera::registry::consents::find(&s.db, &alice, &app1).await.unwrap().is_some());
 
     // one click (the CLI path here; the page and API call the same function)
-    tessera::grants::revoke(&s.db, &*s.tdb.store().await, &alice, &app1, Some("test"), None).await.unwrap();
+    tessera::registry::consents::revoke(&s.db, &*s.tdb.store().await, &alice, &app1, Some("test"), None).await.unwrap();
 
     for t in [&a1, &a1b] {
         let r = s.refresh(&app1, t["refresh_token"].as_str().unwrap()).await;
         assert_eq!(error_of(r).await, (400, "invalid_grant".into()));
         assert_eq!(s.introspect(&rs, &rs_secret, t["access_token"].as_str().unwrap()).await["active"], false);
     }
-    assert!(tessera::grants::find(&s.db, &alice, &app1).await.unwrap().is_none());
+    assert!(tessera::registry::consents::find(&s.db, &alice, &app1).await.unwrap().is_none());
     // bob at app1 and alice at app2 keep working
     for (client, t) in [(&app1, &b1), (&app2, &a2)] {
         assert_eq!(s.introspect(&rs, &rs_secret, t["access_token"].as_str().unwrap()).await["active"], true);

@@ -44,9 +44,9 @@ async fn client_lifecycle_through_the_cli(b: Backend) {
     assert_eq!(created["scopes"], serde_json::json!(["read:data", "write:data"]));
     assert!(created.get("secret_hash").is_none());
     // the secret is stored only as a hash
-    let stored = tessera::clients::get(&s.db, &id).await.unwrap();
+    let stored = tessera::registry::clients::get(&s.db, &id).await.unwrap();
     assert_ne!(stored.secret_hash.as_deref(), Some(secret.as_str()));
-    assert_eq!(stored.secret_hash.unwrap(), tessera::oauth::client_auth::hash_secret(&secret));
+    assert_eq!(stored.secret_hash.unwrap(), tessera::crypto::digest(&secret));
 
     // the server accepts it at once
     let token = s.client_credentials(&id, &secret, Some("write:data")).await;
@@ -89,7 +89,8 @@ async fn bad_registrations_write_nothing(b: Backend) {
     let before = count_rows(&s.db, "clients").await;
     let cases: &[(&[&str], &str)] = &[
         (&["--grant-types", "client_credentials", "--scopes", "read:data launch:missiles"], "unknown scope"),
-        (&["--grant-types", "implicit", "--scopes", "read:data"], "unknown grant type"),
+        (&["--grant-types", "implicit", "--scopes", "read:data"], "RFC 9700"),
+        (&["--grant-types", "magic", "--scopes", "read:data"], "unknown grant type"),
         (
             &["--grant-types", "authorization_code", "--scopes", "read:data", "--redirect-uris", "http://app.example.com/cb"],
             "https",
@@ -162,8 +163,8 @@ async fn users_and_grants_through_the_cli(b: Backend) {
     let short = tessera_stdin(&s, &["user", "create", "--username", "bob", "--email", "bob@example.com", "--password-stdin"], "short\n");
     assert!(!short.ok && short.stderr.contains("at least 8"));
     assert_eq!(count_rows(&s.db, "users").await, 1, "refusals write nothing");
-    let f = tessera::audit::Filter { limit: 100, ..Default::default() };
-    let created: Vec<_> = tessera::audit::list(&s.db, &f).await.unwrap().into_iter().filter(|r| r.event == "user.created").collect();
+    let f = tessera::registry::audit::Filter { limit: 100, ..Default::default() };
+    let created: Vec<_> = tessera::registry::audit::list(&s.db, &f).await.unwrap().into_iter().filter(|r| r.event == "user.created").collect();
     assert_eq!(created.len(), 1, "one row for the one user created");
     assert_eq!((created[0].user_id.as_deref(), created[0].actor.as_deref()), (Some(uid.as_str()), Some("cli")));
 

@@ -49,7 +49,7 @@ async fn portal_consent_connected_apps_in_chromium() {
         assert!(meta.len() > 5_000, "{shot} looks empty");
     }
     // what the browser did is in the database: the grant is gone, the app stays
-    let apps = tessera::clients::list(&s.db, None).await.unwrap();
+    let apps = tessera::registry::clients::list(&s.db, None).await.unwrap();
     assert!(apps.iter().any(|c| c.name == "Acme Sync"));
     assert!(!apps.iter().any(|c| c.name == "Forged"));
     assert_eq!(crate::support::count_rows(&s.db, "grants").await, 0);

@@ -131,7 +131,7 @@ async fn concurrent_secret_rotations_have_one_winner(b: Backend) {
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let (db, id, store) = (s.db.clone(), id.clone(), store.clone());
-            tokio::spawn(async move { tessera::clients::rotate_secret(&db, store.as_ref(), &id, Some("race")).await })
+            tokio::spawn(async move { tessera::registry::clients::rotate_secret(&db, store.as_ref(), &id, Some("race")).await })
         })
         .collect();
     let mut winners = vec![];
@@ -200,8 +200,8 @@ async fn concurrent_consents_of_one_user_both_succeed(b: Backend) {
         assert!(t.await.unwrap(), "every tab gets a code");
     }
     assert_eq!(count_rows(&s.db, "grants").await, 1);
-    let alice = tessera::users::find_by_username(&s.db, "alice").await.unwrap().unwrap();
-    let g = tessera::grants::find(&s.db, &alice.user_id, &client).await.unwrap().unwrap();
+    let alice = tessera::registry::users::find_by_username(&s.db, "alice").await.unwrap().unwrap();
+    let g = tessera::registry::consents::find(&s.db, &alice.user_id, &client).await.unwrap().unwrap();
     assert!(g.scopes.contains(&"read:data".to_string()) && g.scopes.contains(&"write:data".to_string()));
 }
 
@@ -228,8 +228,8 @@ async fn client_cache_follows_the_epoch() {
     store.bump_clients_epoch().await.unwrap();
     assert_eq!(s.post_basic("/token", &id, &secret, &[("grant_type", "client_credentials")]).await.status(), 401);
     // the management function announces by itself
-    tessera::clients::set_status(&s.db, store.as_ref(), &id, true, None).await.unwrap();
+    tessera::registry::clients::set_status(&s.db, store.as_ref(), &id, true, None).await.unwrap();
     s.client_credentials(&id, &secret, None).await;
-    tessera::clients::set_status(&s.db, store.as_ref(), &id, false, None).await.unwrap();
+    tessera::registry::clients::set_status(&s.db, store.as_ref(), &id, false, None).await.unwrap();
     assert_eq!(s.post_basic("/token", &id, &secret, &[("grant_type", "client_credentials")]).await.status(), 401);
 }

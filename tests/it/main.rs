@@ -12,6 +12,7 @@ mod discovery;
 mod e2e;
 mod faults;
 mod keys;
+mod layers;
 mod login_throttle;
 mod multi_instance;
 mod oidc_client;

@@ -1,5 +1,5 @@
 //! The legacy resource-owner password grant: off unless a client has it.
-use tessera::clients::{self, NewClient};
+use tessera::registry::clients::NewClient;
 
 use crate::both_backends;
 use crate::support::{machine_client, start, user, Backend, PASSWORD};
@@ -9,7 +9,7 @@ both_backends!(password_grant_only_for_clients_registered_for_it);
 async fn password_grant_only_for_clients_registered_for_it(b: Backend) {
     let s = start(b).await;
     let alice = user(&s.db, "alice", "user").await;
-    let legacy = clients::create(
+    let legacy = tessera::oauth::registration::register(
         &s.db,
         NewClient {
             name: "Legacy".into(),

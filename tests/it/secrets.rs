@@ -78,10 +78,10 @@ async fn every_secret_can_come_from_a_file() {
         .unwrap();
     assert_eq!(r.status(), 303, "admin login with the file's password");
     let db = tessera::db::connect(&tdb.url).await.unwrap();
-    let admin = tessera::users::find_by_username(&db, "root").await.unwrap().unwrap();
+    let admin = tessera::registry::users::find_by_username(&db, "root").await.unwrap().unwrap();
     assert_eq!(admin.role, "admin");
-    let f = tessera::audit::Filter { limit: 100, ..Default::default() };
-    let created = tessera::audit::list(&db, &f).await.unwrap().into_iter().find(|r| r.event == "user.created").unwrap();
+    let f = tessera::registry::audit::Filter { limit: 100, ..Default::default() };
+    let created = tessera::registry::audit::list(&db, &f).await.unwrap().into_iter().find(|r| r.event == "user.created").unwrap();
     assert_eq!(created.user_id.as_deref(), Some(admin.user_id.as_str()));
     assert_eq!(created.actor.as_deref(), Some("bootstrap"), "the bootstrap admin is not attributed to the CLI");
     // a value and its _FILE twin together are refused at start

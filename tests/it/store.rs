@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tessera::store::{redis::RedisStore, sql::SqlStore, CodeRedemption, RefreshRecord, RefreshState, Round, Rotation, TokenStore};
-use tessera::oauth::tokens::{new_jti, random_token};
+use tessera::crypto::{new_jti, random_token};
 
 use crate::both_backends;
 use crate::support::{Backend, TestDb};
@@ -49,7 +49,7 @@ both_backends!(
 );
 
 async fn rate_counters_span_two_windows(b: Backend) {
-    use tessera::oauth::rate_limit::decide;
+    use tessera::rate_limit::decide;
     let (s, _d) = store(b).await;
     let key = format!("client:{}", new_jti());
     // 100 requests in the last moments of window 7 …

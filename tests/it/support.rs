@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tessera::app::Tessera;
-use tessera::clients::{self, NewClient};
+use tessera::registry::clients::NewClient;
 use tessera::config::Config;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub fn required_env(name: &str) -> String {
 }
 
 pub fn random_name(prefix: &str) -> String {
-    format!("{prefix}_{}", tessera::oauth::tokens::random_token(9).to_lowercase().replace(['-', '_'], "x"))
+    format!("{prefix}_{}", tessera::crypto::random_token(9).to_lowercase().replace(['-', '_'], "x"))
 }
 
 /// A fresh database for one test: a new SQLite file, or a new PostgreSQL database.
@@ -171,7 +171,7 @@ pub async fn machine_client(db: &DatabaseConnection, scopes: &str) -> (String, S
 
 /// The same with an explicit rate limit (cost units per minute).
 pub async fn limited_client(db: &DatabaseConnection, scopes: &str, rate_limit: Option<i64>) -> (String, String) {
-    let c = clients::create(
+    let c = tessera::oauth::registration::register(
         db,
         NewClient {
             name: "Machine".into(),
@@ -276,12 +276,12 @@ pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// A user with `PASSWORD`; returns the user id.
 pub async fn user(db: &DatabaseConnection, username: &str, role: &str) -> String {
-    tessera::users::create(db, username, &format!("{username}@example.com"), PASSWORD, role, Some("test")).await.expect("create user").user_id
+    tessera::registry::users::create(db, username, &format!("{username}@example.com"), PASSWORD, role, Some("test")).await.expect("create user").user_id
 }
 
 /// An app using the authorization code grant: (client_id, secret if confidential).
 pub async fn app(db: &DatabaseConnection, client_type: &str, scopes: &str) -> (String, Option<String>) {
-    let c = clients::create(
+    let c = tessera::oauth::registration::register(
         db,
         NewClient {
             name: "Acme Sync".into(),

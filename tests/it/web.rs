@@ -85,7 +85,7 @@ async fn developer_portal_lifecycle(be: Backend) {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("https"));
-    assert_eq!(tessera::clients::get(&s.db, &id).await.unwrap().redirect_uris.len(), 2);
+    assert_eq!(tessera::registry::clients::get(&s.db, &id).await.unwrap().redirect_uris.len(), 2);
     let r = b
         .post(s.url(&format!("/portal/apps/{id}/edit")))
         .form(&[("csrf", csrf.as_str()), ("redirect_uris", "https://new.example.com/cb"), ("scope", "read:data"), ("scope", "write:data")])
@@ -93,7 +93,7 @@ async fn developer_portal_lifecycle(be: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let c = tessera::clients::get(&s.db, &id).await.unwrap();
+    let c = tessera::registry::clients::get(&s.db, &id).await.unwrap();
     assert_eq!(c.redirect_uris, vec!["https://new.example.com/cb"]);
     assert_eq!(c.scopes, vec!["read:data", "write:data"]);
 
@@ -112,7 +112,7 @@ async fn developer_portal_lifecycle(be: Backend) {
     s.client_credentials(&id, &new_secret, None).await;
     let r = b.post(s.url(&format!("/portal/apps/{id}/delete"))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
     assert_eq!(r.status(), 303);
-    assert!(tessera::clients::find(&s.db, &id).await.unwrap().is_none());
+    assert!(tessera::registry::clients::find(&s.db, &id).await.unwrap().is_none());
 }
 
 /// A public app of the same developer (for the user flow).
@@ -142,7 +142,7 @@ async fn roles_and_csrf_are_enforced(be: Backend) {
     let (_, p2) = page(&d2, s.url("/portal")).await;
     let r = d2.post(s.url(&format!("/portal/apps/{id}/delete"))).form(&[("csrf", hidden(&p2, "csrf"))]).send().await.unwrap();
     assert_eq!(r.status(), 404);
-    assert!(tessera::clients::find(&s.db, &id).await.unwrap().is_some());
+    assert!(tessera::registry::clients::find(&s.db, &id).await.unwrap().is_some());
     // a plain user: 403 on the portal and the admin console; developers: 403 on admin
     assert_eq!(page(&alice, s.url("/portal")).await.0, 403);
     assert_eq!(page(&alice, s.url("/admin")).await.0, 403);

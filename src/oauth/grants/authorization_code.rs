@@ -5,13 +5,14 @@
 //! second redemption is a replay: whatever the first one issued is revoked
 //! (RFC 6749 §4.1.2). The ids of what it issues are fixed and recorded by
 //! the redemption itself, so a replay racing the first exchange finds them.
-use crate::app::Tessera;
-use crate::clients::Client;
+use super::user_tokens::{issue, Issue, Issued, Preset};
+use super::Stores;
 use crate::error::{Error, Result};
 use crate::oauth::authorize::CodeData;
-use crate::oauth::grants::{issue_for_user, Issue, Issued, Preset};
+use crate::oauth::issuer::Issuer;
 use crate::oauth::params::Params;
-use crate::oauth::{pkce, tokens};
+use crate::oauth::pkce;
+use crate::registry::clients::Client;
 use crate::store::CodeRedemption;
 
 /// The checks between a redeemed code and the token request (pure).
@@ -34,22 +35,22 @@ pub fn check(data: &CodeData, client: &Client, params: &Params) -> Result<()> {
     }
 }
 
-pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<crate::oauth::tokens::TokenResponse> {
+pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params) -> Result<crate::oauth::tokens::TokenResponse> {
     let code = params.require("code")?;
-    let hash = tokens::digest(code);
+    let hash = crate::crypto::digest(code);
     let now = crate::db::now();
-    let preset = Preset::new(t, now);
+    let preset = Preset::new(issuer, now);
     let record = serde_json::to_string(&preset).map_err(|e| Error::invalid_request(e.to_string()))?;
-    let data = match t.store.redeem_code(&hash, now, &record).await? {
+    let data = match s.store.redeem_code(&hash, now, &record).await? {
         CodeRedemption::Redeemed(d) => d,
         CodeRedemption::Replayed(issued) => {
             if let Some(i) = issued.and_then(|s| serde_json::from_str::<Preset>(&s).ok()) {
-                t.store.revoke_family(&i.family_id, now).await?;
-                t.store.deny(&i.jti, i.exp).await?;
+                s.store.revoke_family(&i.family_id, now).await?;
+                s.store.deny(&i.jti, i.exp).await?;
             }
-            crate::audit::record(
-                &t.db,
-                crate::audit::Event { event: "code.replayed", client_id: Some(&client.client_id), ..Default::default() },
+            crate::registry::audit::record(
+                s.db,
+                crate::registry::audit::Event { event: "code.replayed", client_id: Some(&client.client_id), ..Default::default() },
             )
             .await;
             return Err(Error::invalid_grant("the code was already used; tokens issued from it are revoked"));
@@ -60,11 +61,12 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<c
         serde_json::from_str(&data).map_err(|_| Error::invalid_grant("the code is invalid or expired"))?;
     check(&data, client, params)?;
     // The user may have revoked the app between consent and exchange.
-    if crate::grants::find(&t.db, &data.user_id, &client.client_id).await?.is_none() {
+    if crate::registry::consents::find(s.db, &data.user_id, &client.client_id).await?.is_none() {
         return Err(Error::invalid_grant("the grant was revoked"));
     }
-    let issued = issue_for_user(
-        t,
+    let issued = issue(
+        s,
+        issuer,
         Issue {
             client,
             user_id: &data.user_id,
@@ -80,14 +82,14 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<c
     let Issued::Tokens(resp) = issued else {
         return Err(Error::invalid_grant("the code is invalid or expired"));
     };
-    t.store.seal_code_family(&hash, &preset.family_id, now).await?;
+    s.store.seal_code_family(&hash, &preset.family_id, now).await?;
     Ok(resp)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::ClientType;
+    use crate::registry::clients::ClientType;
 
     const V: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const CH: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -106,7 +108,7 @@ mod tests {
     }
 
     fn client(id: &str) -> Client {
-        crate::clients::test_client(id, ClientType::Public, None, "active")
+        crate::registry::clients::test_client(id, ClientType::Public, None, "active")
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! RFC 6749 §4.4: a confidential client gets a token for itself.
-use crate::app::Tessera;
-use crate::clients::{Client, ClientType};
 use crate::error::{Error, Result};
+use crate::oauth::issuer::{AccessGrant, Issuer};
 use crate::oauth::params::Params;
 use crate::oauth::scopes;
 use crate::oauth::tokens::{select_audience, TokenResponse};
+use crate::registry::clients::{Client, ClientType};
 
 /// Scopes that only make sense with a user, never granted to a machine.
 const USER_ONLY: &[&str] = &["openid", "profile", "email", "offline_access"];
@@ -20,14 +20,15 @@ pub fn grant_scopes(requested: Option<&str>, client: &Client) -> Result<Vec<Stri
     scopes::resolve(requested, &allowed)
 }
 
-pub async fn exchange(t: &Tessera, client: &Client, params: &Params) -> Result<TokenResponse> {
+pub fn exchange(issuer: &Issuer, client: &Client, params: &Params) -> Result<TokenResponse> {
     if client.client_type != ClientType::Confidential {
         return Err(Error::UnauthorizedClient("client_credentials needs a confidential client".into()));
     }
     let granted = grant_scopes(params.get("scope"), client)?;
-    let aud = select_audience(params.get("resource"), params.get("audience"), &t.cfg.audiences, &t.cfg.default_audience)?;
+    let aud = select_audience(params.get("resource"), params.get("audience"), issuer.audiences(), issuer.default_audience())?;
     let scope = scopes::join(&granted);
-    let (access_token, claims) = t.issue_access_token(&client.client_id, &client.client_id, &aud, &scope, None, None)?;
+    let id = client.client_id.as_str();
+    let (access_token, claims) = issuer.access_token(AccessGrant { sub: id, client_id: id, aud: &aud, scope: &scope, auth_time: None }, None)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),

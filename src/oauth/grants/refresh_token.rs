@@ -1,13 +1,14 @@
 //! RFC 6749 §6: refresh, with rotation on every use (RFC 9700 §4.14.2).
 //! Presenting a used refresh token is reuse: the whole family is revoked.
-use crate::app::Tessera;
-use crate::audit::{self, Event};
-use crate::clients::Client;
+use super::user_tokens::{issue, FamilyData, Issue, Issued};
+use super::Stores;
 use crate::error::{Error, Result};
-use crate::oauth::grants::{issue_for_user, FamilyData, Issue, Issued};
+use crate::oauth::issuer::Issuer;
 use crate::oauth::params::Params;
-use crate::oauth::tokens::{self, TokenResponse};
 use crate::oauth::scopes;
+use crate::oauth::tokens::TokenResponse;
+use crate::registry::audit::{self, Event};
+use crate::registry::clients::Client;
 use crate::store::RefreshState;
 
 /// The scopes of a refreshed access token: the requested subset of the
@@ -25,9 +26,9 @@ pub fn refreshed_scopes(requested: Option<&str>, family: &[String], granted: &[S
     }
 }
 
-async fn reuse_detected(t: &Tessera, client: &Client, family_id: &str, user_id: Option<&str>) -> Error {
+async fn reuse_detected(db: &sea_orm::DatabaseConnection, client: &Client, family_id: &str, user_id: Option<&str>) -> Error {
     audit::record(
-        &t.db,
+        db,
         Event {
             event: "refresh.reuse_detected",
             client_id: Some(&client.client_id),
@@ -41,39 +42,34 @@ async fn reuse_detected(t: &Tessera, client: &Client, family_id: &str, user_id: 
     Error::invalid_grant("refresh token reuse detected: every token of this grant is revoked")
 }
 
-/// The store key of the refresh token a refresh request presents, so that
-/// the endpoint can read it in its first round trip.
-pub fn hash_presented(grant_type: &str, params: &Params) -> Option<String> {
-    (grant_type == "refresh_token").then(|| params.get("refresh_token")).flatten().map(tokens::digest)
-}
-
 /// `read`: the presented token as the store already answered for it.
-pub async fn exchange(t: &Tessera, client: &Client, params: &Params, read: Option<RefreshState>) -> Result<TokenResponse> {
+pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, read: Option<RefreshState>) -> Result<TokenResponse> {
     let presented = params.require("refresh_token")?;
-    let hash = tokens::digest(presented);
+    let hash = crate::crypto::digest(presented);
     let now = crate::db::now();
     let state = match read {
         Some(s) => s,
-        None => t.store.get_refresh(&hash, now).await?,
+        None => s.store.get_refresh(&hash, now).await?,
     };
     let rec = match state {
         RefreshState::Active(r) if r.client_id == client.client_id => r,
         RefreshState::Used(r) if r.client_id == client.client_id => {
-            t.store.revoke_family(&r.family_id, now).await?;
-            return Err(reuse_detected(t, client, &r.family_id, Some(&r.user_id)).await);
+            s.store.revoke_family(&r.family_id, now).await?;
+            return Err(reuse_detected(s.db, client, &r.family_id, Some(&r.user_id)).await);
         }
         _ => return Err(Error::invalid_grant("the refresh token is invalid, expired or revoked")),
     };
     let family: FamilyData =
         serde_json::from_str(&rec.data).map_err(|_| Error::invalid_grant("the refresh token is invalid"))?;
-    let Some(grant) = crate::grants::find(&t.db, &rec.user_id, &client.client_id).await? else {
-        t.store.revoke_family(&rec.family_id, now).await?;
+    let Some(grant) = crate::registry::consents::find(s.db, &rec.user_id, &client.client_id).await? else {
+        s.store.revoke_family(&rec.family_id, now).await?;
         return Err(Error::invalid_grant("the user revoked this app's access"));
     };
-    let family_scopes: Vec<String> = family.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let family_scopes = scopes::parse(&family.scope)?;
     let scopes = refreshed_scopes(params.get("scope"), &family_scopes, &grant.scopes)?;
-    let issued = issue_for_user(
-        t,
+    let issued = issue(
+        s,
+        issuer,
         Issue {
             client,
             user_id: &rec.user_id,
@@ -88,7 +84,7 @@ pub async fn exchange(t: &Tessera, client: &Client, params: &Params, read: Optio
     .await?;
     match issued {
         Issued::Tokens(resp) => Ok(resp),
-        Issued::Reused(fam) => Err(reuse_detected(t, client, &fam, Some(&rec.user_id)).await),
+        Issued::Reused(fam) => Err(reuse_detected(s.db, client, &fam, Some(&rec.user_id)).await),
         Issued::Invalid => Err(Error::invalid_grant("the refresh token is invalid, expired or revoked")),
     }
 }

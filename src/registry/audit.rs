@@ -19,7 +19,7 @@ pub struct Event<'a> {
 /// action it records has already happened.
 pub async fn record<C: ConnectionTrait>(db: &C, e: Event<'_>) {
     log::info!(
-        target: "tessera::audit",
+        target: "tessera::registry::audit",
         "{} actor={} client={} user={} ip={}",
         e.event,
         e.actor.unwrap_or("-"),
@@ -82,6 +82,28 @@ pub fn parse_since(s: &str, now: i64) -> Option<i64> {
         _ => return None,
     };
     Some(now - n * secs)
+}
+
+impl Filter {
+    /// A filter from the words of a request or a command line: `since` as
+    /// [`parse_since`] reads it, `limit` capped at 1000 (default 100). The
+    /// error says what was wrong with `since`. (The audit trail imports no
+    /// error type: signing keys record to it, and the domain error wraps theirs.)
+    pub fn new(
+        since: Option<&str>,
+        client_id: Option<String>,
+        user_id: Option<String>,
+        event: Option<String>,
+        limit: Option<u64>,
+    ) -> Result<Filter, String> {
+        let since = match since {
+            Some(s) => Some(
+                parse_since(s, crate::db::now()).ok_or_else(|| format!("since {s:?}: give Unix seconds, RFC 3339 or an age like 2h"))?,
+            ),
+            None => None,
+        };
+        Ok(Filter { since, client_id, user_id, event, limit: limit.unwrap_or(100).min(1000) })
+    }
 }
 
 pub async fn list<C: ConnectionTrait>(db: &C, f: &Filter) -> Result<Vec<Record>, sea_orm::DbErr> {

@@ -8,7 +8,7 @@ use entity::users;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
-use crate::audit::{self, Event};
+use crate::registry::audit::{self, Event};
 use crate::db::now;
 use crate::error::{Error, Result};
 
@@ -165,7 +165,7 @@ pub async fn authenticate(
     password: &str,
     ip: Option<&str>,
 ) -> Result<Login> {
-    use crate::oauth::rate_limit::{decide, window_of};
+    use crate::rate_limit::{decide, window_of};
     let username = username.to_lowercase();
     let t = now();
     let (window, elapsed) = window_of(chrono::Utc::now().timestamp_millis());

@@ -13,6 +13,8 @@ pub enum Endpoint {
     Introspect,
     Revoke,
     Userinfo,
+    /// `/admin/api/*`, counted against the token's client.
+    Admin,
 }
 
 /// Limits and costs (`TESSERA_RATE_TIERS`, `TESSERA_RATE_COSTS`).
@@ -25,6 +27,7 @@ pub struct Policy {
     pub introspect_cost: i64,
     pub revoke_cost: i64,
     pub userinfo_cost: i64,
+    pub admin_cost: i64,
     /// When the counter store is down: refuse (503, the default) or let requests through.
     pub fail_open: bool,
 }
@@ -39,6 +42,7 @@ impl Default for Policy {
             introspect_cost: 1,
             revoke_cost: 1,
             userinfo_cost: 1,
+            admin_cost: 1,
             fail_open: false,
         }
     }
@@ -60,6 +64,7 @@ impl Policy {
             Endpoint::Introspect => self.introspect_cost,
             Endpoint::Revoke => self.revoke_cost,
             Endpoint::Userinfo => self.userinfo_cost,
+            Endpoint::Admin => self.admin_cost,
         }
     }
 
@@ -76,6 +81,7 @@ impl Policy {
                 "introspect" => &mut self.introspect_cost,
                 "revoke" => &mut self.revoke_cost,
                 "userinfo" => &mut self.userinfo_cost,
+                "admin" => &mut self.admin_cost,
                 other => return Err(format!("unknown name {other:?}")),
             };
             *slot = n;

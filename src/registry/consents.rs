@@ -5,7 +5,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
-use crate::audit::{self, Event};
+use crate::registry::audit::{self, Event};
 use crate::db::now;
 use crate::error::{Error, Result};
 use crate::store::TokenStore;
@@ -136,7 +136,7 @@ pub async fn list_for_user(db: &DatabaseConnection, user_id: &str) -> Result<Vec
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for g in rows {
-        let client = crate::clients::find(db, &g.client_id).await?;
+        let client = crate::registry::clients::find(db, &g.client_id).await?;
         let (client_name, client_description) = client.map(|c| (c.name, c.description)).unwrap_or_default();
         out.push(ConnectedApp { grant: g.into(), client_name, client_description });
     }

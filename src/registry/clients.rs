@@ -8,13 +8,12 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 use serde::Serialize;
 
-use crate::audit::{self, Event};
+use crate::registry::audit::{self, Event};
 use crate::db::now;
 use crate::error::{Error, Result};
-use crate::oauth::{client_auth, redirect_uri, scopes};
+pub use crate::registry::grant_types::GrantType;
 use crate::store::TokenStore;
 
-pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials", "password"];
 pub const TIERS: &[&str] = &["free", "pro", "enterprise"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -49,7 +48,7 @@ pub struct Client {
     #[serde(skip)]
     pub secret_hash: Option<String>,
     pub redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
+    pub grant_types: Vec<GrantType>,
     pub scopes: Vec<String>,
     pub status: String,
     pub owner_user_id: Option<String>,
@@ -69,7 +68,7 @@ impl TryFrom<clients::Model> for Client {
         Ok(Client {
             client_type: ClientType::parse(&m.client_type)?,
             redirect_uris: split(&m.redirect_uris),
-            grant_types: split(&m.grant_types),
+            grant_types: split(&m.grant_types).iter().map(|g| GrantType::parse(g)).collect::<Result<_, _>>().map_err(Error::Config)?,
             scopes: split(&m.scopes),
             client_id: m.client_id,
             name: m.name,
@@ -89,8 +88,8 @@ impl Client {
     pub fn is_active(&self) -> bool {
         self.status == "active"
     }
-    pub fn allows_grant(&self, grant_type: &str) -> bool {
-        self.grant_types.iter().any(|g| g == grant_type)
+    pub fn allows(&self, grant_type: GrantType) -> bool {
+        self.grant_types.contains(&grant_type)
     }
 }
 
@@ -117,66 +116,18 @@ pub struct Created {
     pub client_secret: Option<String>,
 }
 
-/// Check a registration against every rule; the error names the first break.
-pub fn validate(n: &NewClient) -> Result<ClientType> {
-    let name = n.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Error::validation("name must be 1 to 100 printable characters"));
-    }
-    if n.description.chars().count() > 1000 {
-        return Err(Error::validation("description must be at most 1000 characters"));
-    }
-    let ct = ClientType::parse(&n.client_type)?;
-    if n.grant_types.is_empty() {
-        return Err(Error::validation("give at least one grant type"));
-    }
-    for g in &n.grant_types {
-        if !GRANT_TYPES.contains(&g.as_str()) {
-            return Err(Error::validation(format!("unknown grant type {g:?}; one of {}", GRANT_TYPES.join(", "))));
-        }
-    }
-    let has = |g: &str| n.grant_types.iter().any(|x| x == g);
-    if ct == ClientType::Public && (has("client_credentials") || has("password")) {
-        return Err(Error::validation("a public client cannot use client_credentials or password: it cannot keep a secret"));
-    }
-    if has("refresh_token") && !has("authorization_code") && !has("password") {
-        return Err(Error::validation("refresh_token needs authorization_code (or password)"));
-    }
-    if has("authorization_code") && n.redirect_uris.is_empty() {
-        return Err(Error::validation("authorization_code needs at least one redirect URI"));
-    }
-    for u in &n.redirect_uris {
-        redirect_uri::validate(u).map_err(Error::Validation)?;
-    }
-    if n.scopes.is_empty() {
-        return Err(Error::validation("give at least one scope"));
-    }
-    let parsed = scopes::parse(&n.scopes.join(" ")).map_err(|e| Error::validation(e.to_string()))?;
-    if parsed.len() != n.scopes.len() {
-        return Err(Error::validation("scopes must not repeat"));
-    }
-    if let Some(t) = &n.tier {
-        if !TIERS.contains(&t.as_str()) {
-            return Err(Error::validation(format!("tier must be one of {}", TIERS.join(", "))));
-        }
-    }
-    if n.rate_limit.is_some_and(|l| l < 1) {
-        return Err(Error::validation("rate limit must be at least 1 per minute"));
-    }
-    Ok(ct)
-}
-
-pub async fn create(db: &DatabaseConnection, n: NewClient, actor: Option<&str>) -> Result<Created> {
-    let ct = validate(&n)?;
-    crate::catalogue::require_known(db, &n.scopes).await?;
-    let secret = (ct == ClientType::Confidential).then(client_auth::generate_secret);
+/// Store a registration that `oauth::registration::register` checked
+/// (`ct` is what its rules made of `n.client_type`).
+pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, actor: Option<&str>) -> Result<Created> {
+    crate::registry::catalogue::require_known(db, &n.scopes).await?;
+    let secret = (ct == ClientType::Confidential).then(crate::crypto::generate_secret);
     let t = now();
     let am = clients::ActiveModel {
-        client_id: Set(client_auth::generate_client_id()),
+        client_id: Set(crate::crypto::generate_client_id()),
         name: Set(n.name.trim().to_string()),
         description: Set(n.description.trim().to_string()),
         client_type: Set(ct.as_str().into()),
-        secret_hash: Set(secret.as_deref().map(client_auth::hash_secret)),
+        secret_hash: Set(secret.as_deref().map(crate::crypto::digest)),
         redirect_uris: Set(n.redirect_uris.join(" ")),
         grant_types: Set(n.grant_types.join(" ")),
         scopes: Set(n.scopes.join(" ")),
@@ -222,7 +173,7 @@ pub async fn list(db: &DatabaseConnection, owner: Option<&str>) -> Result<Vec<Cl
     q.all(db).await?.into_iter().map(Client::try_from).collect()
 }
 
-/// Change a client's redirect URIs and scopes; the same rules as registration.
+/// Store new redirect URIs and scopes that `oauth::registration::update` checked.
 pub async fn update(
     db: &DatabaseConnection,
     store: &dyn TokenStore,
@@ -231,20 +182,7 @@ pub async fn update(
     scopes: Vec<String>,
     actor: Option<&str>,
 ) -> Result<Client> {
-    let c = get(db, client_id).await?;
-    let n = NewClient {
-        name: c.name.clone(),
-        description: c.description.clone(),
-        client_type: c.client_type.as_str().into(),
-        grant_types: c.grant_types.clone(),
-        scopes: scopes.clone(),
-        redirect_uris: redirect_uris.clone(),
-        owner_user_id: c.owner_user_id.clone(),
-        tier: Some(c.tier.clone()),
-        rate_limit: c.rate_limit,
-    };
-    validate(&n)?;
-    crate::catalogue::require_known(db, &scopes).await?;
+    crate::registry::catalogue::require_known(db, &scopes).await?;
     clients::Entity::update_many()
         .col_expr(clients::Column::RedirectUris, Expr::value(redirect_uris.join(" ")))
         .col_expr(clients::Column::Scopes, Expr::value(scopes.join(" ")))
@@ -299,12 +237,12 @@ pub async fn rotate_secret(db: &DatabaseConnection, store: &dyn TokenStore, clie
     if client.client_type != ClientType::Confidential {
         return Err(Error::validation("a public client has no secret"));
     }
-    let secret = client_auth::generate_secret();
+    let secret = crate::crypto::generate_secret();
     let t = now();
     // Compare-and-set on the old hash: of two concurrent rotations one wins,
     // the other is told so, and no secret is shown that does not work.
     let res = clients::Entity::update_many()
-        .col_expr(clients::Column::SecretHash, Expr::value(client_auth::hash_secret(&secret)))
+        .col_expr(clients::Column::SecretHash, Expr::value(crate::crypto::digest(&secret)))
         .col_expr(clients::Column::SecretRotatedAt, Expr::value(t))
         .col_expr(clients::Column::UpdatedAt, Expr::value(t))
         .filter(clients::Column::ClientId.eq(client_id))
@@ -353,45 +291,5 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         rate_limit: None,
         created_at: 0,
         updated_at: 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn base() -> NewClient {
-        NewClient {
-            name: "Zapier".into(),
-            client_type: "confidential".into(),
-            grant_types: vec!["client_credentials".into()],
-            scopes: vec!["read:data".into()],
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn validation_rules() {
-        assert_eq!(validate(&base()).unwrap(), ClientType::Confidential);
-        let bad = |f: fn(&mut NewClient), needle: &str| {
-            let mut n = base();
-            f(&mut n);
-            let e = validate(&n).unwrap_err().to_string();
-            assert!(e.contains(needle), "{e} should mention {needle}");
-        };
-        bad(|n| n.name = " ".into(), "name");
-        bad(|n| n.client_type = "secret".into(), "client type");
-        bad(|n| n.grant_types = vec!["implicit".into()], "unknown grant type");
-        bad(|n| n.client_type = "public".into(), "public client");
-        bad(|n| n.grant_types = vec!["authorization_code".into()], "redirect URI");
-        bad(
-            |n| {
-                n.grant_types = vec!["authorization_code".into()];
-                n.redirect_uris = vec!["http://app.example.com/cb".into()];
-            },
-            "https",
-        );
-        bad(|n| n.scopes = vec![], "scope");
-        bad(|n| n.tier = Some("gold".into()), "tier");
     }
 }

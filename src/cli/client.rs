@@ -1,0 +1,95 @@
+//! `tessera client …`: register and manage clients (the same functions as
+//! the portal and the admin API).
+use clap::Subcommand;
+
+use super::{list_arg, Out, Setup, ACTOR};
+use crate::error::Result;
+use crate::oauth::registration;
+use crate::registry::clients::{self, Client, Created, NewClient};
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCmd {
+    /// Register a client; a confidential client's secret is printed once
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// confidential or public
+        #[arg(long = "type", default_value = "confidential")]
+        client_type: String,
+        /// comma- or space-separated: authorization_code, refresh_token, client_credentials, password
+        #[arg(long)]
+        grant_types: String,
+        /// space-separated scopes from the catalogue
+        #[arg(long)]
+        scopes: String,
+        /// comma- or space-separated redirect URIs
+        #[arg(long, default_value = "")]
+        redirect_uris: String,
+        /// user id of the owning developer
+        #[arg(long)]
+        owner: Option<String>,
+        /// free, pro or enterprise
+        #[arg(long)]
+        tier: Option<String>,
+        /// requests per minute (overrides the tier)
+        #[arg(long)]
+        rate_limit: Option<i64>,
+    },
+    /// List every client
+    List,
+    /// Show one client
+    Show { client_id: String },
+    /// Suspend a client: its tokens stop working at once
+    Suspend { client_id: String },
+    /// Reactivate a suspended client
+    Activate { client_id: String },
+    /// Replace the secret; the new one is printed once
+    RotateSecret { client_id: String },
+    /// Delete a client with its consents and tokens
+    Delete { client_id: String },
+}
+
+fn line(c: &Client) -> String {
+    let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+    format!("{}  {}  {}  {}  grants={}  scopes={}", c.client_id, c.name, c.client_type.as_str(), c.status, grants.join(","), c.scopes.join(" "))
+}
+
+fn created(c: &Created) -> String {
+    let mut s = line(&c.client);
+    if let Some(secret) = &c.client_secret {
+        s.push_str(&format!("\nclient_secret: {secret}\n(shown once: store it now)"));
+    }
+    s
+}
+
+pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
+    let (db, store) = setup.db_and_store().await?;
+    let store = store.as_ref();
+    match cmd {
+        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, owner, tier, rate_limit } => {
+            let n = NewClient {
+                name,
+                description,
+                client_type,
+                grant_types: list_arg(&grant_types),
+                scopes: list_arg(&scopes),
+                redirect_uris: list_arg(&redirect_uris),
+                owner_user_id: owner,
+                tier,
+                rate_limit,
+            };
+            out.print(&registration::register(&db, n, ACTOR).await?, created)
+        }
+        ClientCmd::List => out.print(&clients::list(&db, None).await?, |v| v.iter().map(line).collect::<Vec<_>>().join("\n")),
+        ClientCmd::Show { client_id } => out.print(&clients::get(&db, &client_id).await?, line),
+        ClientCmd::Suspend { client_id } => out.print(&clients::set_status(&db, store, &client_id, false, ACTOR).await?, line),
+        ClientCmd::Activate { client_id } => out.print(&clients::set_status(&db, store, &client_id, true, ACTOR).await?, line),
+        ClientCmd::RotateSecret { client_id } => out.print(&clients::rotate_secret(&db, store, &client_id, ACTOR).await?, created),
+        ClientCmd::Delete { client_id } => {
+            clients::delete(&db, store, &client_id, ACTOR).await?;
+            out.print(&serde_json::json!({"deleted": client_id}), |_| format!("deleted {client_id}"))
+        }
+    }
+}

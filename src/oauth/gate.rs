@@ -1,0 +1,206 @@
+//! The gate every metered request passes: one store round trip (rate count,
+//! clients epoch, denylist, the presented refresh token), then the checks of
+//! the caller (client authentication, or a bearer token's validity), then
+//! the rate decision. Whatever fails after the count gives the count back,
+//! so a client that cannot authenticate, or a revoked token, spends nobody's
+//! budget; a client over its limit is refused with the decision that says
+//! when to retry (and one audit row per client and window).
+//!
+//! Counting happens before the checks (and is refunded when they fail) so
+//! that one round trip suffices on the hot path.
+//!
+//! Clients are cached per instance and re-read when the store's clients
+//! epoch moves (every management change bumps it) or after 30 s.
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use sea_orm::DatabaseConnection;
+
+use super::client_auth::{self, Presented};
+use crate::error::{Error, Result};
+use crate::rate_limit::{self, Decision, Endpoint, Policy};
+use crate::registry::audit;
+use crate::registry::clients::{self, Client, ClientType};
+use crate::store::{Round, RoundAnswer, TokenStore};
+
+/// A cached client is re-read at least this often, whatever the epoch says.
+const CLIENT_CACHE_TTL: Duration = Duration::from_secs(30);
+const CLIENT_CACHE_MAX: usize = 100_000;
+
+struct CachedClient {
+    client: Arc<Client>,
+    epoch: String,
+    read_at: Instant,
+}
+
+pub struct Gate {
+    db: DatabaseConnection,
+    store: Arc<dyn TokenStore>,
+    policy: Policy,
+    /// Clients by id, each with the store's clients epoch it was read at
+    /// (only with a store that coordinates caches: Redis).
+    cache: RwLock<HashMap<String, CachedClient>>,
+}
+
+/// What the store asks besides the rate count.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ask<'a> {
+    /// Is this access-token id denylisted?
+    pub jti: Option<&'a str>,
+    /// Read this refresh token (by hash).
+    pub refresh: Option<&'a str>,
+}
+
+/// A request counted (or not, for unmetered endpoints) and waiting for its checks.
+pub struct Counted {
+    pub answer: RoundAnswer,
+    key: Option<RateKey>,
+}
+
+struct RateKey {
+    key: String,
+    window: i64,
+    elapsed: i64,
+    cost: i64,
+    endpoint: Endpoint,
+}
+
+/// A request that passed: its client and the rate decision to report.
+#[derive(Debug)]
+pub struct Passed {
+    pub client: Arc<Client>,
+    pub rate: Option<Decision>,
+    pub answer: RoundAnswer,
+}
+
+impl Gate {
+    pub fn new(db: DatabaseConnection, store: Arc<dyn TokenStore>, policy: Policy) -> Gate {
+        Gate { db, store, policy, cache: RwLock::default() }
+    }
+
+    /// Count a request against `client_id` on `endpoint` (none: count
+    /// nothing) and ask the store what `ask` names, in one round trip. When
+    /// the store is down, limits fail open if configured so (and only when
+    /// no denylist answer is needed), else the error is the caller's 503.
+    pub async fn count(&self, client_id: &str, endpoint: Option<Endpoint>, ask: Ask<'_>) -> Result<Counted> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let (window, elapsed) = rate_limit::window_of(now_ms);
+        let key = endpoint.map(|endpoint| RateKey {
+            key: format!("client:{client_id}"),
+            window,
+            elapsed,
+            cost: self.policy.cost(endpoint),
+            endpoint,
+        });
+        let q = Round {
+            rate: key.as_ref().map(|k| (k.key.as_str(), k.window, k.cost)),
+            deny: ask.jti,
+            refresh: ask.refresh.map(|h| (h, now_ms.div_euclid(1000))),
+        };
+        match self.store.round(q).await {
+            Ok(answer) => Ok(Counted { answer, key }),
+            Err(e) if self.policy.fail_open && key.is_some() && ask.jti.is_none() => {
+                log::warn!("token store unavailable, rate limits failing open: {e}");
+                self.forget_clients();
+                Ok(Counted { answer: RoundAnswer::default(), key: None })
+            }
+            Err(e) => {
+                self.forget_clients();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Settle a counted request with the outcome of its checks: a failed
+    /// check gives the count back; a passed one is decided against the
+    /// client's limit (refunded and refused when over it).
+    pub async fn settle(&self, counted: Counted, checked: Result<Arc<Client>>) -> Result<Passed> {
+        let client = match checked {
+            Ok(c) => c,
+            Err(e) => {
+                self.refund(counted.key.as_ref()).await;
+                return Err(e);
+            }
+        };
+        let Some(key) = counted.key else { return Ok(Passed { client, rate: None, answer: counted.answer }) };
+        let limit = self.policy.limit_for(&client.tier, client.rate_limit);
+        let d = rate_limit::decide(counted.answer.prev, counted.answer.cur, key.elapsed, limit, key.cost);
+        if !d.allowed {
+            self.refund(Some(&key)).await;
+            self.rate_refused(&client, key.window, limit, key.endpoint).await;
+            return Err(Error::RateLimited(d));
+        }
+        Ok(Passed { client, rate: Some(d), answer: counted.answer })
+    }
+
+    /// The whole gate of a client-authenticated endpoint: count, authenticate
+    /// `presented` (a confidential client only, when `confidential_only`), decide.
+    pub async fn admit(&self, presented: &Presented, endpoint: Endpoint, ask: Ask<'_>, confidential_only: bool) -> Result<Passed> {
+        let counted = self.count(&presented.client_id, Some(endpoint), ask).await?;
+        let checked = match self.client_at(&presented.client_id, counted.answer.epoch.clone()).await {
+            Ok(found) => client_auth::authenticate(found, presented).and_then(|c| {
+                if confidential_only && c.client_type != ClientType::Confidential {
+                    let basic = presented.method == client_auth::AuthMethod::Basic;
+                    return Err(Error::InvalidClient { basic, reason: "this endpoint needs a confidential client" });
+                }
+                Ok(c)
+            }),
+            Err(e) => Err(e),
+        };
+        self.settle(counted, checked).await
+    }
+
+    async fn refund(&self, key: Option<&RateKey>) {
+        let Some(k) = key else { return };
+        if let Err(e) = self.store.rate_refund(&k.key, k.window, k.cost).await {
+            log::warn!("rate refund failed: {e}");
+        }
+    }
+
+    async fn rate_refused(&self, client: &Client, window: i64, limit: i64, endpoint: Endpoint) {
+        // One audit row per client and window, however hard it hammers.
+        let first = self.store.rate_add(&format!("audit:{}", client.client_id), window, 1).await.map(|(_, c)| c == 1);
+        if first.unwrap_or(false) {
+            audit::record(
+                &self.db,
+                audit::Event {
+                    event: "rate_limit.hit",
+                    client_id: Some(&client.client_id),
+                    detail: Some(serde_json::json!({"limit": limit, "endpoint": format!("{endpoint:?}")})),
+                    ..Default::default()
+                },
+            )
+            .await;
+        }
+        log::warn!("client {} over its rate limit ({limit}/min) at {endpoint:?}", client.client_id);
+    }
+
+    /// The store may have missed a change: forget every cached client.
+    fn forget_clients(&self) {
+        if let Ok(mut c) = self.cache.write() {
+            c.clear();
+        }
+    }
+
+    /// A client by id with the clients epoch of this request's store round:
+    /// from memory when nothing changed since it was read (no database
+    /// query), else from the database. Cached clients are shared (`Arc`),
+    /// not copied per request.
+    pub async fn client_at(&self, client_id: &str, epoch: Option<String>) -> Result<Option<Arc<Client>>> {
+        let Some(epoch) = epoch else { return Ok(clients::find(&self.db, client_id).await?.map(Arc::new)) };
+        if let Ok(cache) = self.cache.read() {
+            if let Some(c) = cache.get(client_id).filter(|c| c.epoch == epoch && c.read_at.elapsed() < CLIENT_CACHE_TTL) {
+                return Ok(Some(Arc::clone(&c.client)));
+            }
+        }
+        let found = clients::find(&self.db, client_id).await?.map(Arc::new);
+        if let (Some(c), Ok(mut cache)) = (&found, self.cache.write()) {
+            if cache.len() >= CLIENT_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(client_id.to_string(), CachedClient { client: c.clone(), epoch, read_at: Instant::now() });
+        }
+        Ok(found)
+    }
+}

@@ -1,0 +1,112 @@
+//! What every user-facing grant ends with: an access token, a tracked
+//! refresh record (so that revoking the consent can denylist the access
+//! token), the refresh token itself when the client may refresh, and an ID
+//! token when `openid` was granted.
+use serde::{Deserialize, Serialize};
+
+use super::Stores;
+use crate::error::{Error, Result};
+use crate::oauth::issuer::{AccessGrant, Issuer};
+use crate::oauth::tokens::TokenResponse;
+use crate::registry::clients::Client;
+use crate::registry::consents;
+use crate::registry::grant_types::GrantType;
+use crate::store::{RefreshRecord, Rotation};
+
+/// What a refresh-token family remembers (opaque JSON to the store).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FamilyData {
+    /// The scopes originally granted: a refresh may narrow, never widen.
+    pub scope: String,
+    pub auth_time: i64,
+}
+
+/// Tokens to issue for a user.
+pub struct Issue<'a> {
+    pub client: &'a Client,
+    pub user_id: &'a str,
+    /// Scopes of this access token.
+    pub scopes: &'a [String],
+    /// Scopes of the family (the original grant).
+    pub family_scope: String,
+    pub auth_time: i64,
+    pub nonce: Option<&'a str>,
+    /// `Some` when rotating: the family and the token being replaced.
+    pub rotate_from: Option<(&'a str, &'a str)>,
+    /// Ids fixed before issuing, for a new family.
+    pub preset: Option<&'a Preset>,
+}
+
+/// The ids of what a code exchange will issue, fixed before the code is
+/// redeemed and recorded with the redemption, so that a replay racing the
+/// first exchange still finds the family and the access token to revoke.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Preset {
+    pub family_id: String,
+    pub jti: String,
+    /// Absent from records written before it existed.
+    #[serde(default)]
+    pub iat: i64,
+    /// The access token's `exp` (how long its `jti` stays denylisted).
+    pub exp: i64,
+}
+
+impl Preset {
+    pub fn new(issuer: &Issuer, now: i64) -> Preset {
+        Preset { family_id: crate::crypto::new_jti(), jti: crate::crypto::new_jti(), iat: now, exp: issuer.access_expiry(now) }
+    }
+}
+
+pub enum Issued {
+    Tokens(TokenResponse),
+    /// The rotation lost: the old refresh token had been used already.
+    Reused(String),
+    Invalid,
+}
+
+pub async fn issue(s: Stores<'_>, issuer: &Issuer, i: Issue<'_>) -> Result<Issued> {
+    let scope = i.scopes.join(" ");
+    let grant = AccessGrant { sub: i.user_id, client_id: &i.client.client_id, aud: issuer.default_audience(), scope: &scope, auth_time: Some(i.auth_time) };
+    let preset = i.preset.map(|p| (p.jti.as_str(), p.iat));
+    let (access_token, claims) = issuer.access_token(grant, preset)?;
+    let refresh_value = crate::crypto::random_token(32);
+    let now = crate::db::now();
+    let data = serde_json::to_string(&FamilyData { scope: i.family_scope.clone(), auth_time: i.auth_time })
+        .map_err(|e| Error::invalid_request(e.to_string()))?;
+    let rec = RefreshRecord {
+        token_hash: crate::crypto::digest(&refresh_value),
+        family_id: match (i.rotate_from, i.preset) {
+            (Some((family, _)), _) => family.to_string(),
+            (None, Some(p)) => p.family_id.clone(),
+            (None, None) => crate::crypto::new_jti(),
+        },
+        client_id: i.client.client_id.clone(),
+        user_id: i.user_id.to_string(),
+        data,
+        expires_at: issuer.refresh_expiry(now),
+        access_jti: claims.jti.clone(),
+        access_exp: claims.exp,
+    };
+    match i.rotate_from {
+        None => s.store.put_refresh(&rec).await?,
+        Some((_, old_hash)) => match s.store.rotate_refresh(old_hash, &rec, now).await? {
+            Rotation::Rotated => {}
+            Rotation::Reused { family_id } => return Ok(Issued::Reused(family_id)),
+            Rotation::Invalid => return Ok(Issued::Invalid),
+        },
+    }
+    let id_token = match i.scopes.iter().any(|s| s == "openid") {
+        true => Some(issuer.id_token(&claims, &access_token, i.auth_time, i.nonce)?),
+        false => None,
+    };
+    consents::touch(s.db, i.user_id, &i.client.client_id).await?;
+    let refresh_token = i.client.allows(GrantType::RefreshToken).then_some(refresh_value);
+    Ok(Issued::Tokens(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: claims.exp - claims.iat,
+        scope,
+        refresh_token,
+        id_token,
+    }))
+}

@@ -1,0 +1,191 @@
+//! What may be registered, and registering it: a client's metadata (name,
+//! type, grant types, redirect URIs, scopes, tier; RFC 6749 §2, RFC 7591 §2)
+//! and new scopes for the catalogue. The CLI, the portal, the admin console
+//! and the admin API all register through here, so every path checks the
+//! same rules before anything is written to the registry.
+use sea_orm::DatabaseConnection;
+
+use super::{redirect_uri, scopes};
+use crate::error::{Error, Result};
+use crate::registry::catalogue::{self, Scope};
+use crate::registry::clients::{self, Client, ClientType, Created, GrantType, NewClient};
+use crate::store::TokenStore;
+
+/// Check a registration against every rule; the error names the first break.
+pub fn validate(n: &NewClient) -> Result<ClientType> {
+    let name = n.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::validation("name must be 1 to 100 printable characters"));
+    }
+    if n.description.chars().count() > 1000 {
+        return Err(Error::validation("description must be at most 1000 characters"));
+    }
+    let ct = ClientType::parse(&n.client_type)?;
+    if n.grant_types.is_empty() {
+        return Err(Error::validation("give at least one grant type"));
+    }
+    let grants = n.grant_types.iter().map(|g| GrantType::parse(g)).collect::<Result<Vec<_>, _>>().map_err(Error::Validation)?;
+    let has = |g: GrantType| grants.contains(&g);
+    if ct == ClientType::Public && (has(GrantType::ClientCredentials) || has(GrantType::Password)) {
+        return Err(Error::validation("a public client cannot use client_credentials or password: it cannot keep a secret"));
+    }
+    if has(GrantType::RefreshToken) && !has(GrantType::AuthorizationCode) && !has(GrantType::Password) {
+        return Err(Error::validation("refresh_token needs authorization_code (or password)"));
+    }
+    if has(GrantType::AuthorizationCode) && n.redirect_uris.is_empty() {
+        return Err(Error::validation("authorization_code needs at least one redirect URI"));
+    }
+    for u in &n.redirect_uris {
+        redirect_uri::validate(u).map_err(Error::Validation)?;
+    }
+    if n.scopes.is_empty() {
+        return Err(Error::validation("give at least one scope"));
+    }
+    let parsed = scopes::parse(&n.scopes.join(" ")).map_err(|e| Error::validation(e.to_string()))?;
+    if parsed.len() != n.scopes.len() {
+        return Err(Error::validation("scopes must not repeat"));
+    }
+    if let Some(t) = &n.tier {
+        if !clients::TIERS.contains(&t.as_str()) {
+            return Err(Error::validation(format!("tier must be one of {}", clients::TIERS.join(", "))));
+        }
+    }
+    if n.rate_limit.is_some_and(|l| l < 1) {
+        return Err(Error::validation("rate limit must be at least 1 per minute"));
+    }
+    Ok(ct)
+}
+
+/// Check and store a new client; a confidential client's secret is in the answer, once.
+pub async fn register(db: &DatabaseConnection, n: NewClient, actor: Option<&str>) -> Result<Created> {
+    let ct = validate(&n)?;
+    clients::insert(db, &n, ct, actor).await
+}
+
+/// Change a client's redirect URIs and scopes, under the same rules as registration.
+pub async fn update(
+    db: &DatabaseConnection,
+    store: &dyn TokenStore,
+    client_id: &str,
+    redirect_uris: Vec<String>,
+    scopes: Vec<String>,
+    actor: Option<&str>,
+) -> Result<Client> {
+    let c = clients::get(db, client_id).await?;
+    let n = NewClient {
+        name: c.name.clone(),
+        description: c.description.clone(),
+        client_type: c.client_type.as_str().into(),
+        grant_types: c.grant_types.iter().map(|g| g.as_str().to_string()).collect(),
+        scopes: scopes.clone(),
+        redirect_uris: redirect_uris.clone(),
+        owner_user_id: c.owner_user_id.clone(),
+        tier: Some(c.tier.clone()),
+        rate_limit: c.rate_limit,
+    };
+    validate(&n)?;
+    catalogue::require_known(db, &scopes).await?;
+    clients::update(db, store, client_id, redirect_uris, scopes, actor).await
+}
+
+/// Add a scope to the catalogue: one scope token (RFC 6749 §3.3) with a
+/// description users can read on the consent page.
+pub async fn add_scope(db: &DatabaseConnection, name: &str, description: &str) -> Result<Scope> {
+    let parsed = scopes::parse(name).map_err(|e| Error::validation(e.to_string()))?;
+    if parsed.len() != 1 {
+        return Err(Error::validation("give exactly one scope name"));
+    }
+    if description.trim().is_empty() {
+        return Err(Error::validation("a scope needs a description users can read"));
+    }
+    catalogue::add(db, name, description.trim()).await
+}
+
+/// The scope that makes a token an admin API credential.
+pub const ADMIN_SCOPE: &str = "tessera:admin";
+
+/// Whether a user may give an app `scope`: `tessera:admin` only by an admin.
+pub fn may_grant_scope(is_admin: bool, scope: &str) -> bool {
+    is_admin || scope != ADMIN_SCOPE
+}
+
+/// Refuse a change from `before` to `after` that gives an app a scope its
+/// user may not grant (what it had already may stay).
+pub fn may_grant_scopes(is_admin: bool, before: &[String], after: &[String]) -> Result<()> {
+    match after.iter().find(|s| !may_grant_scope(is_admin, s) && !before.contains(s)) {
+        Some(s) => Err(Error::AccessDenied(format!("only an admin can give an app the {s} scope"))),
+        None => Ok(()),
+    }
+}
+
+/// Whether a user may manage an app: its owner, or an admin.
+pub fn may_manage(is_admin: bool, user_id: &str, c: &Client) -> bool {
+    is_admin || c.owner_user_id.as_deref() == Some(user_id)
+}
+
+/// The grant types of an app registered in the developer portal: the code
+/// flow with refresh, and client credentials when it also acts as a machine.
+pub fn portal_grant_types(machine: bool) -> Vec<String> {
+    let mut g = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+    if machine {
+        g.push(GrantType::ClientCredentials);
+    }
+    g.into_iter().map(|g| g.as_str().to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> NewClient {
+        NewClient {
+            name: "Zapier".into(),
+            client_type: "confidential".into(),
+            grant_types: vec!["client_credentials".into()],
+            scopes: vec!["read:data".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn validation_rules() {
+        assert_eq!(validate(&base()).unwrap(), ClientType::Confidential);
+        let bad = |f: fn(&mut NewClient), needle: &str| {
+            let mut n = base();
+            f(&mut n);
+            let e = validate(&n).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e} should mention {needle}");
+        };
+        bad(|n| n.name = " ".into(), "name");
+        bad(|n| n.client_type = "secret".into(), "client type");
+        bad(|n| n.grant_types = vec!["implicit".into()], "RFC 9700");
+        bad(|n| n.grant_types = vec!["magic".into()], "unknown grant type");
+        bad(|n| n.client_type = "public".into(), "public client");
+        bad(|n| n.grant_types = vec!["authorization_code".into()], "redirect URI");
+        bad(
+            |n| {
+                n.grant_types = vec!["authorization_code".into()];
+                n.redirect_uris = vec!["http://app.example.com/cb".into()];
+            },
+            "https",
+        );
+        bad(|n| n.scopes = vec![], "scope");
+        bad(|n| n.tier = Some("gold".into()), "tier");
+    }
+
+    #[test]
+    fn who_may_grant_and_manage() {
+        let admin_scope = vec![ADMIN_SCOPE.to_string()];
+        assert!(may_grant_scopes(true, &[], &admin_scope).is_ok());
+        assert!(matches!(may_grant_scopes(false, &[], &admin_scope), Err(Error::AccessDenied(_))));
+        assert!(may_grant_scopes(false, &admin_scope, &admin_scope).is_ok(), "what it had may stay");
+        assert!(may_grant_scopes(false, &[], &["read:data".to_string()]).is_ok());
+        let mut c = crate::registry::clients::test_client("c", ClientType::Public, None, "active");
+        c.owner_user_id = Some("u1".into());
+        assert!(may_manage(false, "u1", &c));
+        assert!(!may_manage(false, "u2", &c));
+        assert!(may_manage(true, "u2", &c));
+        assert_eq!(portal_grant_types(false), ["authorization_code", "refresh_token"]);
+        assert_eq!(portal_grant_types(true), ["authorization_code", "refresh_token", "client_credentials"]);
+    }
+}
