@@ -1,7 +1,7 @@
 # Sourced by scripts/test.sh and scripts/bench.sh: install what is missing,
 # start PostgreSQL and Redis on loopback under a temporary directory, stop
 # them on exit. Ports are picked below 32768 (the ephemeral range above it
-# collides with outgoing connections, see shared/notes/facts.md).
+# collides with outgoing connections, see docs/testing.md).
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 

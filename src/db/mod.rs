@@ -77,9 +77,28 @@ pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// A list column (redirect URIs, grant types, scopes) as stored: space-separated.
+pub fn join_list<S: AsRef<str>>(items: &[S]) -> String {
+    items.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ")
+}
+
+/// A stored list column back as its items (empty items dropped).
+pub fn split_list(column: &str) -> Vec<String> {
+    column.split(' ').filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_columns_round_trip() {
+        let v = vec!["https://a/cb".to_string(), "https://b/cb".to_string()];
+        assert_eq!(join_list(&v), "https://a/cb https://b/cb");
+        assert_eq!(split_list(&join_list(&v)), v);
+        assert_eq!(split_list(" a  b "), ["a", "b"]);
+        assert!(split_list("").is_empty());
+    }
 
     #[test]
     fn only_a_connection_idle_past_the_window_is_checked() {

@@ -22,6 +22,6 @@ pub async fn userinfo(t: web::Data<Tessera>, b: BearerToken<UserInfo>) -> Result
     let fail = |e: Error| bearer_error(e, UserInfo::SCOPE).with_rate(b.rate);
     let user = crate::registry::users::get(&t.db, &b.claims.sub).await.map_err(fail)?;
     let user = user.ok_or_else(|| fail(Error::InvalidToken("the user no longer exists")))?;
-    let scopes: Vec<&str> = b.claims.scope.split(' ').collect();
+    let scopes: Vec<&str> = crate::oauth::scopes::words(&b.claims.scope).collect();
     Ok(ok_no_store(&b.rate).json(userinfo::claims(&user, &scopes)))
 }

@@ -107,7 +107,7 @@ pub fn validate(client: Option<Client>, p: &Params) -> Result<AuthorizeRequest, 
         return Err(refuse("invalid_request", "PKCE (code_challenge with S256) is required for public clients"));
     }
     let mut prompt = Prompt::default();
-    for v in p.get("prompt").unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
+    for v in scopes::words(p.get("prompt").unwrap_or("")) {
         match v {
             "none" => prompt.none = true,
             "login" => prompt.login = true,

@@ -24,7 +24,7 @@ pub struct Bearer {
 
 /// Whether a token's space-separated `scope` holds `needed`.
 pub fn has_scope(scope: &str, needed: &str) -> bool {
-    scope.split(' ').any(|s| s == needed)
+    super::scopes::words(scope).any(|s| s == needed)
 }
 
 /// Check `token` for a resource that needs `scope`; `endpoint`: the rate

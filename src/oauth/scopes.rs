@@ -20,6 +20,12 @@ pub fn parse(s: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The words of a space-delimited list we wrote ourselves (a token's
+/// `scope` claim, `prompt`): no validation, empty words skipped.
+pub fn words(s: &str) -> impl Iterator<Item = &str> {
+    s.split(' ').filter(|w| !w.is_empty())
+}
+
 pub fn join(scopes: &[String]) -> String {
     scopes.join(" ")
 }

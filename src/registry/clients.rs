@@ -9,7 +9,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Qu
 use serde::Serialize;
 
 use crate::registry::audit::{self, Event};
-use crate::db::now;
+use crate::db::{join_list, now, split_list};
 use crate::error::{Error, Result};
 pub use crate::registry::grant_types::GrantType;
 use crate::store::TokenStore;
@@ -58,18 +58,14 @@ pub struct Client {
     pub updated_at: i64,
 }
 
-fn split(s: &str) -> Vec<String> {
-    s.split(' ').filter(|x| !x.is_empty()).map(str::to_string).collect()
-}
-
 impl TryFrom<clients::Model> for Client {
     type Error = Error;
     fn try_from(m: clients::Model) -> Result<Client> {
         Ok(Client {
             client_type: ClientType::parse(&m.client_type)?,
-            redirect_uris: split(&m.redirect_uris),
-            grant_types: split(&m.grant_types).iter().map(|g| GrantType::parse(g)).collect::<Result<_, _>>().map_err(Error::Config)?,
-            scopes: split(&m.scopes),
+            redirect_uris: split_list(&m.redirect_uris),
+            grant_types: split_list(&m.grant_types).iter().map(|g| GrantType::parse(g)).collect::<Result<_, _>>().map_err(Error::Config)?,
+            scopes: split_list(&m.scopes),
             client_id: m.client_id,
             name: m.name,
             description: m.description,
@@ -128,9 +124,9 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         description: Set(n.description.trim().to_string()),
         client_type: Set(ct.as_str().into()),
         secret_hash: Set(secret.as_deref().map(crate::crypto::digest)),
-        redirect_uris: Set(n.redirect_uris.join(" ")),
-        grant_types: Set(n.grant_types.join(" ")),
-        scopes: Set(n.scopes.join(" ")),
+        redirect_uris: Set(join_list(&n.redirect_uris)),
+        grant_types: Set(join_list(&n.grant_types)),
+        scopes: Set(join_list(&n.scopes)),
         status: Set("active".into()),
         owner_user_id: Set(n.owner_user_id.clone()),
         tier: Set(n.tier.clone().unwrap_or_else(|| "free".into())),
@@ -184,8 +180,8 @@ pub async fn update(
 ) -> Result<Client> {
     crate::registry::catalogue::require_known(db, &scopes).await?;
     clients::Entity::update_many()
-        .col_expr(clients::Column::RedirectUris, Expr::value(redirect_uris.join(" ")))
-        .col_expr(clients::Column::Scopes, Expr::value(scopes.join(" ")))
+        .col_expr(clients::Column::RedirectUris, Expr::value(join_list(&redirect_uris)))
+        .col_expr(clients::Column::Scopes, Expr::value(join_list(&scopes)))
         .col_expr(clients::Column::UpdatedAt, Expr::value(now()))
         .filter(clients::Column::ClientId.eq(client_id))
         .exec(db)

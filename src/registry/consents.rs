@@ -24,7 +24,7 @@ pub struct Grant {
 impl From<grants::Model> for Grant {
     fn from(m: grants::Model) -> Grant {
         Grant {
-            scopes: m.scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            scopes: crate::db::split_list(&m.scopes),
             grant_id: m.grant_id,
             user_id: m.user_id,
             client_id: m.client_id,
@@ -95,7 +95,7 @@ async fn upsert(db: &DatabaseConnection, user_id: &str, client_id: &str, scopes:
                 }
             }
             grants::Entity::update_many()
-                .col_expr(grants::Column::Scopes, Expr::value(all.join(" ")))
+                .col_expr(grants::Column::Scopes, Expr::value(crate::db::join_list(&all)))
                 .col_expr(grants::Column::UpdatedAt, Expr::value(t))
                 .filter(grants::Column::GrantId.eq(g.grant_id.as_str()))
                 .exec(db)
@@ -107,7 +107,7 @@ async fn upsert(db: &DatabaseConnection, user_id: &str, client_id: &str, scopes:
                 grant_id: Set(uuid::Uuid::new_v4().to_string()),
                 user_id: Set(user_id.into()),
                 client_id: Set(client_id.into()),
-                scopes: Set(scopes.join(" ")),
+                scopes: Set(crate::db::join_list(scopes)),
                 created_at: Set(t),
                 updated_at: Set(t),
                 last_used_at: Set(None),

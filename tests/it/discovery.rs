@@ -65,7 +65,7 @@ async fn health_and_readiness(b: Backend) {
     let r = s.http.get(s.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(v["store_kind"], if b == Backend::Embedded { "sql" } else { "redis" });
+    assert_eq!(v["store_kind"], b.store_kind());
     let r = s.http.get(s.url("/nope")).send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["x-frame-options"], "DENY");

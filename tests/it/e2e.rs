@@ -16,7 +16,7 @@ async fn portal_consent_connected_apps_in_chromium() {
         e2e.join("node_modules/playwright-core").exists(),
         "playwright-core is not installed: run `bash scripts/test.sh` (it runs `npm ci` in e2e/ and installs chromium)"
     );
-    let s = start(Backend::Shared).await;
+    let s = start(Backend::PostgresRedis).await;
     user(&s.db, "dev1", "developer").await;
     user(&s.db, "dev2", "developer").await;
     user(&s.db, "alice", "user").await;

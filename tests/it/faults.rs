@@ -212,7 +212,7 @@ async fn concurrent_consents_of_one_user_both_succeed(b: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_cache_follows_the_epoch() {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let s = start(Backend::Shared).await;
+    let s = start(Backend::PostgresRedis).await;
     let store = s.tdb.store().await;
     let (id, secret) = machine_client(&s.db, "read:data").await;
     s.client_credentials(&id, &secret, None).await; // cached now

@@ -71,7 +71,7 @@ async fn failed_logins_lock_one_account_and_success_resets(b: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_is_throttled_across_usernames() {
-    let s = start(Backend::Shared).await;
+    let s = start(Backend::PostgresRedis).await;
     let (client, _) = app(&s.db, "public", "openid read:data").await;
     let url = s.authorize_url(&client, "read:data", &[]);
     let br = browser();

@@ -23,7 +23,7 @@ async fn jwks_kids(http: &reqwest::Client, base: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_postgres_and_redis() {
-    let tdb = TestDb::new(Backend::Shared).await;
+    let tdb = TestDb::new(Backend::PostgresRedis).await;
     let (pa, pb) = (free_port(), free_port());
     let (a, b) = (format!("http://127.0.0.1:{pa}"), format!("http://127.0.0.1:{pb}"));
     let issuer = a.clone(); // one issuer for the whole deployment
@@ -86,7 +86,7 @@ async fn two_processes_share_postgres_and_redis() {
 /// complete (status 200 and a whole JSON body), and the process exits cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_in_flight_requests() {
-    let tdb = TestDb::new(Backend::Shared).await;
+    let tdb = TestDb::new(Backend::PostgresRedis).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut p = serve_process(&tdb, port, &base, &[], Stdio::null());

@@ -92,7 +92,7 @@ async fn userinfo_counts_against_the_tokens_client(b: Backend) {
 /// Two `tessera serve` processes on one PostgreSQL + Redis count one limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_one_limit() {
-    let tdb = TestDb::new(Backend::Shared).await;
+    let tdb = TestDb::new(Backend::PostgresRedis).await;
     let (pa, pb) = (free_port(), free_port());
     let (a, b) = (format!("http://127.0.0.1:{pa}"), format!("http://127.0.0.1:{pb}"));
     let http = crate::support::browser();
@@ -161,7 +161,7 @@ impl Drop for Redis {
 async fn redis_down_fails_closed_and_recovers() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut redis = Redis::start(port);
-    let mut tdb = TestDb::new(Backend::Shared).await;
+    let mut tdb = TestDb::new(Backend::PostgresRedis).await;
     tdb.redis_url = Some(format!("redis://127.0.0.1:{}/", redis.port));
     let s = start_with(tdb, |_| {}).await;
     let (id, secret) = machine_client(&s.db, "read:data").await;

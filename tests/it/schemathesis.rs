@@ -8,7 +8,7 @@ use crate::support::{machine_client, start, Backend};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_document_holds_under_generated_requests() {
-    let s = start(Backend::Shared).await;
+    let s = start(Backend::PostgresRedis).await;
     let (id, secret) = machine_client(&s.db, "read:data").await;
     let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.yaml");
     let base = s.base.clone();

@@ -37,7 +37,7 @@ async fn every_secret_can_come_from_a_file() {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(20));
     }
-    let tdb = TestDb::new(Backend::Shared).await;
+    let tdb = TestDb::new(Backend::PostgresRedis).await;
     let dir = tdb.dir.path();
     let write = |name: &str, v: &str| {
         let p = dir.join(name);

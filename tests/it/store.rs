@@ -1,5 +1,6 @@
-//! One contract, two token stores: every test here runs against the SQL
-//! store (SQLite) and the Redis store.
+//! One contract, every token store: each test here runs against the SQL
+//! store on SQLite (the embedded default), the SQL store on PostgreSQL, and
+//! the Redis store.
 use std::sync::Arc;
 
 use tessera::store::{redis::RedisStore, sql::SqlStore, CodeRedemption, RefreshRecord, RefreshState, Round, Rotation, TokenStore};
@@ -11,12 +12,12 @@ use crate::support::{Backend, TestDb};
 async fn store(b: Backend) -> (Arc<dyn TokenStore>, TestDb) {
     let tdb = TestDb::new(b).await;
     let s: Arc<dyn TokenStore> = match b {
-        Backend::Embedded => {
+        Backend::Embedded | Backend::PostgresSql => {
             let db = tessera::db::connect(&tdb.url).await.unwrap();
             tessera::db::migrate(&db).await.unwrap();
             Arc::new(SqlStore::new(db))
         }
-        Backend::Shared => Arc::new(RedisStore::connect(tdb.redis_url.as_deref().unwrap(), &tdb.prefix).await.unwrap()),
+        Backend::PostgresRedis => Arc::new(RedisStore::connect(tdb.redis_url.as_deref().unwrap(), &tdb.prefix).await.unwrap()),
     };
     (s, tdb)
 }

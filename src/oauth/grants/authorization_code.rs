@@ -71,7 +71,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
             client,
             user_id: &data.user_id,
             scopes: &data.scopes,
-            family_scope: data.scopes.join(" "),
+            family_scope: crate::oauth::scopes::join(&data.scopes),
             auth_time: data.auth_time,
             nonce: data.nonce.as_deref(),
             rotate_from: None,

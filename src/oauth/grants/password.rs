@@ -35,7 +35,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
             client,
             user_id: &user.user_id,
             scopes: &granted,
-            family_scope: granted.join(" "),
+            family_scope: crate::oauth::scopes::join(&granted),
             auth_time: now,
             nonce: None,
             rotate_from: None,

@@ -65,7 +65,7 @@ pub enum Issued {
 }
 
 pub async fn issue(s: Stores<'_>, issuer: &Issuer, i: Issue<'_>) -> Result<Issued> {
-    let scope = i.scopes.join(" ");
+    let scope = crate::oauth::scopes::join(i.scopes);
     let grant = AccessGrant { sub: i.user_id, client_id: &i.client.client_id, aud: issuer.default_audience(), scope: &scope, auth_time: Some(i.auth_time) };
     let preset = i.preset.map(|p| (p.jti.as_str(), p.iat));
     let (access_token, claims) = issuer.access_token(grant, preset)?;

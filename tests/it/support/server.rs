@@ -1,0 +1,226 @@
+//! A real Tessera per test: the backends, a fresh database, the server
+//! started in-process on a free loopback port, and `both_backends!`.
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use tessera::app::Tessera;
+use tessera::config::Config;
+
+use super::browser::browser;
+use super::logs::capture_logs;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file + the SQL token store: the default of `tessera serve`.
+    Embedded,
+    /// PostgreSQL + the SQL token store: a deployment without Redis.
+    PostgresSql,
+    /// PostgreSQL + Redis, as started by `scripts/test.sh`: production.
+    PostgresRedis,
+}
+
+impl Backend {
+    /// The token store's kind, as `/readyz` reports it.
+    pub fn store_kind(self) -> &'static str {
+        match self {
+            Backend::Embedded | Backend::PostgresSql => "sql",
+            Backend::PostgresRedis => "redis",
+        }
+    }
+}
+
+/// Generate one test per backend (the name says two; there are three) from an `async fn name(Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                super::$name($crate::support::Backend::Embedded).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_sql() {
+                super::$name($crate::support::Backend::PostgresSql).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_redis() {
+                super::$name($crate::support::Backend::PostgresRedis).await
+            }
+        }
+    )*};
+}
+
+pub fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with `bash scripts/test.sh`, which starts PostgreSQL and Redis")
+    })
+}
+
+pub fn random_name(prefix: &str) -> String {
+    format!("{prefix}_{}", tessera::crypto::random_token(9).to_lowercase().replace(['-', '_'], "x"))
+}
+
+/// A fresh database for one test: a new SQLite file, or a new PostgreSQL database.
+pub struct TestDb {
+    pub url: String,
+    pub redis_url: Option<String>,
+    /// Redis key prefix of this test's deployment, so tests sharing one Redis never meet.
+    pub prefix: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match backend {
+            Backend::Embedded => {
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("tessera.db").display());
+                TestDb { url, redis_url: None, prefix: String::new(), dir }
+            }
+            Backend::PostgresSql | Backend::PostgresRedis => {
+                let admin_url = required_env("TESSERA_TEST_DATABASE_URL");
+                let name = random_name("t");
+                let admin = tessera::db::connect(&admin_url).await.expect("connect to the test PostgreSQL");
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+                admin.close().await.ok();
+                let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    redis_url: (backend == Backend::PostgresRedis).then(|| required_env("TESSERA_TEST_REDIS_URL")),
+                    prefix: format!("{name}:"),
+                    dir,
+                }
+            }
+        }
+    }
+
+    pub fn kek_file(&self) -> PathBuf {
+        self.dir.path().join("kek")
+    }
+
+    pub fn config(&self, port: u16) -> Config {
+        let mut cfg = Config::for_tests(&self.url, self.redis_url.as_deref(), self.kek_file());
+        cfg.issuer = format!("http://127.0.0.1:{port}");
+        cfg.bind = format!("127.0.0.1:{port}");
+        cfg.redis_prefix = self.prefix.clone();
+        cfg
+    }
+
+    /// Environment for running the `tessera` binary against this database.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut v = vec![
+            ("DATABASE_URL".to_string(), self.url.clone()),
+            ("TESSERA_KEK_FILE".to_string(), self.kek_file().display().to_string()),
+            ("RUST_LOG".to_string(), "warn".to_string()),
+        ];
+        if let Some(r) = &self.redis_url {
+            v.push(("REDIS_URL".into(), r.clone()));
+            v.push(("TESSERA_REDIS_PREFIX".into(), self.prefix.clone()));
+        }
+        v
+    }
+}
+
+/// A running server. Dropping it stops the server.
+pub struct TestServer {
+    pub base: String,
+    pub port: u16,
+    pub db: DatabaseConnection,
+    pub http: reqwest::Client,
+    pub tdb: TestDb,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let h = self.handle.clone();
+        std::thread::spawn(move || futures_executor_block_on(h.stop(true)));
+    }
+}
+
+fn futures_executor_block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+}
+
+/// Start a server on `tdb` with `tweak` applied to its configuration.
+pub async fn start_with(tdb: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    capture_logs();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let mut cfg = tdb.config(port);
+    tweak(&mut cfg);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let t: Arc<Tessera> = match Tessera::open(cfg).await {
+                Ok(t) => t,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            actix_web::rt::spawn(Arc::clone(&t).background());
+            match tessera::http::server(t, listener, None, Some(2)) {
+                Ok(server) => {
+                    let _ = tx.send(Ok(server.handle()));
+                    let _ = server.await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                }
+            }
+        })
+    });
+    let handle = rx.await.expect("server thread").expect("server started");
+    let db = tessera::db::connect(&tdb.url).await.expect("test-side connection");
+    let http = browser();
+    TestServer { base: format!("http://127.0.0.1:{port}"), port, db, http, tdb, handle }
+}
+
+pub async fn start(backend: Backend) -> TestServer {
+    start_with(TestDb::new(backend).await, |_| {}).await
+}
+
+impl TestDb {
+    /// The deployment's token store, opened test-side (for management calls
+    /// that must announce client changes, and for store-level checks).
+    pub async fn store(&self) -> Arc<dyn tessera::store::TokenStore> {
+        match &self.redis_url {
+            Some(u) => Arc::new(tessera::store::redis::RedisStore::connect(u, &self.prefix).await.expect("redis")),
+            None => {
+                let db = tessera::db::connect(&self.url).await.expect("db");
+                Arc::new(tessera::store::sql::SqlStore::new(db))
+            }
+        }
+    }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// POST a form with HTTP Basic client authentication.
+    pub async fn post_basic(&self, path: &str, id: &str, secret: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http.post(self.url(path)).basic_auth(id, Some(secret)).form(form).send().await.expect("request")
+    }
+
+    pub async fn client_credentials(&self, id: &str, secret: &str, scope: Option<&str>) -> String {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        let r = self.post_basic("/token", id, secret, &form).await;
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.expect("json");
+        v["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    pub async fn introspect(&self, id: &str, secret: &str, token: &str) -> serde_json::Value {
+        let r = self.post_basic("/introspect", id, secret, &[("token", token)]).await;
+        assert_eq!(r.status(), 200);
+        r.json().await.expect("json")
+    }
+}
+
