@@ -281,7 +281,8 @@ impl<R: Role> FromRequest for PageUser<R> {
             let t = tessera(&req).map_err(|e| PageRefusal::Page { status: StatusCode::INTERNAL_SERVER_ERROR, title: "Error", message: e.to_string() })?;
             let session = session(&t, &req);
             let Some(user) = current_user(&t, &session).await else {
-                return Err(match (R::JSON, req.method() == Method::GET) {
+                let safe = matches!(*req.method(), Method::GET | Method::HEAD);
+                return Err(match (R::JSON, safe) {
                     (true, _) => PageRefusal::SignInJson,
                     (false, true) => PageRefusal::SignIn(StatusCode::FOUND),
                     (false, false) => PageRefusal::SignIn(StatusCode::SEE_OTHER),

@@ -52,6 +52,9 @@ async fn whole_flow_login_consent_code_tokens_userinfo_refresh_reuse(b: Backend)
     let access = tok["access_token"].as_str().unwrap().to_string();
     let refresh = tok["refresh_token"].as_str().unwrap().to_string();
     assert_eq!(refresh.len(), 43, "256-bit opaque refresh token");
+    // the store holds the redeemed code (to recognise a replay) and one refresh token
+    assert_eq!(s.tdb.stored(crate::support::Stored::Codes).await, 1);
+    assert_eq!(s.tdb.stored(crate::support::Stored::RefreshTokens).await, 1);
     let claims = crate::support::verify_offline(&s, &access, "https://api.example.com").await.unwrap();
     assert_eq!(claims["sub"], alice.as_str());
     assert_eq!(claims["client_id"], client.as_str());
@@ -131,7 +134,8 @@ async fn whole_flow_login_consent_code_tokens_userinfo_refresh_reuse(b: Backend)
     }
     let r = s.http.get(s.url("/userinfo")).bearer_auth(&access3).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    assert!(crate::support::count_rows(&s.db, "audit_events").await > 0);
+    let reuse = crate::support::count_where(&s.db, "audit_events", &format!("event = 'refresh.reuse_detected' AND client_id = '{client}'")).await;
+    assert_eq!(reuse, 1, "the reuse is audited once");
 
     // consent is remembered: a later request for a subset skips the page
     let r = br.get(s.authorize_url(&client, "openid read:data", &[])).send().await.unwrap();
@@ -254,7 +258,7 @@ async fn authorize_refusals(b: Backend) {
         assert_eq!(q["iss"], s.base);
         assert!(r.headers()["location"].to_str().unwrap().starts_with(REDIRECT));
     }
-    assert_eq!(crate::support::count_rows(&s.db, "auth_codes").await, 0, "no code was issued");
+    assert_eq!(s.tdb.stored(crate::support::Stored::Codes).await, 0, "no code was issued");
 }
 
 async fn code_refusals_and_replay(b: Backend) {
@@ -427,7 +431,7 @@ async fn login_and_consent_protections(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 400, "a tampered request is re-validated");
-    assert_eq!(crate::support::count_rows(&s.db, "auth_codes").await, 0);
+    assert_eq!(s.tdb.stored(crate::support::Stored::Codes).await, 0);
     assert_eq!(crate::support::count_rows(&s.db, "grants").await, 0);
     // deny: access_denied back to the app, no grant
     let r = br

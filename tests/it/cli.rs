@@ -183,3 +183,41 @@ async fn users_and_grants_through_the_cli(b: Backend) {
     let again = tessera(&s, &["grant", "revoke", "--user", "alice", "--client", &client, "--json"]);
     assert!(!again.ok && again.stderr.contains("not found"));
 }
+
+/// What a person reads: no Rust debug formatting, errors as JSON under
+/// `--json` (on stderr, with a failing exit status), a help line for every
+/// command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_for_people_and_for_scripts() {
+    let s = start(Backend::Embedded).await;
+    let rotated = tessera(&s, &["keys", "rotate", "--force"]);
+    assert!(rotated.ok, "{}", rotated.stderr);
+    assert!(rotated.stdout.starts_with("current ") && rotated.stdout.contains(" retired "), "{}", rotated.stdout);
+    for debug in ["Some(", "None", "\\\""] {
+        assert!(!rotated.stdout.contains(debug), "debug formatting in {:?}", rotated.stdout);
+    }
+    let missing = tessera(&s, &["client", "show", "nope", "--json"]);
+    assert!(!missing.ok);
+    assert!(missing.stdout.is_empty());
+    let err: serde_json::Value = serde_json::from_str(missing.stderr.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", missing.stderr));
+    assert!(err["error"].as_str().unwrap().contains("not found"), "{err}");
+    let human = tessera(&s, &["client", "show", "nope"]);
+    assert!(!human.ok && human.stderr.starts_with("error: client nope not found"), "{}", human.stderr);
+    let bad_since = tessera(&s, &["audit", "list", "--since", "yesterday", "--json"]);
+    assert!(!bad_since.ok);
+    let err: serde_json::Value = serde_json::from_str(bad_since.stderr.trim()).unwrap();
+    assert!(err["error"].as_str().unwrap().contains("since"), "{err}");
+
+    // every command and subcommand says what it does in `--help`
+    let top = tessera(&s, &["--help"]);
+    let groups = ["client", "keys", "scope", "user", "grant", "audit"];
+    for g in groups {
+        assert!(top.stdout.lines().any(|l| l.trim_start().starts_with(g) && l.split_whitespace().count() > 1), "no help line for {g}");
+        let help = tessera(&s, &[g, "--help"]);
+        let commands: Vec<&str> = help.stdout.lines().skip_while(|l| !l.starts_with("Commands:")).skip(1).take_while(|l| l.starts_with("  ")).collect();
+        assert!(!commands.is_empty(), "{g} --help lists its commands: {}", help.stdout);
+        for line in commands {
+            assert!(line.split_whitespace().count() > 1, "{g}: no help line for {line:?}");
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! unknown usernames behave the same, one address is throttled, and a
 //! success resets the count.
 use crate::both_backends;
-use crate::support::{app, browser, count_where, hidden, start, user, Backend, TestServer, PASSWORD};
+use crate::support::{app, browser, count_where, hidden, legacy_client, start, user, Backend, TestServer, PASSWORD};
 
 both_backends!(failed_logins_lock_one_account_and_success_resets);
 
@@ -44,18 +44,21 @@ async fn failed_logins_lock_one_account_and_success_resets(b: Backend) {
         assert_eq!(attempt(&s, &br, &url, "mallory", "whatever pw").await.0, 401);
     }
     assert_eq!(attempt(&s, &br, &url, "mallory", "whatever pw").await.0, 429);
-    // the password grant is locked too
+    // the password grant is locked too: the right password is refused while locked
+    let (legacy, legacy_secret) = legacy_client(&s.db).await;
+    let grant = [("grant_type", "password"), ("username", "alice"), ("password", PASSWORD)];
+    let r = s.post_basic("/token", &legacy, &legacy_secret, &grant).await;
+    assert_eq!(r.status(), 400);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_grant");
+    assert!(v["error_description"].as_str().unwrap().contains("too many failed attempts"), "{v}");
+    assert!(v.get("access_token").is_none());
     assert_eq!(count_where(&s.db, "audit_events", "event = 'login.locked'").await, 1);
     assert!(count_where(&s.db, "audit_events", "event = 'login.failed'").await >= 10);
 
     // the lock expires (moved into the past here instead of waiting): a success resets the count
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    entity::users::Entity::update_many()
-        .col_expr(entity::users::Column::LockedUntil, sea_orm::sea_query::Expr::value(tessera::db::now() - 1))
-        .filter(entity::users::Column::UserId.eq(alice.as_str()))
-        .exec(&s.db)
-        .await
-        .unwrap();
+    use sea_orm::EntityTrait;
+    expire_lock(&s, &alice).await;
     let (status, _) = attempt(&s, &br, &url, "alice", PASSWORD).await;
     assert_eq!(status, 200);
     let row = entity::users::Entity::find_by_id(alice.clone()).one(&s.db).await.unwrap().unwrap();
@@ -67,6 +70,23 @@ async fn failed_logins_lock_one_account_and_success_resets(b: Backend) {
     let row = entity::users::Entity::find_by_id(alice.clone()).one(&s.db).await.unwrap().unwrap();
     let first = row.locked_until.unwrap() - tessera::db::now();
     assert!((25..=31).contains(&first), "{first}");
+    // that lock runs out without a success in between: the next failure locks twice as long
+    expire_lock(&s, &alice).await;
+    assert_eq!(attempt(&s, &browser(), &url, "alice", "wrong yet again").await.0, 401);
+    let row = entity::users::Entity::find_by_id(alice.clone()).one(&s.db).await.unwrap().unwrap();
+    let second = row.locked_until.unwrap() - tessera::db::now();
+    assert!((55..=61).contains(&second), "a second lock in a row is longer: {second} s after {first} s");
+}
+
+/// Move an account's lock into the past, as if its time had run out.
+async fn expire_lock(s: &TestServer, user_id: &str) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entity::users::Entity::update_many()
+        .col_expr(entity::users::Column::LockedUntil, sea_orm::sea_query::Expr::value(tessera::db::now() - 1))
+        .filter(entity::users::Column::UserId.eq(user_id))
+        .exec(&s.db)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@ mod cli;
 mod client_credentials;
 mod discovery;
 mod e2e;
+mod edge;
 mod faults;
 mod keys;
 mod layers;

@@ -1,28 +1,13 @@
 //! The legacy resource-owner password grant: off unless a client has it.
-use tessera::registry::clients::NewClient;
-
 use crate::both_backends;
-use crate::support::{machine_client, start, user, Backend, PASSWORD};
+use crate::support::{legacy_client, machine_client, start, user, Backend, PASSWORD};
 
 both_backends!(password_grant_only_for_clients_registered_for_it);
 
 async fn password_grant_only_for_clients_registered_for_it(b: Backend) {
     let s = start(b).await;
     let alice = user(&s.db, "alice", "user").await;
-    let legacy = tessera::oauth::registration::register(
-        &s.db,
-        NewClient {
-            name: "Legacy".into(),
-            client_type: "confidential".into(),
-            grant_types: vec!["password".into(), "refresh_token".into()],
-            scopes: vec!["read:data".into()],
-            ..Default::default()
-        },
-        None,
-    )
-    .await
-    .unwrap();
-    let (id, secret) = (legacy.client.client_id, legacy.client_secret.unwrap());
+    let (id, secret) = legacy_client(&s.db).await;
     let form = |pw: &'static str| vec![("grant_type", "password"), ("username", "alice"), ("password", pw)];
     let r = s.post_basic("/token", &id, &secret, &form(PASSWORD)).await;
     assert_eq!(r.status(), 200);

@@ -15,16 +15,18 @@ fn header(r: &reqwest::Response, name: &str) -> i64 {
 async fn over_the_limit_gets_429_and_others_are_unaffected(b: Backend) {
     let s = start(b).await;
     // 6 units a minute; a token request costs 2, an introspection 1.
-    let (id, secret) = limited_client(&s.db, "read:data", Some(6)).await;
+    let (id, secret) = limited_client(&s.db, "read:data tessera:admin", Some(6)).await;
     let (other, other_secret) = machine_client(&s.db, "read:data").await;
     let cc = [("grant_type", "client_credentials")];
     let mut remaining = vec![];
+    let mut admin_token = String::new();
     for _ in 0..3 {
-        let r = s.post_basic("/token", &id, &secret, &cc).await;
+        let r = s.post_basic("/token", &id, &secret, &[("grant_type", "client_credentials"), ("scope", "tessera:admin")]).await;
         assert_eq!(r.status(), 200);
         assert_eq!(header(&r, "x-ratelimit-limit"), 6);
         assert!(header(&r, "x-ratelimit-reset") > 0);
         remaining.push(header(&r, "x-ratelimit-remaining"));
+        admin_token = r.json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_string();
     }
     assert_eq!(remaining, vec![4, 2, 0]);
     let r = s.post_basic("/token", &id, &secret, &cc).await;
@@ -38,9 +40,20 @@ async fn over_the_limit_gets_429_and_others_are_unaffected(b: Backend) {
     assert_eq!(v["limit"], 6);
     assert_eq!(v["retry_after"], retry);
     assert!(v.get("access_token").is_none());
-    // introspection is limited too (same budget)
-    let r = s.post_basic("/introspect", &id, &secret, &[("token", "x")]).await;
-    assert_eq!(r.status(), 429);
+    // introspection, revocation and the admin API are limited too (same
+    // budget), each with the same answer
+    let over = [
+        s.post_basic("/introspect", &id, &secret, &[("token", "x")]).await,
+        s.post_basic("/revoke", &id, &secret, &[("token", "x")]).await,
+        s.http.get(s.url("/admin/api/clients")).bearer_auth(&admin_token).send().await.unwrap(),
+    ];
+    for r in over {
+        let url = r.url().path().to_string();
+        assert_eq!(r.status(), 429, "{url}");
+        assert!(header(&r, "retry-after") >= 1, "{url}");
+        assert_eq!(header(&r, "x-ratelimit-limit"), 6, "{url}");
+        assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "rate_limit_exceeded", "{url}");
+    }
     // the other client is unaffected
     let r = s.post_basic("/token", &other, &other_secret, &cc).await;
     assert_eq!(r.status(), 200);
@@ -164,7 +177,7 @@ async fn redis_down_fails_closed_and_recovers() {
     let mut tdb = TestDb::new(Backend::PostgresRedis).await;
     tdb.redis_url = Some(format!("redis://127.0.0.1:{}/", redis.port));
     let s = start_with(tdb, |_| {}).await;
-    let (id, secret) = machine_client(&s.db, "read:data").await;
+    let (id, secret) = machine_client(&s.db, "read:data tessera:admin").await;
     let token = s.client_credentials(&id, &secret, None).await;
     let cc = [("grant_type", "client_credentials")];
 
@@ -174,6 +187,12 @@ async fn redis_down_fails_closed_and_recovers() {
         assert_eq!(r.status(), 503, "{path}");
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(v["error"], "temporarily_unavailable");
+    }
+    // the bearer-token resources too: the denylist cannot be asked
+    for path in ["/userinfo", "/admin/api/clients"] {
+        let r = s.http.get(s.url(path)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 503, "{path}");
+        assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "temporarily_unavailable", "{path}");
     }
     let r = s.http.get(s.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);

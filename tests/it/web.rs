@@ -68,11 +68,15 @@ async fn developer_portal_lifecycle(be: Backend) {
     assert!(!html.contains(&secret) && !html.contains("client-secret"));
     assert!(html.contains("Zapier"));
 
-    // a user authorizes it: usage shows one user and the tokens
-    let tok = s.tokens_for(&id_public_twin(&s, &b).await, "alice", "read:data").await;
+    // a user authorizes its public twin: that app's usage shows one user and
+    // her token; the machine app shows its own token and no user
+    let twin = id_public_twin(&s, &b).await;
+    let tok = s.tokens_for(&twin, "alice", "read:data").await;
     assert!(tok["access_token"].is_string());
+    let (_, html) = page(&b, s.url(&format!("/portal/apps/{twin}"))).await;
+    assert_eq!((text_of(&html, "users"), text_of(&html, "tokens")), ("1".into(), "1".into()), "alice and her token");
     let (_, html) = page(&b, s.url(&format!("/portal/apps/{id}"))).await;
-    assert_eq!(text_of(&html, "tokens"), "1", "the machine token");
+    assert_eq!((text_of(&html, "users"), text_of(&html, "tokens")), ("0".into(), "1".into()), "the machine token, no user");
 
     // edit: a bad redirect URI is refused and changes nothing; a good edit saves
     let (_, html) = page(&b, s.url(&format!("/portal/apps/{id}"))).await;

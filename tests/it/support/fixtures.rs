@@ -39,6 +39,25 @@ pub async fn user(db: &DatabaseConnection, username: &str, role: &str) -> String
     tessera::registry::users::create(db, username, &format!("{username}@example.com"), PASSWORD, role, Some("test")).await.expect("create user").user_id
 }
 
+/// A confidential client registered for the legacy password grant (with
+/// refresh): (client_id, secret).
+pub async fn legacy_client(db: &DatabaseConnection) -> (String, String) {
+    let c = tessera::oauth::registration::register(
+        db,
+        NewClient {
+            name: "Legacy".into(),
+            client_type: "confidential".into(),
+            grant_types: vec!["password".into(), "refresh_token".into()],
+            scopes: vec!["read:data".into()],
+            ..Default::default()
+        },
+        Some("test"),
+    )
+    .await
+    .expect("create legacy client");
+    (c.client.client_id, c.client_secret.expect("secret"))
+}
+
 /// An app using the authorization code grant: (client_id, secret if confidential).
 pub async fn app(db: &DatabaseConnection, client_type: &str, scopes: &str) -> (String, Option<String>) {
     let c = tessera::oauth::registration::register(

@@ -182,7 +182,39 @@ pub async fn start(backend: Backend) -> TestServer {
     start_with(TestDb::new(backend).await, |_| {}).await
 }
 
+/// Kinds of entry in the token store.
+#[derive(Clone, Copy, Debug)]
+pub enum Stored {
+    /// Authorization codes, used ones included (kept to recognise replays).
+    Codes,
+    RefreshTokens,
+    /// Denylisted access-token ids.
+    Denylisted,
+}
+
 impl TestDb {
+    /// How many entries of a kind the token store holds, read where this
+    /// deployment keeps them: SQL tables, or this test's Redis keys.
+    pub async fn stored(&self, what: Stored) -> i64 {
+        let (table, kind) = match what {
+            Stored::Codes => ("auth_codes", "code"),
+            Stored::RefreshTokens => ("refresh_tokens", "rt"),
+            Stored::Denylisted => ("denylist", "deny"),
+        };
+        match &self.redis_url {
+            None => {
+                let db = tessera::db::connect(&self.url).await.expect("db");
+                super::fixtures::count_rows(&db, table).await
+            }
+            Some(u) => {
+                let client = redis::Client::open(u.as_str()).expect("redis url");
+                let mut con = client.get_multiplexed_async_connection().await.expect("redis");
+                let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}{kind}:*", self.prefix)).query_async(&mut con).await.expect("KEYS");
+                keys.len() as i64
+            }
+        }
+    }
+
     /// The deployment's token store, opened test-side (for management calls
     /// that must announce client changes, and for store-level checks).
     pub async fn store(&self) -> Arc<dyn tessera::store::TokenStore> {

@@ -1,0 +1,71 @@
+//! The HTTP edge as a client meets it: every `GET` resource answers `HEAD`,
+//! a known path called with a method it does not take is 405 with `Allow`,
+//! an unknown path is 404.
+use crate::support::{start, Backend};
+
+/// Every `GET` resource Tessera serves, as a client may call it.
+const GET_PATHS: &[&str] = &[
+    "/.well-known/jwks.json",
+    "/.well-known/openid-configuration",
+    "/.well-known/oauth-authorization-server",
+    "/authorize",
+    "/login",
+    "/userinfo",
+    "/account",
+    "/account/api/grants",
+    "/portal",
+    "/portal/apps/x",
+    "/admin",
+    "/admin/api/clients",
+    "/admin/api/clients/x",
+    "/admin/api/keys",
+    "/admin/api/scopes",
+    "/admin/api/audit",
+    "/static/tessera.css",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_answers_like_get_without_a_body() {
+    let s = start(Backend::Embedded).await;
+    for path in GET_PATHS {
+        let get = s.http.get(s.url(path)).send().await.unwrap();
+        let head = s.http.head(s.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "HEAD {path}");
+        assert!(![404, 405].contains(&head.status().as_u16()), "HEAD {path}: {}", head.status());
+        assert_eq!(head.headers().get("content-type"), get.headers().get("content-type"), "HEAD {path}");
+        assert!(head.bytes().await.unwrap().is_empty(), "HEAD {path} has no body");
+    }
+    // the JWKS is the one this matters most for: verifiers revalidate it
+    let r = s.http.head(s.url("/.well-known/jwks.json")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("etag"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_method_is_405_with_allow() {
+    let s = start(Backend::Embedded).await;
+    for (method, path, allow) in [
+        ("GET", "/token", "POST"),
+        ("PUT", "/revoke", "POST"),
+        ("GET", "/introspect", "POST"),
+        ("POST", "/.well-known/jwks.json", "GET, HEAD"),
+        ("DELETE", "/.well-known/openid-configuration", "GET, HEAD"),
+        ("POST", "/authorize", "GET, HEAD"),
+        ("PUT", "/userinfo", "GET, POST, HEAD"),
+        ("PATCH", "/admin/api/clients", "GET, POST, HEAD"),
+        ("GET", "/account/api/grants/x", "DELETE"),
+    ] {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = s.http.request(m, s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 405, "{method} {path}");
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert!(v["error_description"].as_str().unwrap().contains(allow), "{method} {path}: {v}");
+    }
+    let r = s.http.get(s.url("/no/such/thing")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.headers().get("allow").is_none());
+}
