@@ -158,6 +158,14 @@ pub fn lock_secs(failures: i32) -> Option<i64> {
 /// lock after repeated failures; the lock is per account, so an attacker
 /// cannot lock everyone out at once), per unknown username, and per client
 /// address. A success resets the account's count.
+///
+/// Every budget is spent *before* the password is checked, by an atomic
+/// write that decides from its own result: concurrent guesses cannot all
+/// read the same count and all be evaluated. An account's fifth failure
+/// locks it as the attempt starts, so at most five guesses are ever
+/// evaluated per lock period (one per period after that, each lock twice as
+/// long). What a request spent and did not use (a success, or a refusal by
+/// another budget) is given back to the address.
 pub async fn authenticate(
     db: &DatabaseConnection,
     store: &dyn crate::store::TokenStore,
@@ -171,25 +179,44 @@ pub async fn authenticate(
     let (window, elapsed) = window_of(chrono::Utc::now().timestamp_millis());
     let ip_key = ip.map(|i| format!("login-ip:{i}"));
     if let Some(k) = &ip_key {
-        let (prev, cur) = store.rate_add(k, window, 0).await?;
-        let d = decide(prev, cur + 1, elapsed, IP_FAILURES_PER_MIN, 1);
+        let (prev, cur) = store.rate_add(k, window, 1).await?;
+        let d = decide(prev, cur, elapsed, IP_FAILURES_PER_MIN, 1);
         if !d.allowed {
+            store.rate_refund(k, window, 1).await?;
             return Ok(Login::Throttled { retry_after_secs: d.retry_after_secs });
         }
     }
-    let row = users::Entity::find().filter(users::Column::Username.eq(username.as_str())).one(db).await?;
-    if let Some(until) = row.as_ref().and_then(|r| r.locked_until).filter(|u| *u > t) {
-        return Ok(Login::Throttled { retry_after_secs: until - t });
-    }
-    // Unknown usernames lock like real ones, so a lock reveals nothing.
-    let name_key = format!("login-user:{username}");
-    if row.is_none() {
-        let (prev, cur) = store.rate_add(&name_key, window, 0).await?;
-        let d = decide(prev, cur + 1, elapsed, LOCK_AFTER as i64, 1);
-        if !d.allowed {
-            return Ok(Login::Throttled { retry_after_secs: d.retry_after_secs.max(FIRST_LOCK_SECS) });
+    let give_back_ip = || async {
+        if let Some(k) = &ip_key {
+            if let Err(e) = store.rate_refund(k, window, 1).await {
+                log::warn!("login throttle refund failed: {e}");
+            }
         }
-    }
+    };
+    let row = users::Entity::find().filter(users::Column::Username.eq(username.as_str())).one(db).await?;
+    let attempt = match &row {
+        Some(r) => spend_attempt(db, r, t).await?,
+        None => {
+            // Unknown usernames lock like real ones, so a lock reveals nothing.
+            let name_key = format!("login-user:{username}");
+            let (prev, cur) = store.rate_add(&name_key, window, 1).await?;
+            let d = decide(prev, cur, elapsed, LOCK_AFTER as i64, 1);
+            match d.allowed {
+                true => Attempt::Allowed { locks_for: None },
+                false => {
+                    store.rate_refund(&name_key, window, 1).await?;
+                    Attempt::Locked { retry_after_secs: d.retry_after_secs.max(FIRST_LOCK_SECS) }
+                }
+            }
+        }
+    };
+    let locks_for = match attempt {
+        Attempt::Allowed { locks_for } => locks_for,
+        Attempt::Locked { retry_after_secs } => {
+            give_back_ip().await;
+            return Ok(Login::Throttled { retry_after_secs });
+        }
+    };
     let hash = row.as_ref().map(|r| r.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_string());
     let pw = password.to_string();
     // argon2id takes ~19 MiB and tens of milliseconds per check: at most one
@@ -198,50 +225,69 @@ pub async fn authenticate(
     let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw)).await.unwrap_or(false);
     match row {
         Some(r) if ok => {
-            if r.failed_logins != 0 || r.locked_until.is_some() {
-                users::Entity::update_many()
-                    .col_expr(users::Column::FailedLogins, sea_orm::sea_query::Expr::value(0))
-                    .col_expr(users::Column::LockedUntil, sea_orm::sea_query::Expr::value(Option::<i64>::None))
-                    .filter(users::Column::UserId.eq(r.user_id.as_str()))
-                    .exec(db)
-                    .await?;
-            }
+            users::Entity::update_many()
+                .col_expr(users::Column::FailedLogins, sea_orm::sea_query::Expr::value(0))
+                .col_expr(users::Column::LockedUntil, sea_orm::sea_query::Expr::value(Option::<i64>::None))
+                .filter(users::Column::UserId.eq(r.user_id.as_str()))
+                .exec(db)
+                .await?;
+            give_back_ip().await;
             Ok(Login::Ok(r.into()))
         }
         row => {
-            if let Some(k) = &ip_key {
-                store.rate_add(k, window, 1).await?;
-            }
             let user_id = row.as_ref().map(|r| r.user_id.clone());
-            let mut locked_for = None;
-            if let Some(r) = &row {
-                let failures = r.failed_logins + 1;
-                locked_for = lock_secs(failures);
-                users::Entity::update_many()
-                    .col_expr(users::Column::FailedLogins, sea_orm::sea_query::Expr::value(failures))
-                    .col_expr(users::Column::LockedUntil, sea_orm::sea_query::Expr::value(locked_for.map(|s| t + s)))
-                    .filter(users::Column::UserId.eq(r.user_id.as_str()))
-                    .exec(db)
-                    .await?;
-            } else {
-                store.rate_add(&name_key, window, 1).await?;
-            }
-            let name: String = username.chars().take(64).collect();
-            audit::record(
-                db,
-                Event { event: "login.failed", user_id: user_id.as_deref(), ip, detail: Some(serde_json::json!({"username": name})), ..Default::default() },
-            )
-            .await;
-            if let Some(secs) = locked_for {
-                audit::record(
-                    db,
-                    Event { event: "login.locked", user_id: user_id.as_deref(), ip, detail: Some(serde_json::json!({"seconds": secs})), ..Default::default() },
-                )
-                .await;
+            // A name that matches no account is not recorded: it is sometimes
+            // a password typed into the wrong field.
+            let detail = serde_json::json!({"known_user": user_id.is_some()});
+            audit::record(db, Event { event: "login.failed", user_id: user_id.as_deref(), ip, detail: Some(detail), ..Default::default() }).await;
+            if let Some(secs) = locks_for {
+                let detail = serde_json::json!({"seconds": secs});
+                audit::record(db, Event { event: "login.locked", user_id: user_id.as_deref(), ip, detail: Some(detail), ..Default::default() }).await;
             }
             Ok(Login::Invalid)
         }
     }
+}
+
+/// Whether a login attempt may check its password.
+enum Attempt {
+    /// Yes; `locks_for`: this attempt took the lock (it reached the limit), for so many seconds.
+    Allowed { locks_for: Option<i64> },
+    /// No: the account (or unknown name) is locked.
+    Locked { retry_after_secs: i64 },
+}
+
+/// Spend one attempt of an account, atomically: a compare-and-set on the
+/// failure count that also takes the lock when this attempt reaches the
+/// limit. Of concurrent attempts each sees a different count, and those
+/// after the one that locked find the account locked.
+async fn spend_attempt(db: &DatabaseConnection, first: &users::Model, t: i64) -> Result<Attempt> {
+    use sea_orm::sea_query::{Condition, Expr};
+    let mut seen = (first.failed_logins, first.locked_until);
+    for _ in 0..64 {
+        let (failures, locked_until) = seen;
+        if let Some(until) = locked_until.filter(|u| *u > t) {
+            return Ok(Attempt::Locked { retry_after_secs: until - t });
+        }
+        let locks_for = lock_secs(failures + 1);
+        let res = users::Entity::update_many()
+            .col_expr(users::Column::FailedLogins, Expr::value(failures + 1))
+            .col_expr(users::Column::LockedUntil, Expr::value(locks_for.map(|s| t + s)))
+            .filter(users::Column::UserId.eq(first.user_id.as_str()))
+            .filter(users::Column::FailedLogins.eq(failures))
+            .filter(Condition::any().add(users::Column::LockedUntil.is_null()).add(users::Column::LockedUntil.lte(t)))
+            .exec(db)
+            .await?;
+        if res.rows_affected == 1 {
+            return Ok(Attempt::Allowed { locks_for });
+        }
+        // Another attempt came first: read what it wrote and try again.
+        let Some(now) = users::Entity::find_by_id(first.user_id.clone()).one(db).await? else {
+            return Ok(Attempt::Locked { retry_after_secs: FIRST_LOCK_SECS });
+        };
+        seen = (now.failed_logins, now.locked_until);
+    }
+    Ok(Attempt::Locked { retry_after_secs: 1 })
 }
 
 #[cfg(test)]

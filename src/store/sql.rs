@@ -233,7 +233,9 @@ impl TokenStore for SqlStore {
     async fn rate_add(&self, key: &str, window: i64, cost: i64) -> Result<(i64, i64), StoreError> {
         let _guard = self.serialize().await;
         let am = rate_counters::ActiveModel { key: Set(key.to_string()), window: Set(window), count: Set(cost) };
-        rate_counters::Entity::insert(am)
+        // The count this request made, in the same statement as the increment
+        // (RETURNING): concurrent requests on PostgreSQL each see their own.
+        let cur = rate_counters::Entity::insert(am)
             .on_conflict(
                 OnConflict::columns([rate_counters::Column::Key, rate_counters::Column::Window])
                     .value(
@@ -242,15 +244,11 @@ impl TokenStore for SqlStore {
                     )
                     .to_owned(),
             )
-            .exec_without_returning(&self.db)
-            .await?;
-        let rows = rate_counters::Entity::find()
-            .filter(rate_counters::Column::Key.eq(key))
-            .filter(rate_counters::Column::Window.between(window - 1, window))
-            .all(&self.db)
-            .await?;
-        let count = |w: i64| rows.iter().find(|r| r.window == w).map(|r| r.count).unwrap_or(0);
-        Ok((count(window - 1), count(window)))
+            .exec_with_returning(&self.db)
+            .await?
+            .count;
+        let prev = rate_counters::Entity::find_by_id((key.to_string(), window - 1)).one(&self.db).await?.map_or(0, |r| r.count);
+        Ok((prev, cur))
     }
 
     async fn rate_refund(&self, key: &str, window: i64, cost: i64) -> Result<(), StoreError> {

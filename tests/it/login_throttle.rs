@@ -1,10 +1,12 @@
 //! Login abuse: failed logins lock the account (growing, per account),
 //! unknown usernames behave the same, one address is throttled, and a
 //! success resets the count.
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
 use crate::both_backends;
 use crate::support::{app, browser, count_where, hidden, legacy_client, start, user, Backend, TestServer, PASSWORD};
 
-both_backends!(failed_logins_lock_one_account_and_success_resets);
+both_backends!(failed_logins_lock_one_account_and_success_resets, concurrent_guesses_are_bounded_by_the_lock);
 
 async fn attempt(s: &TestServer, b: &reqwest::Client, authorize_url: &str, username: &str, password: &str) -> (u16, String) {
     let html = b.get(authorize_url).send().await.unwrap().text().await.unwrap();
@@ -57,7 +59,6 @@ async fn failed_logins_lock_one_account_and_success_resets(b: Backend) {
     assert!(count_where(&s.db, "audit_events", "event = 'login.failed'").await >= 10);
 
     // the lock expires (moved into the past here instead of waiting): a success resets the count
-    use sea_orm::EntityTrait;
     expire_lock(&s, &alice).await;
     let (status, _) = attempt(&s, &br, &url, "alice", PASSWORD).await;
     assert_eq!(status, 200);
@@ -80,7 +81,6 @@ async fn failed_logins_lock_one_account_and_success_resets(b: Backend) {
 
 /// Move an account's lock into the past, as if its time had run out.
 async fn expire_lock(s: &TestServer, user_id: &str) {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     entity::users::Entity::update_many()
         .col_expr(entity::users::Column::LockedUntil, sea_orm::sea_query::Expr::value(tessera::db::now() - 1))
         .filter(entity::users::Column::UserId.eq(user_id))
@@ -101,4 +101,85 @@ async fn one_address_is_throttled_across_usernames() {
     }
     let (status, html) = attempt(&s, &br, &url, "someone-new", "nope nope").await;
     assert_eq!(status, 429, "{html}");
+}
+
+/// Forty wrong passwords at once — from one session, from fresh sessions,
+/// and through the password grant — get at most the lockout threshold
+/// evaluated: every budget is spent before a password is checked, so
+/// concurrent guesses cannot all read the same count. The rest get the
+/// lock's answer, and the right password is refused while locked.
+async fn concurrent_guesses_are_bounded_by_the_lock(b: Backend) {
+    let s = start(b).await;
+    for name in ["carol", "dave", "erin"] {
+        user(&s.db, name, "user").await;
+    }
+    let (client, _) = app(&s.db, "public", "openid read:data").await;
+    let url = s.authorize_url(&client, "read:data", &[]);
+
+    // one session: one login page's CSRF token, forty posts at once
+    let br = browser();
+    let html = br.get(&url).send().await.unwrap().text().await.unwrap();
+    let (csrf, authz) = (hidden(&html, "csrf"), hidden(&html, "authz"));
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (br, login, csrf, authz) = (br.clone(), s.url("/login"), csrf.clone(), authz.clone());
+            let form = [("csrf", csrf), ("authz", authz), ("username", "carol".to_string()), ("password", format!("guess {i}"))];
+            tokio::spawn(async move { br.post(login).form(&form).send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let statuses = join(tasks).await;
+    assert_eq!(count(&statuses, 401), tessera::registry::users::LOCK_AFTER as usize, "evaluated: {statuses:?}");
+    assert_eq!(count(&statuses, 429), 40 - tessera::registry::users::LOCK_AFTER as usize, "{statuses:?}");
+    assert_eq!(attempt(&s, &browser(), &url, "carol", PASSWORD).await.0, 429, "the right password is refused while locked");
+    let row = entity::users::Entity::find().filter(entity::users::Column::Username.eq("carol")).one(&s.db).await.unwrap().unwrap();
+    assert_eq!(row.failed_logins, tessera::registry::users::LOCK_AFTER);
+
+    // fresh sessions, each from its own login page
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (login_url, post) = (url.clone(), s.url("/login"));
+            tokio::spawn(async move {
+                let br = browser();
+                let html = br.get(&login_url).send().await.unwrap().text().await.unwrap();
+                let form = [("csrf", hidden(&html, "csrf")), ("authz", hidden(&html, "authz")), ("username", "dave".into()), ("password", format!("guess {i}"))];
+                br.post(post).form(&form).send().await.unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    let statuses = join(tasks).await;
+    assert_eq!(count(&statuses, 401), tessera::registry::users::LOCK_AFTER as usize, "evaluated: {statuses:?}");
+    assert_eq!(attempt(&s, &browser(), &url, "dave", PASSWORD).await.0, 429);
+
+    // the password grant checks the same budget
+    let (legacy, secret) = legacy_client(&s.db).await;
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (http, token_url, id, secret) = (s.http.clone(), s.url("/token"), legacy.clone(), secret.clone());
+            tokio::spawn(async move {
+                let form = [("grant_type", "password".to_string()), ("username", "erin".into()), ("password", format!("guess {i}"))];
+                let r = http.post(token_url).basic_auth(id, Some(secret)).form(&form).send().await.unwrap();
+                let v: serde_json::Value = r.json().await.unwrap();
+                let desc = v["error_description"].as_str().unwrap_or("").to_string();
+                if desc.contains("too many failed attempts") { 429 } else if desc.contains("invalid username or password") { 401 } else { 0 }
+            })
+        })
+        .collect();
+    let answers = join(tasks).await;
+    assert_eq!(count(&answers, 401), tessera::registry::users::LOCK_AFTER as usize, "evaluated: {answers:?}");
+    assert_eq!(count(&answers, 429), 40 - tessera::registry::users::LOCK_AFTER as usize, "{answers:?}");
+    let r = s.post_basic("/token", &legacy, &secret, &[("grant_type", "password"), ("username", "erin"), ("password", PASSWORD)]).await;
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["error_description"].as_str().unwrap().contains("too many failed attempts"), "{v}");
+}
+
+async fn join(tasks: Vec<tokio::task::JoinHandle<u16>>) -> Vec<u16> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.expect("request task"));
+    }
+    out
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
 }
