@@ -22,6 +22,8 @@ pub struct Model {
     pub created_at: i64,
     pub updated_at: i64,
     pub secret_rotated_at: Option<i64>,
+    /// Why an admin suspended the client; while set, only an admin lifts it.
+    pub admin_hold: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_init;
 mod m20261123_000002_usage_and_admin_scope;
 mod m20261123_000003_code_replayed;
+mod m20261202_000004_admin_hold;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![Box::new(m20261123_000001_init::Migration), Box::new(m20261123_000002_usage_and_admin_scope::Migration),
             Box::new(m20261123_000003_code_replayed::Migration),
+            Box::new(m20261202_000004_admin_hold::Migration),
         ]
     }
 }

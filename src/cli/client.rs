@@ -5,7 +5,7 @@ use clap::Subcommand;
 use super::{list_arg, Out, Setup, ACTOR};
 use crate::error::Result;
 use crate::oauth::registration;
-use crate::registry::clients::{self, Client, Created, NewClient};
+use crate::registry::clients::{self, Client, Created, NewClient, StatusChange};
 
 #[derive(Subcommand, Debug)]
 pub enum ClientCmd {
@@ -41,9 +41,14 @@ pub enum ClientCmd {
     List,
     /// Show one client
     Show { client_id: String },
-    /// Suspend a client: its tokens stop working at once
-    Suspend { client_id: String },
-    /// Reactivate a suspended client
+    /// Suspend a client as an admin: its tokens stop working at once, and only an admin reactivates it
+    Suspend {
+        client_id: String,
+        /// why, shown to the app's developer
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Reactivate a suspended client (also one an admin suspended)
     Activate { client_id: String },
     /// Replace the secret; the new one is printed once
     RotateSecret { client_id: String },
@@ -84,8 +89,10 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
         }
         ClientCmd::List => out.print(&clients::list(&db, None).await?, |v| v.iter().map(line).collect::<Vec<_>>().join("\n")),
         ClientCmd::Show { client_id } => out.print(&clients::get(&db, &client_id).await?, line),
-        ClientCmd::Suspend { client_id } => out.print(&clients::set_status(&db, store, &client_id, false, ACTOR).await?, line),
-        ClientCmd::Activate { client_id } => out.print(&clients::set_status(&db, store, &client_id, true, ACTOR).await?, line),
+        ClientCmd::Suspend { client_id, reason } => {
+            out.print(&clients::set_status(&db, store, &client_id, StatusChange::Hold { reason: &reason }, ACTOR).await?, line)
+        }
+        ClientCmd::Activate { client_id } => out.print(&clients::set_status(&db, store, &client_id, StatusChange::Release, ACTOR).await?, line),
         ClientCmd::RotateSecret { client_id } => out.print(&clients::rotate_secret(&db, store, &client_id, ACTOR).await?, created),
         ClientCmd::Delete { client_id } => {
             clients::delete(&db, store, &client_id, ACTOR).await?;

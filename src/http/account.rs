@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::extract::{AccountApi, AnyUser, CsrfForm, PageUser};
-use super::pages::{error_page, redirect, render, when};
+use super::pages::{redirect, render, unavailable, when};
 use crate::app::Tessera;
 use crate::error::Error;
 use crate::registry::consents;
@@ -13,10 +13,7 @@ use crate::registry::consents;
 pub async fn page(t: web::Data<Tessera>, p: PageUser<AnyUser>, req: HttpRequest) -> HttpResponse {
     let apps = match consents::list_for_user(&t.db, &p.user.user_id).await {
         Ok(a) => a,
-        Err(e) => {
-            log::error!("listing consents: {e}");
-            return error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "The service is unavailable.");
-        }
+        Err(e) => return unavailable(e, "listing consents", "The service is unavailable."),
     };
     let apps: Vec<_> = apps
         .into_iter()
@@ -41,10 +38,7 @@ pub async fn revoke_form(t: web::Data<Tessera>, _f: CsrfForm, p: PageUser<AnyUse
     let uid = p.user.user_id.as_str();
     match consents::revoke(&t.db, t.store.as_ref(), uid, &path, Some(uid), ip(&req).as_deref()).await {
         Ok(_) | Err(Error::NotFound(_)) => redirect(StatusCode::SEE_OTHER, "/account?revoked=1"),
-        Err(e) => {
-            log::error!("revoking a consent: {e}");
-            error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "Nothing was changed. Try again.")
-        }
+        Err(e) => unavailable(e, "revoking a consent", "Nothing was changed. Try again."),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The admin console (users with the admin role) and the admin JSON API (a
-//! bearer token with the `tessera:admin` scope, counted against its
-//! client's rate limit). Both call the same management functions as the CLI.
+//! bearer token with the `tessera:admin` scope, for Tessera, of a
+//! confidential client or an admin user: `oauth::admin`; counted against
+//! its client's rate limit). Both call the same management functions as the CLI.
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -13,8 +14,8 @@ use super::pages::{error_page, render, when};
 use crate::app::Tessera;
 use crate::error::Error;
 use crate::oauth::registration;
-use crate::rate_limit::Endpoint;
-use crate::registry::clients::{self, NewClient};
+use crate::oauth::bearer::Resource;
+use crate::registry::clients::{self, NewClient, StatusChange};
 use crate::registry::{audit, catalogue, users};
 
 type Console = PageUser<Admin>;
@@ -26,7 +27,7 @@ async fn console(t: &Tessera, p: &Console, notice: Option<String>) -> HttpRespon
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|c| json!({"client_id": c.client_id, "name": c.name, "status": c.status, "owner": owner(&c.owner_user_id)}))
+        .map(|c| json!({"client_id": c.client_id, "name": c.name, "status": c.status, "hold": c.admin_hold, "owner": owner(&c.owner_user_id)}))
         .collect();
     let keys: Vec<_> = (t.keys.list().await.unwrap_or_default().into_iter())
         .map(|k| json!({"kid": k.kid, "alg": k.alg, "state": k.state, "created": when(Some(k.created_at)), "published": k.published}))
@@ -43,15 +44,16 @@ pub async fn index(t: web::Data<Tessera>, p: Console) -> HttpResponse {
     console(&t, &p, None).await
 }
 
-/// `POST /admin/clients/{id}/suspend|activate`.
-pub async fn client_action(t: web::Data<Tessera>, p: Console, _f: CsrfForm, path: web::Path<(String, String)>) -> HttpResponse {
+/// `POST /admin/clients/{id}/suspend|activate`: an admin's suspension
+/// (with the reason the form gives) that only an admin lifts.
+pub async fn client_action(t: web::Data<Tessera>, p: Console, f: CsrfForm, path: web::Path<(String, String)>) -> HttpResponse {
     let (id, what) = path.into_inner();
-    let active = match what.as_str() {
-        "suspend" => false,
-        "activate" => true,
+    let change = match what.as_str() {
+        "suspend" => StatusChange::Hold { reason: f.get("reason") },
+        "activate" => StatusChange::Release,
         _ => return error_page(StatusCode::NOT_FOUND, "Not found", "No such action."),
     };
-    let notice = match clients::set_status(&t.db, t.store.as_ref(), &id, active, Some(&p.user.user_id)).await {
+    let notice = match clients::set_status(&t.db, t.store.as_ref(), &id, change, Some(&p.user.user_id)).await {
         Ok(c) => format!("{} is now {}.", c.name, c.status),
         Err(e) => e.to_string(),
     };
@@ -81,8 +83,7 @@ pub async fn rotate_keys(t: web::Data<Tessera>, p: Console, _f: CsrfForm) -> Htt
 pub struct AdminApi;
 
 impl Protected for AdminApi {
-    const SCOPE: &'static str = "tessera:admin";
-    const ENDPOINT: Endpoint = Endpoint::Admin;
+    const RESOURCE: Resource = Resource::AdminApi;
     const FORM_BODY: bool = false;
 }
 
@@ -104,6 +105,14 @@ fn created(b: &Api, v: impl serde::Serialize) -> HttpResponse {
         super::error::rate_headers(&mut r, d);
     }
     r.json(v)
+}
+
+/// A JSON body if the request has one, else the defaults.
+async fn optional_json<T: serde::de::DeserializeOwned + Default>(t: &Tessera, req: &HttpRequest, body: web::Payload) -> Result<T, OAuthError> {
+    match req.headers().contains_key(header::CONTENT_TYPE) {
+        true => read_json(req, body, t.cfg.max_body_bytes).await,
+        false => Ok(T::default()),
+    }
 }
 
 pub async fn api_clients(t: web::Data<Tessera>, b: Api) -> Result<HttpResponse, OAuthError> {
@@ -155,13 +164,21 @@ pub async fn api_client(t: web::Data<Tessera>, b: Api, path: web::Path<String>) 
     Ok(ok(&b, clients::get(&t.db, &path).await?))
 }
 
-/// `POST /admin/api/clients/{id}/suspend|activate|rotate-secret`.
-pub async fn api_client_action(t: web::Data<Tessera>, b: Api, path: web::Path<(String, String)>) -> Result<HttpResponse, OAuthError> {
+#[derive(Deserialize, Default)]
+pub struct ActionJson {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /admin/api/clients/{id}/suspend|activate|rotate-secret`; a
+/// suspension may say why (`{"reason": …}`), and only an admin lifts it.
+pub async fn api_client_action(t: web::Data<Tessera>, b: Api, path: web::Path<(String, String)>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
     let (id, what) = path.into_inner();
+    let j: ActionJson = optional_json(&t, &req, body).await?;
     let (db, store, actor) = (&t.db, t.store.as_ref(), Some(actor(&b)));
     Ok(match what.as_str() {
-        "suspend" => ok(&b, clients::set_status(db, store, &id, false, actor.as_deref()).await?),
-        "activate" => ok(&b, clients::set_status(db, store, &id, true, actor.as_deref()).await?),
+        "suspend" => ok(&b, clients::set_status(db, store, &id, StatusChange::Hold { reason: &j.reason }, actor.as_deref()).await?),
+        "activate" => ok(&b, clients::set_status(db, store, &id, StatusChange::Release, actor.as_deref()).await?),
         "rotate-secret" => ok(&b, clients::rotate_secret(db, store, &id, actor.as_deref()).await?),
         _ => return Err(Error::NotFound(format!("action {what}")).into()),
     })
@@ -183,10 +200,7 @@ pub struct RotateJson {
 }
 
 pub async fn api_rotate_keys(t: web::Data<Tessera>, b: Api, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
-    let j: RotateJson = match req.headers().contains_key(header::CONTENT_TYPE) {
-        true => read_json(&req, body, t.cfg.max_body_bytes).await?,
-        false => RotateJson::default(),
-    };
+    let j: RotateJson = optional_json(&t, &req, body).await?;
     match t.keys.rotate(j.force).await {
         Ok(r) => Ok(ok(&b, r)),
         Err(e @ crate::keys::KeyError::TooSoon { .. }) => Err(Error::Conflict(e.to_string()).into()),

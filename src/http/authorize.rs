@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::extract::CsrfForm;
-use super::pages::{self, current_user, error_page, redirect, render, session, session_cookie};
+use super::pages::{self, current_user, error_page, redirect, render, session, session_cookie, unavailable};
 use crate::app::Tessera;
 use crate::oauth::authorize::{self, AuthorizeRequest, Refusal, Step};
 use crate::oauth::params::Params;
@@ -24,7 +24,7 @@ async fn validated(t: &Tessera, query: &str) -> Result<AuthorizeRequest, HttpRes
         Err(e) => return Err(error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string())),
     };
     let client = match params.get("client_id") {
-        Some(id) => crate::registry::clients::find(&t.db, id).await.map_err(|e| unavailable(e, "client lookup"))?,
+        Some(id) => crate::registry::clients::find(&t.db, id).await.map_err(|e| unavailable(e, "client lookup", "The service is unavailable."))?,
         None => None,
     };
     authorize::validate(client, &params).map_err(|r| match r {
@@ -60,29 +60,24 @@ async fn proceed(t: &Tessera, req: &HttpRequest, s: &Session, query: &str, fresh
             status,
             &authorize::redirect(&areq.redirect_uri, &[("error", error)], areq.state.as_deref(), &t.cfg.issuer),
         ),
-        Step::Issue { user_id, auth_time } => {
-            log::info!("code issued to client {} for user {user_id} from {:?}", areq.client.client_id, client_ip(req));
-            code_redirect(t, &areq, &user_id, auth_time, status).await
-        }
+        Step::Issue { user_id, auth_time } => code_redirect(t, req, &areq, &user_id, auth_time, status).await,
     }
 }
 
 /// Issue a code and redirect with it, or with `temporarily_unavailable`.
-async fn code_redirect(t: &Tessera, areq: &AuthorizeRequest, user_id: &str, auth_time: i64, status: StatusCode) -> HttpResponse {
+async fn code_redirect(t: &Tessera, req: &HttpRequest, areq: &AuthorizeRequest, user_id: &str, auth_time: i64, status: StatusCode) -> HttpResponse {
     let code_ttl = t.cfg.code_ttl.as_secs() as i64;
     match authorize::issue_code(t.store.as_ref(), &t.cfg.issuer, code_ttl, areq, user_id, auth_time).await {
-        Ok(url) => redirect(status, &url),
+        Ok(url) => {
+            log::info!("code issued to client {} for user {user_id} from {:?}", areq.client.client_id, client_ip(req));
+            redirect(status, &url)
+        }
         Err(e) => {
             log::error!("issuing a code: {e}");
             let back = [("error", "temporarily_unavailable")];
             redirect(status, &authorize::redirect(&areq.redirect_uri, &back, areq.state.as_deref(), &t.cfg.issuer))
         }
     }
-}
-
-fn unavailable(e: crate::error::Error, doing: &str) -> HttpResponse {
-    log::error!("{doing}: {e}");
-    error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "The service is unavailable.")
 }
 
 fn with_session(mut resp: HttpResponse, t: &Tessera, s: &Session) -> HttpResponse {
@@ -149,7 +144,7 @@ pub async fn login(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> Http
     let ip = client_ip(&req);
     let outcome = match users::authenticate(&t.db, t.store.as_ref(), &username, f.get("password"), ip.as_deref()).await {
         Ok(o) => o,
-        Err(e) => return unavailable(e, "login"),
+        Err(e) => return unavailable(e, "login", "The service is unavailable."),
     };
     match outcome {
         Login::Ok(user) => {
@@ -203,7 +198,7 @@ pub async fn consent(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> Ht
         return deny("temporarily_unavailable");
     }
     let auth_time = f.session.auth_time.unwrap_or_else(crate::db::now);
-    code_redirect(&t, &areq, &user.user_id, auth_time, StatusCode::SEE_OTHER).await
+    code_redirect(&t, &req, &areq, &user.user_id, auth_time, StatusCode::SEE_OTHER).await
 }
 
 pub async fn logout(t: web::Data<Tessera>, _f: CsrfForm) -> HttpResponse {

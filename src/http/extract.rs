@@ -23,7 +23,7 @@ use super::form::{read_form, read_pairs};
 use super::pages::{current_user, error_page, redirect, session};
 use crate::app::Tessera;
 use crate::error::Error;
-use crate::oauth::bearer::{self, Bearer};
+use crate::oauth::bearer::{self, Bearer, Resource};
 use crate::oauth::client_auth;
 use crate::oauth::gate::Ask;
 use crate::oauth::params::Params;
@@ -103,9 +103,7 @@ impl<M: Metered> FromRequest for MeteredClient<M> {
 
 /// One of Tessera's own protected resources.
 pub trait Protected: 'static {
-    /// The scope a token needs.
-    const SCOPE: &'static str;
-    const ENDPOINT: Endpoint;
+    const RESOURCE: Resource;
     /// Whether a form body may carry the token (RFC 6750 §2.2; not for JSON APIs).
     const FORM_BODY: bool;
 }
@@ -166,14 +164,15 @@ impl<P: Protected> FromRequest for BearerToken<P> {
         let req = req.clone();
         Box::pin(async move {
             let t = tessera(&req)?;
-            let token = presented_token::<P>(&req, payload, t.cfg.max_body_bytes).await.map_err(|e| bearer_error(e, P::SCOPE))?;
+            let scope = P::RESOURCE.scope();
+            let token = presented_token::<P>(&req, payload, t.cfg.max_body_bytes).await.map_err(|e| bearer_error(e, scope))?;
             let Some(token) = token else {
                 // RFC 6750 §3.1: no credentials, no error code in the challenge.
                 let mut e = OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_token", "a bearer token is required");
                 e.www_authenticate = Some("Bearer realm=\"tessera\"".into());
                 return Err(e);
             };
-            let b = bearer::check(&t.gate, &t.issuer, &token, P::SCOPE, Some(P::ENDPOINT)).await.map_err(|e| bearer_error(e, P::SCOPE))?;
+            let b = bearer::check(&t.gate, &t.issuer, &t.db, &token, P::RESOURCE).await.map_err(|e| bearer_error(e, scope))?;
             Ok(BearerToken(b, PhantomData))
         })
     }

@@ -60,6 +60,13 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
     render(status, "error.html", serde_json::json!({"title": title, "message": message}))
 }
 
+/// The page for a failure that is not the user's: the cause goes to the log,
+/// `message` (saying what did not happen) to the page.
+pub fn unavailable(e: crate::error::Error, doing: &str, message: &str) -> HttpResponse {
+    log::error!("{doing}: {e}");
+    error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", message)
+}
+
 /// The request's session, or a fresh anonymous one.
 pub fn session(t: &Tessera, req: &HttpRequest) -> Session {
     let now = crate::db::now();

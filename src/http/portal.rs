@@ -6,11 +6,11 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
 use super::extract::{CsrfForm, Developer, PageUser};
-use super::pages::{error_page, redirect, render, when};
+use super::pages::{error_page, redirect, render, unavailable, when};
 use crate::app::Tessera;
 use crate::error::Error;
 use crate::oauth::registration;
-use crate::registry::clients::{self, Client, NewClient};
+use crate::registry::clients::{self, Client, NewClient, StatusChange};
 use crate::registry::{catalogue, consents};
 
 type Dev = PageUser<Developer>;
@@ -69,11 +69,6 @@ pub async fn create(t: web::Data<Tessera>, p: Dev, f: CsrfForm) -> HttpResponse 
     }
 }
 
-fn unavailable(e: Error, doing: &str, message: &str) -> HttpResponse {
-    log::error!("{doing}: {e}");
-    error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", message)
-}
-
 /// An app's page; `said`: the notice of what was just done, or the error of what was refused.
 async fn app_page(t: &Tessera, p: &Dev, c: &Client, secret: Option<&str>, said: Result<Option<&str>, String>, status: StatusCode) -> HttpResponse {
     let grants = consents::list_for_client(&t.db, &c.client_id).await.unwrap_or_default();
@@ -123,14 +118,18 @@ pub async fn action(t: web::Data<Tessera>, p: Dev, f: CsrfForm, path: web::Path<
             registration::update(db, store, &id, lines(f.get("redirect_uris")), scopes, actor).await.map(|c| (c, None, "Saved."))
         }
         "rotate-secret" => clients::rotate_secret(db, store, &id, actor).await.map(|r| (r.client, r.client_secret, "Secret rotated.")),
-        "suspend" => clients::set_status(db, store, &id, false, actor).await.map(|c| (c, None, "Suspended: its tokens stop working now.")),
-        "activate" => clients::set_status(db, store, &id, true, actor).await.map(|c| (c, None, "Reactivated.")),
+        "suspend" => clients::set_status(db, store, &id, StatusChange::Suspend, actor).await.map(|c| (c, None, "Suspended: its tokens stop working now.")),
+        "activate" => {
+            let change = if p.user.is_admin() { StatusChange::Release } else { StatusChange::Activate };
+            clients::set_status(db, store, &id, change, actor).await.map(|c| (c, None, "Reactivated."))
+        }
         "delete" => return clients::delete(db, store, &id, actor).await.map_or_else(|e| unavailable(e, "deleting an app", "Nothing was deleted."), |()| redirect(StatusCode::SEE_OTHER, "/portal")),
         _ => return error_page(StatusCode::NOT_FOUND, "Not found", "No such action."),
     };
     match result {
         Ok((c, secret, notice)) => app_page(&t, &p, &c, secret.as_deref(), Ok(Some(notice)), StatusCode::OK).await,
         Err(e @ (Error::Validation(_) | Error::Conflict(_))) => app_page(&t, &p, &c, None, Err(e.to_string()), StatusCode::BAD_REQUEST).await,
+        Err(e @ Error::AccessDenied(_)) => app_page(&t, &p, &c, None, Err(e.to_string()), StatusCode::FORBIDDEN).await,
         Err(e) => unavailable(e, "changing an app", "Nothing was changed."),
     }
 }

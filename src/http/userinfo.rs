@@ -7,19 +7,18 @@ use super::extract::{bearer_error, BearerToken, Protected};
 use crate::app::Tessera;
 use crate::error::Error;
 use crate::oauth::userinfo;
-use crate::rate_limit::Endpoint;
+use crate::oauth::bearer::Resource;
 
 pub struct UserInfo;
 
 impl Protected for UserInfo {
-    const SCOPE: &'static str = "openid";
-    const ENDPOINT: Endpoint = Endpoint::Userinfo;
+    const RESOURCE: Resource = Resource::UserInfo;
     const FORM_BODY: bool = true;
 }
 
 pub async fn userinfo(t: web::Data<Tessera>, b: BearerToken<UserInfo>) -> Result<HttpResponse, OAuthError> {
     let b = b.0;
-    let fail = |e: Error| bearer_error(e, UserInfo::SCOPE).with_rate(b.rate);
+    let fail = |e: Error| bearer_error(e, Resource::UserInfo.scope()).with_rate(b.rate);
     let user = crate::registry::users::get(&t.db, &b.claims.sub).await.map_err(fail)?;
     let user = user.ok_or_else(|| fail(Error::InvalidToken("the user no longer exists")))?;
     let scopes: Vec<&str> = crate::oauth::scopes::words(&b.claims.scope).collect();

@@ -6,9 +6,11 @@
 //! revoked token does not spend its client's budget).
 use std::sync::Arc;
 
+use sea_orm::DatabaseConnection;
+
 use super::gate::{Ask, Gate};
-use super::introspection;
 use super::issuer::Issuer;
+use super::{admin, introspection, scopes};
 use crate::error::{Error, Result};
 use crate::rate_limit::{Decision, Endpoint};
 use crate::registry::clients::Client;
@@ -22,17 +24,44 @@ pub struct Bearer {
     pub rate: Option<Decision>,
 }
 
+/// Tessera's own protected resources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// `/userinfo` (OpenID Connect Core §5.3).
+    UserInfo,
+    /// `/admin/api/*`: also `oauth::admin`'s rules.
+    AdminApi,
+}
+
+impl Resource {
+    /// The scope a token needs here.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Resource::UserInfo => "openid",
+            Resource::AdminApi => scopes::ADMIN,
+        }
+    }
+
+    /// The rate limit a request here counts against (the token's client's).
+    pub fn endpoint(self) -> Endpoint {
+        match self {
+            Resource::UserInfo => Endpoint::Userinfo,
+            Resource::AdminApi => Endpoint::Admin,
+        }
+    }
+}
+
 /// Whether a token's space-separated `scope` holds `needed`.
 pub fn has_scope(scope: &str, needed: &str) -> bool {
     super::scopes::words(scope).any(|s| s == needed)
 }
 
-/// Check `token` for a resource that needs `scope`; `endpoint`: the rate
-/// limit it counts against, if any.
-pub async fn check(gate: &Gate, issuer: &Issuer, token: &str, scope: &'static str, endpoint: Option<Endpoint>) -> Result<Bearer> {
+/// Check `token` for `resource`, counting the request against its client.
+pub async fn check(gate: &Gate, issuer: &Issuer, db: &DatabaseConnection, token: &str, resource: Resource) -> Result<Bearer> {
+    let scope = resource.scope();
     let claims = introspection::verify(&issuer.ring(), issuer.issuer(), token, 0, false)
         .map_err(|_| Error::InvalidToken("the access token is invalid or expired"))?;
-    let counted = gate.count(&claims.client_id, endpoint, Ask { jti: Some(&claims.jti), refresh: None }).await?;
+    let counted = gate.count(&claims.client_id, Some(resource.endpoint()), Ask { jti: Some(&claims.jti), refresh: None }).await?;
     let checked = async {
         if counted.answer.denied {
             return Err(Error::InvalidToken("the access token was revoked"));
@@ -43,6 +72,9 @@ pub async fn check(gate: &Gate, issuer: &Issuer, token: &str, scope: &'static st
         };
         if !has_scope(&claims.scope, scope) {
             return Err(Error::InsufficientScope(scope));
+        }
+        if resource == Resource::AdminApi {
+            admin::may_administer(db, issuer.issuer(), &claims, &client).await?;
         }
         Ok(client)
     }

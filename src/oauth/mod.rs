@@ -16,10 +16,12 @@
 //! | `introspection.rs` | verifying our tokens, introspection (RFC 7662) |
 //! | `revocation.rs` | revocation (RFC 7009) |
 //! | `bearer.rs` | bearer tokens at our own resources (RFC 6750) |
+//! | `admin.rs` | who may use the admin API (token kind, role, audience) |
 //! | `userinfo.rs` | which claims a scope releases (OIDC Core §5.3) |
 //! | `discovery.rs` | the metadata document (RFC 8414, OIDC Discovery) |
 //! | `registration.rs` | what a client may be registered with, and who may grant what |
 //! | `params.rs` | form parameters (no repeats, RFC 6749 §3.1) |
+pub mod admin;
 pub mod authorize;
 pub mod bearer;
 pub mod client_auth;

@@ -45,6 +45,11 @@ pub fn validate(n: &NewClient) -> Result<ClientType> {
     if parsed.len() != n.scopes.len() {
         return Err(Error::validation("scopes must not repeat"));
     }
+    // Any user could run a public app's code flow and consent: the admin
+    // API's scope is for confidential clients (and admins' own tokens).
+    if ct == ClientType::Public && parsed.iter().any(|s| s == scopes::ADMIN) {
+        return Err(Error::validation(format!("a public client cannot hold {}: any user could obtain it", scopes::ADMIN)));
+    }
     if let Some(t) = &n.tier {
         if !clients::TIERS.contains(&t.as_str()) {
             return Err(Error::validation(format!("tier must be one of {}", clients::TIERS.join(", "))));
@@ -84,7 +89,6 @@ pub async fn update(
         rate_limit: c.rate_limit,
     };
     validate(&n)?;
-    catalogue::require_known(db, &scopes).await?;
     clients::update(db, store, client_id, redirect_uris, scopes, actor).await
 }
 
@@ -101,12 +105,9 @@ pub async fn add_scope(db: &DatabaseConnection, name: &str, description: &str) -
     catalogue::add(db, name, description.trim()).await
 }
 
-/// The scope that makes a token an admin API credential.
-pub const ADMIN_SCOPE: &str = "tessera:admin";
-
 /// Whether a user may give an app `scope`: `tessera:admin` only by an admin.
 pub fn may_grant_scope(is_admin: bool, scope: &str) -> bool {
-    is_admin || scope != ADMIN_SCOPE
+    is_admin || scope != scopes::ADMIN
 }
 
 /// Refuse a change from `before` to `after` that gives an app a scope its
@@ -171,11 +172,20 @@ mod tests {
         );
         bad(|n| n.scopes = vec![], "scope");
         bad(|n| n.tier = Some("gold".into()), "tier");
+        bad(
+            |n| {
+                n.client_type = "public".into();
+                n.grant_types = vec!["authorization_code".into()];
+                n.redirect_uris = vec!["https://app.example.com/cb".into()];
+                n.scopes = vec!["openid".into(), "tessera:admin".into()];
+            },
+            "public client cannot hold tessera:admin",
+        );
     }
 
     #[test]
     fn who_may_grant_and_manage() {
-        let admin_scope = vec![ADMIN_SCOPE.to_string()];
+        let admin_scope = vec![scopes::ADMIN.to_string()];
         assert!(may_grant_scopes(true, &[], &admin_scope).is_ok());
         assert!(matches!(may_grant_scopes(false, &[], &admin_scope), Err(Error::AccessDenied(_))));
         assert!(may_grant_scopes(false, &admin_scope, &admin_scope).is_ok(), "what it had may stay");

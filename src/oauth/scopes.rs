@@ -2,6 +2,11 @@
 //! `"` and `\`. Order is kept, duplicates dropped.
 use crate::error::{Error, Result};
 
+/// The scope of Tessera's own admin API. Its tokens are for Tessera alone
+/// (`aud` is the issuer), so it is never granted by default and never
+/// together with other scopes (`oauth/admin.rs` says who may use it).
+pub const ADMIN: &str = "tessera:admin";
+
 fn valid_token(t: &str) -> bool {
     !t.is_empty() && t.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }

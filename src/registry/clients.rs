@@ -56,6 +56,8 @@ pub struct Client {
     pub rate_limit: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Why an admin suspended the client; while set, only an admin lifts it.
+    pub admin_hold: Option<String>,
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -76,6 +78,7 @@ impl TryFrom<clients::Model> for Client {
             rate_limit: m.rate_limit,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            admin_hold: m.admin_hold,
         })
     }
 }
@@ -134,6 +137,7 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         created_at: Set(t),
         updated_at: Set(t),
         secret_rotated_at: Set(None),
+        admin_hold: Set(None),
     };
     let txn = db.begin().await?;
     let model = clients::Entity::insert(am).exec_with_returning(&txn).await?;
@@ -169,7 +173,8 @@ pub async fn list(db: &DatabaseConnection, owner: Option<&str>) -> Result<Vec<Cl
     q.all(db).await?.into_iter().map(Client::try_from).collect()
 }
 
-/// Store new redirect URIs and scopes that `oauth::registration::update` checked.
+/// Store new redirect URIs and scopes that `oauth::registration::update`
+/// checked (the catalogue is consulted here, where it is stored).
 pub async fn update(
     db: &DatabaseConnection,
     store: &dyn TokenStore,
@@ -201,29 +206,60 @@ pub async fn update(
     get(db, client_id).await
 }
 
+/// A change of a client's status, and whose it is.
+#[derive(Clone, Copy, Debug)]
+pub enum StatusChange<'a> {
+    /// Suspended by its owner: the owner may lift it.
+    Suspend,
+    /// Suspended by an admin, for this reason: only an admin lifts it, and
+    /// the owner sees the reason.
+    Hold { reason: &'a str },
+    /// Reactivated by its owner: refused while an admin's hold stands.
+    Activate,
+    /// Reactivated by an admin: lifts a hold too.
+    Release,
+}
+
 /// Suspend or reactivate. Suspension takes effect at once: client
 /// authentication reads the status on every request, and introspection
-/// checks the status of the token's client.
+/// checks the status of the token's client. An owner's reactivation is
+/// conditional on there being no admin hold in the same statement, so an
+/// admin's suspension made meanwhile is never undone.
 pub async fn set_status(
     db: &DatabaseConnection,
     store: &dyn TokenStore,
     client_id: &str,
-    active: bool,
+    change: StatusChange<'_>,
     actor: Option<&str>,
 ) -> Result<Client> {
-    let status = if active { "active" } else { "suspended" };
-    let res = clients::Entity::update_many()
-        .col_expr(clients::Column::Status, Expr::value(status))
-        .col_expr(clients::Column::UpdatedAt, Expr::value(now()))
-        .filter(clients::Column::ClientId.eq(client_id))
-        .exec(db)
-        .await?;
-    if res.rows_affected == 0 {
-        return Err(Error::NotFound(format!("client {client_id}")));
+    let mut q = clients::Entity::update_many().col_expr(clients::Column::UpdatedAt, Expr::value(now())).filter(clients::Column::ClientId.eq(client_id));
+    q = match change {
+        StatusChange::Suspend => q.col_expr(clients::Column::Status, Expr::value("suspended")),
+        StatusChange::Hold { reason } => {
+            let reason = match reason.trim() {
+                "" => "suspended by an admin".to_string(),
+                r => r.chars().take(500).collect(),
+            };
+            q.col_expr(clients::Column::Status, Expr::value("suspended")).col_expr(clients::Column::AdminHold, Expr::value(reason))
+        }
+        StatusChange::Activate => q.col_expr(clients::Column::Status, Expr::value("active")).filter(clients::Column::AdminHold.is_null()),
+        StatusChange::Release => {
+            q.col_expr(clients::Column::Status, Expr::value("active")).col_expr(clients::Column::AdminHold, Expr::value(Option::<String>::None))
+        }
+    };
+    if q.exec(db).await?.rows_affected == 0 {
+        return Err(match get(db, client_id).await?.admin_hold {
+            Some(r) => Error::AccessDenied(format!("an admin suspended this app ({r}); only an admin can reactivate it")),
+            None => Error::NotFound(format!("client {client_id}")),
+        });
     }
     store.bump_clients_epoch().await?;
-    let event = if active { "client.activated" } else { "client.suspended" };
-    audit::record(db, Event { event, actor, client_id: Some(client_id), ..Default::default() }).await;
+    let (event, detail) = match change {
+        StatusChange::Suspend => ("client.suspended", None),
+        StatusChange::Hold { reason } => ("client.suspended", Some(serde_json::json!({"by_admin": true, "reason": reason}))),
+        StatusChange::Activate | StatusChange::Release => ("client.activated", None),
+    };
+    audit::record(db, Event { event, actor, client_id: Some(client_id), detail, ..Default::default() }).await;
     get(db, client_id).await
 }
 
@@ -287,5 +323,6 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         rate_limit: None,
         created_at: 0,
         updated_at: 0,
+        admin_hold: None,
     }
 }

@@ -160,11 +160,11 @@ async fn every_refusal_is_an_rfc_error_and_issues_nothing(b: Backend) {
     let token = s.client_credentials(&id, &secret, None).await;
     assert_eq!(s.introspect(&rs_id, &rs_secret, &token).await["active"], true);
     let store = s.tdb.store().await;
-    tessera::registry::clients::set_status(&s.db, store.as_ref(), &id, false, Some("test")).await.unwrap();
+    tessera::registry::clients::set_status(&s.db, store.as_ref(), &id, tessera::registry::clients::StatusChange::Suspend, Some("test")).await.unwrap();
     let h = expect_error(s.post_basic("/token", &id, &secret, &cc).await, 401, "invalid_client").await;
     assert!(h.contains_key("www-authenticate"));
     assert_eq!(s.introspect(&rs_id, &rs_secret, &token).await["active"], false);
-    tessera::registry::clients::set_status(&s.db, store.as_ref(), &id, true, Some("test")).await.unwrap();
+    tessera::registry::clients::set_status(&s.db, store.as_ref(), &id, tessera::registry::clients::StatusChange::Activate, Some("test")).await.unwrap();
     assert_eq!(s.introspect(&rs_id, &rs_secret, &token).await["active"], true);
 
     // nothing was written to the token store by any refusal: no denylist

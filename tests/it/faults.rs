@@ -228,8 +228,8 @@ async fn client_cache_follows_the_epoch() {
     store.bump_clients_epoch().await.unwrap();
     assert_eq!(s.post_basic("/token", &id, &secret, &[("grant_type", "client_credentials")]).await.status(), 401);
     // the management function announces by itself
-    tessera::registry::clients::set_status(&s.db, store.as_ref(), &id, true, None).await.unwrap();
+    tessera::registry::clients::set_status(&s.db, store.as_ref(), &id, tessera::registry::clients::StatusChange::Activate, None).await.unwrap();
     s.client_credentials(&id, &secret, None).await;
-    tessera::registry::clients::set_status(&s.db, store.as_ref(), &id, false, None).await.unwrap();
+    tessera::registry::clients::set_status(&s.db, store.as_ref(), &id, tessera::registry::clients::StatusChange::Suspend, None).await.unwrap();
     assert_eq!(s.post_basic("/token", &id, &secret, &[("grant_type", "client_credentials")]).await.status(), 401);
 }

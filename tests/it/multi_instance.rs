@@ -75,7 +75,7 @@ async fn two_processes_share_postgres_and_redis() {
         }
     }
     // suspension made through one instance's database is seen by the other at once
-    tessera::registry::clients::set_status(&db, tdb.store().await.as_ref(), &id, false, None).await.unwrap();
+    tessera::registry::clients::set_status(&db, tdb.store().await.as_ref(), &id, tessera::registry::clients::StatusChange::Suspend, None).await.unwrap();
     for base in [&a, &b] {
         let r = http.post(format!("{base}/token")).basic_auth(&id, Some(&secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
         assert_eq!(r.status(), 401);

@@ -3,7 +3,7 @@
 use crate::both_backends;
 use crate::support::{browser, count_rows, hidden, start, user, Backend, TestServer, PASSWORD, REDIRECT};
 
-both_backends!(developer_portal_lifecycle, roles_and_csrf_are_enforced, admin_console_and_json_api);
+both_backends!(developer_portal_lifecycle, roles_and_csrf_are_enforced, admin_console_and_json_api, an_admins_suspension_holds_against_the_developer);
 
 /// A browser signed in as `username`.
 pub async fn signed_in(s: &TestServer, username: &str) -> reqwest::Client {
@@ -251,4 +251,38 @@ async fn admin_console_and_json_api(be: Backend) {
     assert!(audit.as_array().unwrap().len() >= 2);
     let r = s.http.delete(api(&format!("/clients/{new_id}"))).bearer_auth(&admin_token).send().await.unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// An admin suspends a developer's app: the developer sees it and why, and
+/// cannot reactivate it (by the page or by a forged post); an admin can.
+async fn an_admins_suspension_holds_against_the_developer(be: Backend) {
+    let s = start(be).await;
+    user(&s.db, "root", "admin").await;
+    user(&s.db, "dev", "developer").await;
+    let (admin, dev) = (signed_in(&s, "root").await, signed_in(&s, "dev").await);
+    let html = register(&s, &dev, "Scraper", &[]).await.text().await.unwrap();
+    let id = text_of(&html, "client-id");
+
+    let (_, console) = page(&admin, s.url("/admin")).await;
+    let form = [("csrf", hidden(&console, "csrf")), ("reason", "scrapes user data".to_string())];
+    let r = admin.post(s.url(&format!("/admin/clients/{id}/suspend"))).form(&form).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("(scrapes user data)"));
+
+    let (_, html) = page(&dev, s.url(&format!("/portal/apps/{id}"))).await;
+    assert_eq!(text_of(&html, "status"), "suspended");
+    assert!(text_of(&html, "admin-hold").contains("scrapes user data"));
+    assert!(!html.contains(&format!("/portal/apps/{id}/activate")), "no Reactivate button");
+    let r = dev.post(s.url(&format!("/portal/apps/{id}/activate"))).form(&[("csrf", hidden(&html, "csrf"))]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("only an admin can reactivate it"));
+    // the owner's own suspend and reactivate leave the hold in place
+    dev.post(s.url(&format!("/portal/apps/{id}/suspend"))).form(&[("csrf", hidden(&html, "csrf"))]).send().await.unwrap();
+    let (_, html) = page(&dev, s.url(&format!("/portal/apps/{id}"))).await;
+    assert!(text_of(&html, "admin-hold").contains("scrapes user data"));
+
+    let r = admin.post(s.url(&format!("/admin/clients/{id}/activate"))).form(&[("csrf", hidden(&console, "csrf"))]).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("is now active"));
+    let (_, html) = page(&dev, s.url(&format!("/portal/apps/{id}"))).await;
+    assert_eq!(text_of(&html, "status"), "active");
+    assert!(!html.contains("admin-hold"));
 }

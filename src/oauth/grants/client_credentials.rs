@@ -9,15 +9,23 @@ use crate::registry::clients::{Client, ClientType};
 /// Scopes that only make sense with a user, never granted to a machine.
 const USER_ONLY: &[&str] = &["openid", "profile", "email", "offline_access"];
 
-/// The scopes a client_credentials request gets (pure rule).
+/// The scopes a client_credentials request gets (pure rule). The admin
+/// scope is never part of the default and is asked for alone: its tokens
+/// are for Tessera's own API, not for resource servers.
 pub fn grant_scopes(requested: Option<&str>, client: &Client) -> Result<Vec<String>> {
     let allowed: Vec<String> = client.scopes.iter().filter(|s| !USER_ONLY.contains(&s.as_str())).cloned().collect();
-    if let Some(req) = requested {
-        if let Some(s) = scopes::parse(req)?.iter().find(|s| USER_ONLY.contains(&s.as_str())) {
-            return Err(Error::invalid_scope(format!("scope {s} needs a user; client_credentials has none")));
-        }
+    let Some(req) = requested else {
+        let by_default: Vec<String> = allowed.into_iter().filter(|s| s != scopes::ADMIN).collect();
+        return scopes::resolve(None, &by_default);
+    };
+    let asked = scopes::parse(req)?;
+    if let Some(s) = asked.iter().find(|s| USER_ONLY.contains(&s.as_str())) {
+        return Err(Error::invalid_scope(format!("scope {s} needs a user; client_credentials has none")));
     }
-    scopes::resolve(requested, &allowed)
+    if asked.len() > 1 && asked.iter().any(|s| s == scopes::ADMIN) {
+        return Err(Error::invalid_scope(format!("ask for {} alone: its tokens are for Tessera's own API", scopes::ADMIN)));
+    }
+    scopes::resolve(Some(req), &allowed)
 }
 
 pub fn exchange(issuer: &Issuer, client: &Client, params: &Params) -> Result<TokenResponse> {
@@ -25,7 +33,12 @@ pub fn exchange(issuer: &Issuer, client: &Client, params: &Params) -> Result<Tok
         return Err(Error::UnauthorizedClient("client_credentials needs a confidential client".into()));
     }
     let granted = grant_scopes(params.get("scope"), client)?;
-    let aud = select_audience(params.get("resource"), params.get("audience"), issuer.audiences(), issuer.default_audience())?;
+    let (resource, audience) = (params.get("resource"), params.get("audience"));
+    let aud = match granted.iter().any(|s| s == scopes::ADMIN) {
+        // Tessera's own API: the issuer is the only audience.
+        true => select_audience(resource, audience, &[issuer.issuer().to_string()], issuer.issuer())?,
+        false => select_audience(resource, audience, issuer.audiences(), issuer.default_audience())?,
+    };
     let scope = scopes::join(&granted);
     let id = client.client_id.as_str();
     let (access_token, claims) = issuer.access_token(AccessGrant { sub: id, client_id: id, aud: &aud, scope: &scope, auth_time: None }, None)?;
@@ -37,4 +50,20 @@ pub fn exchange(issuer: &Issuer, client: &Client, params: &Params) -> Result<Tok
         refresh_token: None,
         id_token: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::clients::test_client;
+
+    #[test]
+    fn the_admin_scope_is_asked_for_alone_and_never_by_default() {
+        let mut c = test_client("c1", ClientType::Confidential, None, "active");
+        c.scopes = vec!["read:data".into(), "openid".into(), scopes::ADMIN.into()];
+        assert_eq!(grant_scopes(None, &c).unwrap(), ["read:data"]);
+        assert_eq!(grant_scopes(Some(scopes::ADMIN), &c).unwrap(), [scopes::ADMIN]);
+        assert!(matches!(grant_scopes(Some("read:data tessera:admin"), &c), Err(Error::InvalidScope(_))));
+        assert!(matches!(grant_scopes(Some("openid"), &c), Err(Error::InvalidScope(m)) if m.contains("needs a user")));
+    }
 }

@@ -66,7 +66,8 @@ pub enum Issued {
 
 pub async fn issue(s: Stores<'_>, issuer: &Issuer, i: Issue<'_>) -> Result<Issued> {
     let scope = crate::oauth::scopes::join(i.scopes);
-    let grant = AccessGrant { sub: i.user_id, client_id: &i.client.client_id, aud: issuer.default_audience(), scope: &scope, auth_time: Some(i.auth_time) };
+    let aud = crate::oauth::admin::audience_of(i.scopes, issuer.issuer(), issuer.default_audience());
+    let grant = AccessGrant { sub: i.user_id, client_id: &i.client.client_id, aud, scope: &scope, auth_time: Some(i.auth_time) };
     let preset = i.preset.map(|p| (p.jti.as_str(), p.iat));
     let (access_token, claims) = issuer.access_token(grant, preset)?;
     let refresh_value = crate::crypto::random_token(32);
