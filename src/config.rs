@@ -54,6 +54,9 @@ pub struct Config {
     pub rate: crate::rate_limit::Policy,
     /// Algorithm of access tokens (`TESSERA_SIGNING_ALG`: RS256, ES256 or EdDSA).
     pub signing_alg: crate::keys::Alg,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` say who the client is
+    /// (`TESSERA_TRUSTED_PROXIES`, CIDR list; empty: the TCP peer is the client).
+    pub trusted_proxies: Vec<crate::net::Cidr>,
 }
 
 /// Read a setting, or its `_FILE` twin.
@@ -186,6 +189,10 @@ impl Config {
                 Some(a) => crate::keys::Alg::parse(&a)
                     .ok_or_else(|| Error::Config(format!("TESSERA_SIGNING_ALG must be RS256, ES256 or EdDSA, not {a:?}")))?,
             },
+            trusted_proxies: match var("TESSERA_TRUSTED_PROXIES") {
+                None => Vec::new(),
+                Some(list) => crate::net::Cidr::parse_list(&list).map_err(|e| Error::Config(format!("TESSERA_TRUSTED_PROXIES: {e}")))?,
+            },
         };
         cfg.validate()?;
         Ok(cfg)
@@ -216,6 +223,7 @@ impl Config {
             max_body_bytes: 16 * 1024,
             rate: crate::rate_limit::Policy::default(),
             signing_alg: crate::keys::Alg::RS256,
+            trusted_proxies: Vec::new(),
         }
     }
 

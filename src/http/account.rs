@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::extract::{AccountApi, AnyUser, CsrfForm, PageUser};
+use super::extract::{client_ip, AccountApi, AnyUser, CsrfForm, PageUser};
 use super::pages::{redirect, render, unavailable, when};
 use crate::app::Tessera;
 use crate::error::Error;
@@ -29,14 +29,10 @@ pub async fn page(t: web::Data<Tessera>, p: PageUser<AnyUser>, req: HttpRequest)
     render(StatusCode::OK, "account.html", json!({"user": p.user, "csrf": p.session.csrf, "apps": apps, "notice": notice}))
 }
 
-fn ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
-}
-
 /// `POST /account/grants/{client_id}/revoke` from the page (form CSRF token).
 pub async fn revoke_form(t: web::Data<Tessera>, _f: CsrfForm, p: PageUser<AnyUser>, path: web::Path<String>, req: HttpRequest) -> HttpResponse {
     let uid = p.user.user_id.as_str();
-    match consents::revoke(&t.db, t.store.as_ref(), uid, &path, Some(uid), ip(&req).as_deref()).await {
+    match consents::revoke(&t.db, t.store.as_ref(), uid, &path, Some(uid), client_ip(&req, &t.cfg.trusted_proxies).as_deref()).await {
         Ok(_) | Err(Error::NotFound(_)) => redirect(StatusCode::SEE_OTHER, "/account?revoked=1"),
         Err(e) => unavailable(e, "revoking a consent", "Nothing was changed. Try again."),
     }
@@ -61,7 +57,7 @@ pub async fn api_revoke(t: web::Data<Tessera>, p: PageUser<AccountApi>, path: we
         return api_error(StatusCode::FORBIDDEN, "csrf", "missing or wrong X-CSRF-Token");
     }
     let uid = p.user.user_id.as_str();
-    match consents::revoke(&t.db, t.store.as_ref(), uid, &path, Some(uid), ip(&req).as_deref()).await {
+    match consents::revoke(&t.db, t.store.as_ref(), uid, &path, Some(uid), client_ip(&req, &t.cfg.trusted_proxies).as_deref()).await {
         Ok(n) => HttpResponse::Ok().json(json!({"revoked": path.as_str(), "tokens_revoked": n})),
         Err(Error::NotFound(_)) => api_error(StatusCode::NOT_FOUND, "not_found", "no such grant"),
         Err(_) => api_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "nothing changed; retry later"),

@@ -5,17 +5,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::extract::CsrfForm;
+use super::extract::{client_ip, CsrfForm};
 use super::pages::{self, current_user, error_page, redirect, render, session, session_cookie, unavailable};
 use crate::app::Tessera;
 use crate::oauth::authorize::{self, AuthorizeRequest, Refusal, Step};
 use crate::oauth::params::Params;
 use crate::registry::users::{self, Login, User};
 use crate::session::Session;
-
-fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
-}
 
 /// Validate the authorization request in `query`; `Err` is the response to send.
 async fn validated(t: &Tessera, query: &str) -> Result<AuthorizeRequest, HttpResponse> {
@@ -69,7 +65,7 @@ async fn code_redirect(t: &Tessera, req: &HttpRequest, areq: &AuthorizeRequest, 
     let code_ttl = t.cfg.code_ttl.as_secs() as i64;
     match authorize::issue_code(t.store.as_ref(), &t.cfg.issuer, code_ttl, areq, user_id, auth_time).await {
         Ok(url) => {
-            log::info!("code issued to client {} for user {user_id} from {:?}", areq.client.client_id, client_ip(req));
+            log::info!("code issued to client {} for user {user_id} from {:?}", areq.client.client_id, client_ip(req, &t.cfg.trusted_proxies));
             redirect(status, &url)
         }
         Err(e) => {
@@ -141,7 +137,7 @@ pub async fn login_form(t: web::Data<Tessera>, req: HttpRequest) -> HttpResponse
 pub async fn login(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> HttpResponse {
     let authz = f.get("authz");
     let username = f.get("username").trim().to_lowercase();
-    let ip = client_ip(&req);
+    let ip = client_ip(&req, &t.cfg.trusted_proxies);
     let outcome = match users::authenticate(&t.db, t.store.as_ref(), &username, f.get("password"), ip.as_deref()).await {
         Ok(o) => o,
         Err(e) => return unavailable(e, "login", "The service is unavailable."),
@@ -192,7 +188,7 @@ pub async fn consent(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> Ht
     if f.get("decision") != "allow" {
         return deny("access_denied");
     }
-    let ip = client_ip(&req);
+    let ip = client_ip(&req, &t.cfg.trusted_proxies);
     if let Err(e) = crate::registry::consents::consent(&t.db, &user.user_id, &areq.client.client_id, &areq.scopes, ip.as_deref()).await {
         log::error!("recording consent: {e}");
         return deny("temporarily_unavailable");

@@ -38,6 +38,14 @@ fn tessera(req: &HttpRequest) -> Result<web::Data<Tessera>, Error> {
     req.app_data::<web::Data<Tessera>>().cloned().ok_or_else(|| Error::Config("no provider mounted".into()))
 }
 
+/// The client's address: the TCP peer, or behind a trusted proxy the
+/// address it recorded (`crate::net`).
+pub fn client_ip(req: &HttpRequest, trusted: &[crate::net::Cidr]) -> Option<String> {
+    let peer = req.peer_addr()?.ip();
+    let text = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    Some(crate::net::client_addr(peer, text("forwarded"), text("x-forwarded-for"), trusted).to_string())
+}
+
 /// The `Authorization` header as text, if any.
 pub fn authorization(req: &HttpRequest) -> Option<&str> {
     req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())

@@ -9,9 +9,17 @@ use crate::support::{app, browser, count_where, hidden, legacy_client, start, us
 both_backends!(failed_logins_lock_one_account_and_success_resets, concurrent_guesses_are_bounded_by_the_lock);
 
 async fn attempt(s: &TestServer, b: &reqwest::Client, authorize_url: &str, username: &str, password: &str) -> (u16, String) {
+    attempt_via(s, b, authorize_url, username, password, None).await
+}
+
+/// An attempt whose request carries `X-Forwarded-For: forwarded_for`, as a proxy would add.
+async fn attempt_via(s: &TestServer, b: &reqwest::Client, authorize_url: &str, username: &str, password: &str, forwarded_for: Option<&str>) -> (u16, String) {
     let html = b.get(authorize_url).send().await.unwrap().text().await.unwrap();
-    let r = b
-        .post(s.url("/login"))
+    let mut post = b.post(s.url("/login"));
+    if let Some(x) = forwarded_for {
+        post = post.header("x-forwarded-for", x);
+    }
+    let r = post
         .form(&[("csrf", hidden(&html, "csrf")), ("authz", hidden(&html, "authz")), ("username", username.into()), ("password", password.into())])
         .send()
         .await
@@ -95,12 +103,37 @@ async fn one_address_is_throttled_across_usernames() {
     let (client, _) = app(&s.db, "public", "openid read:data").await;
     let url = s.authorize_url(&client, "read:data", &[]);
     let br = browser();
-    // 20 failures spread over 10 usernames (2 each: no account lock)
+    // 20 failures spread over 10 usernames (2 each: no account lock); the
+    // forwarding headers a sender writes itself change nothing without
+    // trusted proxies
     for i in 0..20 {
-        assert_eq!(attempt(&s, &br, &url, &format!("user{}", i % 10), "nope nope").await.0, 401);
+        let forged = format!("198.51.100.{i}");
+        assert_eq!(attempt_via(&s, &br, &url, &format!("user{}", i % 10), "nope nope", Some(&forged)).await.0, 401);
     }
-    let (status, html) = attempt(&s, &br, &url, "someone-new", "nope nope").await;
+    let (status, html) = attempt_via(&s, &br, &url, "someone-new", "nope nope", Some("203.0.113.99")).await;
     assert_eq!(status, 429, "{html}");
+}
+
+/// Behind a trusted proxy, the throttle keys on the address the proxy
+/// recorded: one client's failures do not lock out everyone else who comes
+/// through the same proxy, and the audit trail names the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
+    let tdb = crate::support::TestDb::new(Backend::PostgresRedis).await;
+    let s = crate::support::start_with(tdb, |c| c.trusted_proxies = tessera::net::Cidr::parse_list("127.0.0.1/32").unwrap()).await;
+    user(&s.db, "victim", "user").await;
+    let (client, _) = app(&s.db, "public", "openid read:data").await;
+    let url = s.authorize_url(&client, "read:data", &[]);
+    let br = browser();
+    for i in 0..20 {
+        let hops = "6.6.6.6, 198.51.100.1"; // the leftmost hop is the attacker's own forgery
+        assert_eq!(attempt_via(&s, &br, &url, &format!("user{}", i % 10), "nope nope", Some(hops)).await.0, 401);
+    }
+    assert_eq!(attempt_via(&s, &br, &url, "another", "nope nope", Some("7.7.7.7, 198.51.100.1")).await.0, 429, "that client is throttled");
+    let (status, html) = attempt_via(&s, &browser(), &url, "victim", PASSWORD, Some("198.51.100.2")).await;
+    assert_eq!(status, 200, "another client behind the same proxy signs in: {html}");
+    let from_client = count_where(&s.db, "audit_events", "event = 'login.failed' AND ip = '198.51.100.1'").await;
+    assert_eq!(from_client, 20, "the audit trail records the client's address");
 }
 
 /// Forty wrong passwords at once — from one session, from fresh sessions,
