@@ -7,7 +7,8 @@
 //! * `rt:{sha256}` — hash {family, client, user, data, exp, jti, jexp, used}.
 //! * `fam:{family}` — set of the refresh-token hashes of one family;
 //!   `famrev:{family}` marks it revoked.
-//! * `uc:{user}|{client}` — set of the families of one user at one client.
+//! * `uc:{user}|{client}` — set of the families of one user at one client,
+//!   kept as long as the longest of them (every rotation extends it).
 //!
 //! Every decision that reads then writes is one Lua script, so it is atomic
 //! however many instances race (Keycloak's refresh-reuse race was a
@@ -70,6 +71,14 @@ local keep = tonumber(ARGV[7]) + tonumber(ARGV[11])
 redis.call('EXPIREAT', KEYS[2], keep)
 redis.call('SADD', p .. 'fam:' .. fam, ARGV[10])
 redis.call('EXPIREAT', p .. 'fam:' .. fam, keep)
+-- The user's index at this client lives as long as its longest family, so
+-- that revoking the user's access still finds a family that has been
+-- rotated for longer than the refresh lifetime.
+local uc = p .. 'uc:' .. ARGV[5] .. '|' .. ARGV[4]
+redis.call('SADD', uc, fam)
+if redis.call('EXPIREAT', uc, keep, 'GT') == 0 and redis.call('TTL', uc) == -1 then
+  redis.call('EXPIREAT', uc, keep)
+end
 return 'rotated'
 "#;
 
@@ -298,9 +307,14 @@ impl TokenStore for RedisStore {
             .sadd(&fam, &rec.token_hash)
             .expire_at(&fam, keep)
             .sadd(&uc, &rec.family_id)
-            .expire_at(&uc, keep)
             .query_async(&mut con)
             .await?;
+        // Never shorten the index of the user's other families (GT), and give
+        // a new index its first expiry.
+        let extended: i64 = redis::cmd("EXPIREAT").arg(&uc).arg(keep).arg("GT").query_async(&mut con).await?;
+        if extended == 0 {
+            let _: bool = redis::cmd("EXPIREAT").arg(&uc).arg(keep).arg("NX").query_async(&mut con).await?;
+        }
         Ok(())
     }
 

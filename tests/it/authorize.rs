@@ -14,7 +14,28 @@ both_backends!(
     code_refusals_and_replay,
     parallel_refreshes_have_exactly_one_winner,
     login_and_consent_protections,
+    a_family_dies_with_the_consent_it_came_from,
 );
+
+/// A refresh family is bound to the consent it came from. If a revocation
+/// misses a family (an index that expired, a code exchange racing the
+/// revocation), the family still dies with its consent: consenting again
+/// later makes a new consent and revives nothing.
+async fn a_family_dies_with_the_consent_it_came_from(b: Backend) {
+    let s = start(b).await;
+    user(&s.db, "alice", "user").await;
+    let (client, _) = app(&s.db, "public", "openid read:data").await;
+    let old = s.tokens_for(&client, "alice", "read:data").await["refresh_token"].as_str().unwrap().to_string();
+    // the consent goes without its tokens (what a missed revocation leaves behind)
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entity::grants::Entity::delete_many().filter(entity::grants::Column::ClientId.eq(client.as_str())).exec(&s.db).await.unwrap();
+    // the user consents again, on a new phone
+    let fresh = s.tokens_for(&client, "alice", "read:data").await["refresh_token"].as_str().unwrap().to_string();
+    let r = s.refresh(&client, &old).await;
+    assert_eq!(error_of(r).await, (400, "invalid_grant".into()), "the old family is not revived");
+    let r = s.refresh(&client, &fresh).await;
+    assert_eq!(r.status(), 200, "the new consent's family works");
+}
 
 fn decode_payload(jwt: &str) -> serde_json::Value {
     let p = jwt.split('.').nth(1).unwrap();

@@ -227,3 +227,35 @@ async fn revoking_one_user_at_one_client_touches_nothing_else(b: Backend) {
     assert_eq!(s.get_refresh(&other_user.token_hash, now()).await.unwrap(), RefreshState::Invalid);
     assert!(matches!(s.get_refresh(&other_client.token_hash, now()).await.unwrap(), RefreshState::Active(_)));
 }
+
+/// Redis: the index of a user's families at a client lives as long as its
+/// longest family. A family rotated past its first token's lifetime must
+/// still be found when the user's access is revoked (the index used to
+/// expire with the family's first token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_family_index_outlives_every_rotation() {
+    let (s, tdb) = store(Backend::PostgresRedis).await;
+    let (user, client) = (new_jti(), new_jti());
+    let fam = new_jti();
+    let first = RefreshRecord { expires_at: now() + 60, ..record(&fam, &user, &client) };
+    s.put_refresh(&first).await.unwrap();
+    let index = format!("{}uc:{user}|{client}", tdb.prefix);
+    let redis = redis::Client::open(tdb.redis_url.as_deref().unwrap()).unwrap();
+    let mut con = redis.get_multiplexed_async_connection().await.unwrap();
+    let ttl = |con: &mut redis::aio::MultiplexedConnection| {
+        let mut con = con.clone();
+        let index = index.clone();
+        async move { redis::cmd("TTL").arg(&index).query_async::<i64>(&mut con).await.unwrap() }
+    };
+    let before = ttl(&mut con).await;
+    assert!((1..=60 + tessera::store::REPLAY_MEMORY_SECS).contains(&before), "{before}");
+    let later = RefreshRecord { expires_at: now() + 86_400, ..record(&fam, &user, &client) };
+    assert_eq!(s.rotate_refresh(&first.token_hash, &later, now()).await.unwrap(), Rotation::Rotated);
+    assert!(ttl(&mut con).await > 86_000, "the rotation extended the index");
+    // a shorter family of the same pair does not shorten it
+    let short = RefreshRecord { expires_at: now() + 60, ..record(&new_jti(), &user, &client) };
+    s.put_refresh(&short).await.unwrap();
+    assert!(ttl(&mut con).await > 86_000);
+    assert_eq!(s.revoke_user_client(&user, &client, now()).await.unwrap(), 3, "every token of both families");
+    assert_eq!(read(&s, &later.token_hash, now()).await, RefreshState::Invalid);
+}

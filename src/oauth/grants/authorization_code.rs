@@ -61,9 +61,9 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
         serde_json::from_str(&data).map_err(|_| Error::invalid_grant("the code is invalid or expired"))?;
     check(&data, client, params)?;
     // The user may have revoked the app between consent and exchange.
-    if crate::registry::consents::find(s.db, &data.user_id, &client.client_id).await?.is_none() {
+    let Some(consent) = crate::registry::consents::find(s.db, &data.user_id, &client.client_id).await? else {
         return Err(Error::invalid_grant("the grant was revoked"));
-    }
+    };
     let issued = issue(
         s,
         issuer,
@@ -72,6 +72,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
             user_id: &data.user_id,
             scopes: &data.scopes,
             family_scope: crate::oauth::scopes::join(&data.scopes),
+            grant_id: Some(&consent.grant_id),
             auth_time: data.auth_time,
             nonce: data.nonce.as_deref(),
             rotate_from: None,

@@ -26,7 +26,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
         }
     };
     // Using the password grant is the user's consent to this client.
-    crate::registry::consents::consent(s.db, &user.user_id, &client.client_id, &granted, None).await?;
+    let consent = crate::registry::consents::consent(s.db, &user.user_id, &client.client_id, &granted, None).await?;
     let now = crate::db::now();
     let issued = issue(
         s,
@@ -36,6 +36,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
             user_id: &user.user_id,
             scopes: &granted,
             family_scope: crate::oauth::scopes::join(&granted),
+            grant_id: Some(&consent.grant_id),
             auth_time: now,
             nonce: None,
             rotate_from: None,

@@ -61,7 +61,10 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
     };
     let family: FamilyData =
         serde_json::from_str(&rec.data).map_err(|_| Error::invalid_grant("the refresh token is invalid"))?;
-    let Some(grant) = crate::registry::consents::find(s.db, &rec.user_id, &client.client_id).await? else {
+    // The consent the family came from must still stand: a consent given
+    // again after a revocation is another one, and revives nothing.
+    let grant = crate::registry::consents::find(s.db, &rec.user_id, &client.client_id).await?;
+    let Some(grant) = grant.filter(|g| family.grant_id.as_ref().is_none_or(|id| *id == g.grant_id)) else {
         s.store.revoke_family(&rec.family_id, now).await?;
         return Err(Error::invalid_grant("the user revoked this app's access"));
     };
@@ -75,6 +78,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
             user_id: &rec.user_id,
             scopes: &scopes,
             family_scope: family.scope.clone(),
+            grant_id: family.grant_id.as_deref(),
             auth_time: family.auth_time,
             nonce: None,
             rotate_from: Some((&rec.family_id, &hash)),

@@ -19,6 +19,11 @@ pub struct FamilyData {
     /// The scopes originally granted: a refresh may narrow, never widen.
     pub scope: String,
     pub auth_time: i64,
+    /// The consent the family came from: a refresh is refused once that
+    /// consent is gone, even if the user consents again later (a new
+    /// consent has a new id). Absent from families written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
 }
 
 /// Tokens to issue for a user.
@@ -29,6 +34,8 @@ pub struct Issue<'a> {
     pub scopes: &'a [String],
     /// Scopes of the family (the original grant).
     pub family_scope: String,
+    /// The consent it comes from (`None` only for families written before consents were bound).
+    pub grant_id: Option<&'a str>,
     pub auth_time: i64,
     pub nonce: Option<&'a str>,
     /// `Some` when rotating: the family and the token being replaced.
@@ -72,7 +79,8 @@ pub async fn issue(s: Stores<'_>, issuer: &Issuer, i: Issue<'_>) -> Result<Issue
     let (access_token, claims) = issuer.access_token(grant, preset)?;
     let refresh_value = crate::crypto::random_token(32);
     let now = crate::db::now();
-    let data = serde_json::to_string(&FamilyData { scope: i.family_scope.clone(), auth_time: i.auth_time })
+    let family = FamilyData { scope: i.family_scope.clone(), auth_time: i.auth_time, grant_id: i.grant_id.map(str::to_string) };
+    let data = serde_json::to_string(&family)
         .map_err(|e| Error::invalid_request(e.to_string()))?;
     let rec = RefreshRecord {
         token_hash: crate::crypto::digest(&refresh_value),
