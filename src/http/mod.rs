@@ -105,13 +105,20 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
     }
 }
 
-/// Headers every response carries unless a handler set its own.
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// Headers every response carries unless a handler set its own; with an
+/// https issuer, `Strict-Transport-Security` too (a year; browsers then
+/// refuse plain http to this host, so an attacker on the path cannot strip
+/// TLS from the login page).
+pub fn security_headers(https: bool) -> DefaultHeaders {
+    let h = DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))
-        .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
+        .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"));
+    match https {
+        true => h.add(("Strict-Transport-Security", "max-age=31536000")),
+        false => h,
+    }
 }
 
 /// `GET /metrics`: Prometheus text format. Expose it to your scraper only
@@ -148,6 +155,7 @@ pub fn server(
     workers: Option<usize>,
 ) -> std::io::Result<actix_web::dev::Server> {
     let metrics_addr = metrics.as_ref().map(|l| l.local_addr()).transpose()?;
+    let https = t.cfg.issuer.starts_with("https://");
     let mut s = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .wrap_fn(move |req, srv| {
@@ -170,7 +178,7 @@ pub fn server(
                     res.map(|r| r.map_into_boxed_body())
                 })
             })
-            .wrap(security_headers())
+            .wrap(security_headers(https))
             .configure(configure(t.clone()))
             .default_service(web::to(not_found))
     })

@@ -187,3 +187,8 @@ pub async fn open(redis_url: Option<&str>, prefix: &str, db: &sea_orm::DatabaseC
 /// How long a used code or refresh token is remembered after it expires, so
 /// that a late replay is still recognised as one.
 pub const REPLAY_MEMORY_SECS: i64 = 600;
+
+/// How long a denylisted access token stays denylisted after its `exp`: a
+/// resource server or instance whose clock runs behind still takes the
+/// token for unexpired for a while, and must still hear it is revoked.
+pub const DENY_MARGIN_SECS: i64 = 300;

@@ -1,7 +1,7 @@
 //! The Redis token store (`REDIS_URL`), shared by every instance.
 //!
 //! Keys (all under `tessera:`):
-//! * `deny:{jti}` — a revoked access token, expiring with the token (`EXAT`).
+//! * `deny:{jti}` — a revoked access token, expiring `DENY_MARGIN_SECS` after the token.
 //! * `code:{sha256}` — hash {data, exp, used, issued}, kept a while after
 //!   expiry so that a replay is still recognised.
 //! * `rt:{sha256}` — hash {family, client, user, data, exp, jti, jexp, used}.
@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
-use super::{CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, REPLAY_MEMORY_SECS};
+use super::{CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, DENY_MARGIN_SECS, REPLAY_MEMORY_SECS};
 
 /// The default key prefix (`TESSERA_REDIS_PREFIX`); deployments sharing one Redis pick their own.
 pub const DEFAULT_PREFIX: &str = "tessera:";
@@ -35,14 +35,19 @@ local function revoke(p, fam, now)
   local n = 0
   for _, h in ipairs(redis.call('SMEMBERS', famkey)) do
     local v = redis.call('HMGET', p .. 'rt:' .. h, 'jti', 'jexp')
-    if v[1] and tonumber(v[2]) > now then
-      redis.call('SET', p .. 'deny:' .. v[1], '1', 'EXAT', v[2])
+    if v[1] and tonumber(v[2]) + DENY_MARGIN > now then
+      redis.call('SET', p .. 'deny:' .. v[1], '1', 'EXAT', tonumber(v[2]) + DENY_MARGIN)
     end
     n = n + 1
   end
   return n
 end
 "#;
+
+/// [`REVOKE_FN`] with the denylist's clock-skew margin.
+fn revoke_fn() -> String {
+    format!("local DENY_MARGIN = {DENY_MARGIN_SECS}\n{REVOKE_FN}")
+}
 
 const REDEEM_CODE: &str = r#"
 local used = redis.call('HGET', KEYS[1], 'used')
@@ -138,9 +143,9 @@ impl RedisStore {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             prefix: prefix.to_string(),
             redeem_code: Script::new(REDEEM_CODE),
-            rotate: Script::new(&format!("{REVOKE_FN}{ROTATE}")),
-            revoke_family: Script::new(&format!("{REVOKE_FN}{REVOKE_FAMILY}")),
-            revoke_user_client: Script::new(&format!("{REVOKE_FN}{REVOKE_USER_CLIENT}")),
+            rotate: Script::new(&format!("{}{ROTATE}", revoke_fn())),
+            revoke_family: Script::new(&format!("{}{REVOKE_FAMILY}", revoke_fn())),
+            revoke_user_client: Script::new(&format!("{}{REVOKE_USER_CLIENT}", revoke_fn())),
         })
     }
 }
@@ -246,7 +251,8 @@ impl TokenStore for RedisStore {
 
     async fn deny(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
         let mut con = self.con.clone();
-        let _: () = redis::cmd("SET").arg(self.key("deny", jti)).arg(1).arg("EXAT").arg(expires_at).query_async(&mut con).await?;
+        let until = expires_at + DENY_MARGIN_SECS;
+        let _: () = redis::cmd("SET").arg(self.key("deny", jti)).arg(1).arg("EXAT").arg(until).query_async(&mut con).await?;
         Ok(())
     }
 

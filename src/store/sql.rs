@@ -11,7 +11,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::{CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, REPLAY_MEMORY_SECS};
+use super::{CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, DENY_MARGIN_SECS, REPLAY_MEMORY_SECS};
 
 pub struct SqlStore {
     db: DatabaseConnection,
@@ -52,14 +52,15 @@ fn to_record(m: refresh_tokens::Model) -> RefreshRecord {
 
 /// Denylist the live access tokens of the given refresh rows.
 async fn deny_rows<C: ConnectionTrait>(c: &C, rows: &[refresh_tokens::Model], now: i64) -> Result<(), StoreError> {
-    for r in rows.iter().filter(|r| r.access_exp > now) {
+    for r in rows.iter().filter(|r| r.access_exp + DENY_MARGIN_SECS > now) {
         deny_on(c, &r.access_jti, r.access_exp).await?;
     }
     Ok(())
 }
 
+/// Denylist `jti` until its token's `expires_at`, plus the clock-skew margin.
 async fn deny_on<C: ConnectionTrait>(c: &C, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-    let am = denylist::ActiveModel { jti: Set(jti.to_string()), expires_at: Set(expires_at) };
+    let am = denylist::ActiveModel { jti: Set(jti.to_string()), expires_at: Set(expires_at + DENY_MARGIN_SECS) };
     denylist::Entity::insert(am)
         .on_conflict(OnConflict::column(denylist::Column::Jti).do_nothing().to_owned())
         .do_nothing()

@@ -1,7 +1,7 @@
 //! The HTTP edge as a client meets it: every `GET` resource answers `HEAD`,
 //! a known path called with a method it does not take is 405 with `Allow`,
 //! an unknown path is 404.
-use crate::support::{start, Backend};
+use crate::support::{start, start_with, Backend, TestDb};
 
 /// Every `GET` resource Tessera serves, as a client may call it.
 const GET_PATHS: &[&str] = &[
@@ -68,4 +68,18 @@ async fn a_wrong_method_is_405_with_allow() {
     let r = s.http.get(s.url("/no/such/thing")).send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert!(r.headers().get("allow").is_none());
+}
+
+/// `Strict-Transport-Security` on every response when the issuer is https
+/// (the TLS terminator in front forwards plain http), never otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hsts_only_with_an_https_issuer() {
+    let https = start_with(TestDb::new(Backend::Embedded).await, |c| c.issuer = c.issuer.replace("http://", "https://")).await;
+    for path in ["/healthz", "/.well-known/jwks.json", "/login", "/token", "/no/such/thing"] {
+        let r = https.http.get(https.url(path)).send().await.unwrap();
+        assert_eq!(r.headers().get("strict-transport-security").map(|v| v.to_str().unwrap()), Some("max-age=31536000"), "{path}");
+    }
+    let plain = start(Backend::Embedded).await;
+    let r = plain.http.get(plain.url("/healthz")).send().await.unwrap();
+    assert!(r.headers().get("strict-transport-security").is_none());
 }

@@ -80,6 +80,14 @@ async fn denylist_contract(b: Backend) {
     assert!(s.is_denied(&jti).await.unwrap());
     s.deny(&jti, now() + 60).await.unwrap(); // idempotent
     assert!(!s.is_denied(&new_jti()).await.unwrap());
+    // a token that expired a moment ago stays denylisted for a clock-skew
+    // margin, also through a purge; one long expired is not kept
+    let (recent, ancient) = (new_jti(), new_jti());
+    s.deny(&recent, now() - 10).await.unwrap();
+    s.deny(&ancient, now() - tessera::store::DENY_MARGIN_SECS - 10).await.unwrap();
+    s.purge_expired(now()).await.unwrap();
+    assert!(s.is_denied(&recent).await.unwrap(), "within the margin");
+    assert!(!s.is_denied(&ancient).await.unwrap(), "past the margin");
 }
 
 async fn codes_are_single_use_and_replays_are_recognised(b: Backend) {
