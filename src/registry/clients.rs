@@ -290,9 +290,22 @@ pub async fn rotate_secret(db: &DatabaseConnection, store: &dyn TokenStore, clie
     Ok(Created { client: get(db, client_id).await?, client_secret: Some(secret) })
 }
 
-/// Delete a client and its users' grants. Its live tokens are left to the
-/// caller (`grants::revoke_client`) so that refresh families die with it.
+/// Delete a client with its users' consents. Tokens first: every refresh
+/// family of every user of the client is revoked and their live access
+/// tokens denylisted, so that nothing issued to it outlives it (if the
+/// store is down, nothing is deleted and the caller can retry).
 pub async fn delete(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, actor: Option<&str>) -> Result<()> {
+    get(db, client_id).await?;
+    let users: Vec<String> = entity::grants::Entity::find()
+        .filter(entity::grants::Column::ClientId.eq(client_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|g| g.user_id)
+        .collect();
+    for user in &users {
+        store.revoke_user_client(user, client_id, now()).await?;
+    }
     let txn = db.begin().await?;
     let res = clients::Entity::delete_by_id(client_id.to_string()).exec(&txn).await?;
     if res.rows_affected == 0 {

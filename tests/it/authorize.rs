@@ -15,7 +15,26 @@ both_backends!(
     parallel_refreshes_have_exactly_one_winner,
     login_and_consent_protections,
     a_family_dies_with_the_consent_it_came_from,
+    deleting_a_client_revokes_what_it_was_issued,
 );
+
+/// Deleting a client revokes its users' refresh families and denylists
+/// their live access tokens, in the store (not only through the client's
+/// absence).
+async fn deleting_a_client_revokes_what_it_was_issued(b: Backend) {
+    let s = start(b).await;
+    user(&s.db, "alice", "user").await;
+    let (client, _) = app(&s.db, "public", "openid read:data").await;
+    let tok = s.tokens_for(&client, "alice", "read:data").await;
+    let (access, refresh) = (tok["access_token"].as_str().unwrap(), tok["refresh_token"].as_str().unwrap());
+    let jti = decode_payload(access)["jti"].as_str().unwrap().to_string();
+    let store = s.tdb.store().await;
+    let hash = tessera::crypto::digest(refresh);
+    assert!(matches!(store.get_refresh(&hash, tessera::db::now()).await.unwrap(), tessera::store::RefreshState::Active(_)));
+    tessera::registry::clients::delete(&s.db, store.as_ref(), &client, Some("test")).await.unwrap();
+    assert_eq!(store.get_refresh(&hash, tessera::db::now()).await.unwrap(), tessera::store::RefreshState::Invalid);
+    assert!(store.is_denied(&jti).await.unwrap(), "its live access token is denylisted");
+}
 
 /// A refresh family is bound to the consent it came from. If a revocation
 /// misses a family (an index that expired, a code exchange racing the
