@@ -184,13 +184,27 @@ pub async fn update(
     actor: Option<&str>,
 ) -> Result<Client> {
     crate::registry::catalogue::require_known(db, &scopes).await?;
+    let txn = db.begin().await?;
     clients::Entity::update_many()
         .col_expr(clients::Column::RedirectUris, Expr::value(join_list(&redirect_uris)))
         .col_expr(clients::Column::Scopes, Expr::value(join_list(&scopes)))
         .col_expr(clients::Column::UpdatedAt, Expr::value(now()))
         .filter(clients::Column::ClientId.eq(client_id))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    // Users' consents shrink with the client: a scope it may no longer ask
+    // for is no longer granted (and refreshes stop carrying it).
+    for g in entity::grants::Entity::find().filter(entity::grants::Column::ClientId.eq(client_id)).all(&txn).await? {
+        let kept: Vec<String> = split_list(&g.scopes).into_iter().filter(|s| scopes.contains(s)).collect();
+        if kept.len() != split_list(&g.scopes).len() {
+            entity::grants::Entity::update_many()
+                .col_expr(entity::grants::Column::Scopes, Expr::value(join_list(&kept)))
+                .filter(entity::grants::Column::GrantId.eq(g.grant_id.as_str()))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    txn.commit().await?;
     store.bump_clients_epoch().await?;
     audit::record(
         db,

@@ -16,7 +16,27 @@ both_backends!(
     login_and_consent_protections,
     a_family_dies_with_the_consent_it_came_from,
     deleting_a_client_revokes_what_it_was_issued,
+    refresh_follows_the_clients_registered_scopes,
 );
+
+/// When an app's registered scopes shrink, its users' consents shrink with
+/// them, and refreshes of existing families stop carrying what was removed.
+async fn refresh_follows_the_clients_registered_scopes(b: Backend) {
+    let s = start(b).await;
+    let alice = user(&s.db, "alice", "user").await;
+    let (client, _) = app(&s.db, "public", "openid read:data write:data").await;
+    let tok = s.tokens_for(&client, "alice", "read:data write:data").await;
+    assert_eq!(tok["scope"], "read:data write:data");
+    let store = s.tdb.store().await;
+    let scopes = vec!["openid".to_string(), "read:data".to_string()];
+    tessera::oauth::registration::update(&s.db, store.as_ref(), &client, vec![REDIRECT.into()], scopes, Some("admin")).await.unwrap();
+    let consent = tessera::registry::consents::find(&s.db, &alice, &client).await.unwrap().unwrap();
+    assert_eq!(consent.scopes, ["read:data"], "the consent shrank with the client");
+    let r = s.refresh(&client, tok["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["scope"], "read:data", "write:data is no longer issued");
+}
 
 /// Deleting a client revokes its users' refresh families and denylists
 /// their live access tokens, in the store (not only through the client's

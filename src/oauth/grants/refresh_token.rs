@@ -12,9 +12,10 @@ use crate::registry::clients::Client;
 use crate::store::RefreshState;
 
 /// The scopes of a refreshed access token: the requested subset of the
-/// family's scopes and of what the user still grants (pure rule).
-pub fn refreshed_scopes(requested: Option<&str>, family: &[String], granted: &[String]) -> Result<Vec<String>> {
-    let base: Vec<String> = family.iter().filter(|s| granted.contains(s)).cloned().collect();
+/// family's scopes, of what the user still grants, and of what the client
+/// is still registered for (pure rule).
+pub fn refreshed_scopes(requested: Option<&str>, family: &[String], granted: &[String], registered: &[String]) -> Result<Vec<String>> {
+    let base: Vec<String> = family.iter().filter(|s| granted.contains(s) && registered.contains(s)).cloned().collect();
     match requested {
         None => Ok(base),
         Some(r) => {
@@ -69,7 +70,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
         return Err(Error::invalid_grant("the user revoked this app's access"));
     };
     let family_scopes = scopes::parse(&family.scope)?;
-    let scopes = refreshed_scopes(params.get("scope"), &family_scopes, &grant.scopes)?;
+    let scopes = refreshed_scopes(params.get("scope"), &family_scopes, &grant.scopes, &client.scopes)?;
     let issued = issue(
         s,
         issuer,
@@ -104,11 +105,14 @@ mod tests {
     #[test]
     fn narrow_never_widen() {
         let fam = v("openid read:data write:data");
-        assert_eq!(refreshed_scopes(None, &fam, &fam).unwrap(), fam);
-        assert_eq!(refreshed_scopes(Some("read:data"), &fam, &fam).unwrap(), v("read:data"));
-        assert!(matches!(refreshed_scopes(Some("read:billing"), &fam, &fam), Err(Error::InvalidScope(_))));
+        assert_eq!(refreshed_scopes(None, &fam, &fam, &fam).unwrap(), fam);
+        assert_eq!(refreshed_scopes(Some("read:data"), &fam, &fam, &fam).unwrap(), v("read:data"));
+        assert!(matches!(refreshed_scopes(Some("read:billing"), &fam, &fam, &fam), Err(Error::InvalidScope(_))));
         // a scope the user no longer grants is dropped
-        assert_eq!(refreshed_scopes(None, &fam, &v("openid read:data")).unwrap(), v("openid read:data"));
-        assert!(refreshed_scopes(Some("write:data"), &fam, &v("openid read:data")).is_err());
+        assert_eq!(refreshed_scopes(None, &fam, &v("openid read:data"), &fam).unwrap(), v("openid read:data"));
+        assert!(refreshed_scopes(Some("write:data"), &fam, &v("openid read:data"), &fam).is_err());
+        // so is a scope the client is no longer registered for
+        assert_eq!(refreshed_scopes(None, &fam, &fam, &v("openid write:data")).unwrap(), v("openid write:data"));
+        assert!(refreshed_scopes(Some("read:data"), &fam, &fam, &v("openid write:data")).is_err());
     }
 }
