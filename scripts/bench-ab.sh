@@ -24,7 +24,7 @@ install_missing "${need[@]}"
 
 bench_deployment
 NEW="$BIN"
-RS=$($BIN client create --name rs --grant-types client_credentials --scopes read:data --json)
+RS=$($BIN client create --name rs --grant-types client_credentials --scopes read:data --can-introspect --json)
 RS_ID=$(echo "$RS" | json_field client_id); RS_SECRET=$(echo "$RS" | json_field client_secret)
 post_lua "$WORK/cc.lua" "grant_type=client_credentials" "$CC_ID:$CC_SECRET"
 SERVE_PID=""

@@ -25,7 +25,7 @@ install_missing "${need[@]}"
 
 bench_deployment
 json() { json_field "$1"; }
-RS=$($BIN client create --name rs --grant-types client_credentials --scopes read:data --json)
+RS=$($BIN client create --name rs --grant-types client_credentials --scopes read:data --can-introspect --json)
 RS_ID=$(echo "$RS" | json client_id); RS_SECRET=$(echo "$RS" | json client_secret)
 
 serve_pinned "$WORK/tessera.log"

@@ -24,6 +24,8 @@ pub struct Model {
     pub secret_rotated_at: Option<i64>,
     /// Why an admin suspended the client; while set, only an admin lifts it.
     pub admin_hold: Option<String>,
+    /// May introspect tokens issued to other clients (a resource server).
+    pub can_introspect: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

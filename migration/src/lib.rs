@@ -5,6 +5,7 @@ mod m20261123_000001_init;
 mod m20261123_000002_usage_and_admin_scope;
 mod m20261123_000003_code_replayed;
 mod m20261202_000004_admin_hold;
+mod m20261202_000005_can_introspect;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![Box::new(m20261123_000001_init::Migration), Box::new(m20261123_000002_usage_and_admin_scope::Migration),
             Box::new(m20261123_000003_code_replayed::Migration),
             Box::new(m20261202_000004_admin_hold::Migration),
+            Box::new(m20261202_000005_can_introspect::Migration),
         ]
     }
 }

@@ -36,6 +36,9 @@ pub enum ClientCmd {
         /// requests per minute (overrides the tier)
         #[arg(long)]
         rate_limit: Option<i64>,
+        /// may introspect tokens issued to other clients (a resource server)
+        #[arg(long)]
+        can_introspect: bool,
     },
     /// List every client
     List,
@@ -73,7 +76,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
     let (db, store) = setup.db_and_store().await?;
     let store = store.as_ref();
     match cmd {
-        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, owner, tier, rate_limit } => {
+        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, owner, tier, rate_limit, can_introspect } => {
             let n = NewClient {
                 name,
                 description,
@@ -84,6 +87,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
                 owner_user_id: owner,
                 tier,
                 rate_limit,
+                can_introspect,
             };
             out.print(&registration::register(&db, n, ACTOR).await?, created)
         }

@@ -27,7 +27,7 @@ async fn console(t: &Tessera, p: &Console, notice: Option<String>) -> HttpRespon
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|c| json!({"client_id": c.client_id, "name": c.name, "status": c.status, "hold": c.admin_hold, "owner": owner(&c.owner_user_id)}))
+        .map(|c| json!({"client_id": c.client_id, "name": c.name, "status": c.status, "hold": c.admin_hold, "can_introspect": c.can_introspect, "owner": owner(&c.owner_user_id)}))
         .collect();
     let keys: Vec<_> = (t.keys.list().await.unwrap_or_default().into_iter())
         .map(|k| json!({"kid": k.kid, "alg": k.alg, "state": k.state, "created": when(Some(k.created_at)), "published": k.published}))
@@ -44,16 +44,21 @@ pub async fn index(t: web::Data<Tessera>, p: Console) -> HttpResponse {
     console(&t, &p, None).await
 }
 
-/// `POST /admin/clients/{id}/suspend|activate`: an admin's suspension
-/// (with the reason the form gives) that only an admin lifts.
+/// `POST /admin/clients/{id}/suspend|activate|allow-introspection|deny-introspection`:
+/// an admin's suspension (with the reason the form gives) only an admin
+/// lifts; whether the client may introspect other clients' tokens.
 pub async fn client_action(t: web::Data<Tessera>, p: Console, f: CsrfForm, path: web::Path<(String, String)>) -> HttpResponse {
     let (id, what) = path.into_inner();
-    let change = match what.as_str() {
-        "suspend" => StatusChange::Hold { reason: f.get("reason") },
-        "activate" => StatusChange::Release,
+    let (db, store, actor) = (&t.db, t.store.as_ref(), Some(p.user.user_id.as_str()));
+    let done = match what.as_str() {
+        "suspend" => clients::set_status(db, store, &id, StatusChange::Hold { reason: f.get("reason") }, actor).await,
+        "activate" => clients::set_status(db, store, &id, StatusChange::Release, actor).await,
+        "allow-introspection" => clients::set_introspection(db, store, &id, true, actor).await,
+        "deny-introspection" => clients::set_introspection(db, store, &id, false, actor).await,
         _ => return error_page(StatusCode::NOT_FOUND, "Not found", "No such action."),
     };
-    let notice = match clients::set_status(&t.db, t.store.as_ref(), &id, change, Some(&p.user.user_id)).await {
+    let notice = match done {
+        Ok(c) if what.ends_with("introspection") => format!("{} {} introspect other apps' tokens.", c.name, if c.can_introspect { "may" } else { "may not" }),
         Ok(c) => format!("{} is now {}.", c.name, c.status),
         Err(e) => e.to_string(),
     };
@@ -133,6 +138,8 @@ pub struct NewClientJson {
     owner: Option<String>,
     tier: Option<String>,
     rate_limit: Option<i64>,
+    #[serde(default)]
+    can_introspect: bool,
 }
 
 fn confidential() -> String {
@@ -151,6 +158,7 @@ impl From<NewClientJson> for NewClient {
             owner_user_id: j.owner,
             tier: j.tier,
             rate_limit: j.rate_limit,
+            can_introspect: j.can_introspect,
         }
     }
 }
@@ -170,8 +178,8 @@ pub struct ActionJson {
     reason: String,
 }
 
-/// `POST /admin/api/clients/{id}/suspend|activate|rotate-secret`; a
-/// suspension may say why (`{"reason": …}`), and only an admin lifts it.
+/// `POST /admin/api/clients/{id}/suspend|activate|rotate-secret|allow-introspection|deny-introspection`;
+/// a suspension may say why (`{"reason": …}`), and only an admin lifts it.
 pub async fn api_client_action(t: web::Data<Tessera>, b: Api, path: web::Path<(String, String)>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
     let (id, what) = path.into_inner();
     let j: ActionJson = optional_json(&t, &req, body).await?;
@@ -180,6 +188,8 @@ pub async fn api_client_action(t: web::Data<Tessera>, b: Api, path: web::Path<(S
         "suspend" => ok(&b, clients::set_status(db, store, &id, StatusChange::Hold { reason: &j.reason }, actor.as_deref()).await?),
         "activate" => ok(&b, clients::set_status(db, store, &id, StatusChange::Release, actor.as_deref()).await?),
         "rotate-secret" => ok(&b, clients::rotate_secret(db, store, &id, actor.as_deref()).await?),
+        "allow-introspection" => ok(&b, clients::set_introspection(db, store, &id, true, actor.as_deref()).await?),
+        "deny-introspection" => ok(&b, clients::set_introspection(db, store, &id, false, actor.as_deref()).await?),
         _ => return Err(Error::NotFound(format!("action {what}")).into()),
     })
 }

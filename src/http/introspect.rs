@@ -1,5 +1,6 @@
-//! `POST /introspect` (RFC 7662), for authenticated confidential clients
-//! (resource servers register as such).
+//! `POST /introspect` (RFC 7662), for authenticated confidential clients:
+//! about their own tokens, or any token with the introspection permission
+//! (`oauth::introspection::may_introspect`).
 use actix_web::{web, HttpResponse};
 
 use super::error::OAuthError;
@@ -35,7 +36,7 @@ impl Metered for Introspect {
 pub async fn introspect(t: web::Data<Tessera>, m: MeteredClient<Introspect>) -> Result<HttpResponse, OAuthError> {
     let token = m.params().require("token").map_err(|e| m.fail(e))?;
     let (verified, denied, epoch) = (m.pre.1.clone(), m.answer.denied, m.answer.epoch.clone());
-    let answer = introspection::introspect_verified(&t.gate, t.store.as_ref(), t.issuer.issuer(), token, verified, denied, epoch)
+    let answer = introspection::introspect_verified(&t.gate, t.store.as_ref(), t.issuer.issuer(), &m.client, token, verified, denied, epoch)
         .await
         .map_err(|e| m.fail(e))?;
     Ok(m.ok().json(answer))

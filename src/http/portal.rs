@@ -47,6 +47,7 @@ fn new_client(f: &CsrfForm, owner: &str) -> NewClient {
         owner_user_id: Some(owner.to_string()),
         tier: None,
         rate_limit: None,
+        can_introspect: false,
     }
 }
 

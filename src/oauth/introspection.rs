@@ -8,6 +8,7 @@ use super::grants::FamilyData;
 use super::tokens::AccessClaims;
 use crate::error::Result;
 use crate::keys::KeyRing;
+use crate::registry::clients::Client;
 use crate::store::{RefreshState, TokenStore};
 
 /// Why a token was not accepted (for logs and tests; the wire only says `active:false`).
@@ -131,13 +132,23 @@ impl Introspection {
     }
 }
 
-/// Introspect with the signature already checked and the denylist already
-/// asked (the introspection endpoint's one store round trip); `epoch`: the
-/// clients epoch of that round.
+/// Whether `caller` may learn about a token issued to `token_client`
+/// (RFC 7662 §4): its own tokens, or any with the introspection permission
+/// an admin gives resource servers. Anything else is `active: false`, the
+/// same answer as for a token that does not exist.
+pub fn may_introspect(caller: &Client, token_client: &str) -> bool {
+    caller.can_introspect || caller.client_id == token_client
+}
+
+/// Introspect for `caller`, with the signature already checked and the
+/// denylist already asked (the introspection endpoint's one store round
+/// trip); `epoch`: the clients epoch of that round.
+#[allow(clippy::too_many_arguments)]
 pub async fn introspect_verified(
     gate: &Gate,
     store: &dyn TokenStore,
     issuer: &str,
+    caller: &Client,
     token: &str,
     verified: std::result::Result<AccessClaims, Rejected>,
     denied: bool,
@@ -145,10 +156,10 @@ pub async fn introspect_verified(
 ) -> Result<Introspection> {
     let claims = match verified {
         Ok(c) => c,
-        Err(Rejected::Malformed) => return introspect_refresh(gate, store, issuer, token, epoch).await,
+        Err(Rejected::Malformed) => return introspect_refresh(gate, store, issuer, caller, token, epoch).await,
         Err(_) => return Ok(Introspection::inactive()),
     };
-    if denied {
+    if denied || !may_introspect(caller, &claims.client_id) {
         return Ok(Introspection::inactive());
     }
     match gate.client_at(&claims.client_id, epoch).await? {
@@ -159,13 +170,16 @@ pub async fn introspect_verified(
 
 /// Introspect an opaque refresh token: active while it is unused, unexpired,
 /// its family alive and its client active.
-async fn introspect_refresh(gate: &Gate, store: &dyn TokenStore, issuer: &str, token: &str, epoch: Option<String>) -> Result<Introspection> {
+async fn introspect_refresh(gate: &Gate, store: &dyn TokenStore, issuer: &str, caller: &Client, token: &str, epoch: Option<String>) -> Result<Introspection> {
     if token.len() > 256 {
         return Ok(Introspection::inactive());
     }
     let RefreshState::Active(r) = store.get_refresh(&crate::crypto::digest(token), crate::db::now()).await? else {
         return Ok(Introspection::inactive());
     };
+    if !may_introspect(caller, &r.client_id) {
+        return Ok(Introspection::inactive());
+    }
     if !gate.client_at(&r.client_id, epoch).await?.is_some_and(|c| c.is_active()) {
         return Ok(Introspection::inactive());
     }
@@ -174,4 +188,19 @@ async fn introspect_refresh(gate: &Gate, store: &dyn TokenStore, issuer: &str, t
         Err(_) => return Ok(Introspection::inactive()),
     };
     Ok(Introspection::refresh(r, family.scope, issuer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::clients::{test_client, ClientType};
+
+    #[test]
+    fn a_client_sees_its_own_tokens_a_resource_server_any() {
+        let mut c = test_client("c1", ClientType::Confidential, None, "active");
+        assert!(may_introspect(&c, "c1"));
+        assert!(!may_introspect(&c, "c2"));
+        c.can_introspect = true;
+        assert!(may_introspect(&c, "c2"));
+    }
 }

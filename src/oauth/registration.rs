@@ -55,6 +55,9 @@ pub fn validate(n: &NewClient) -> Result<ClientType> {
             return Err(Error::validation(format!("tier must be one of {}", clients::TIERS.join(", "))));
         }
     }
+    if n.can_introspect && ct == ClientType::Public {
+        return Err(Error::validation("only a confidential client (a resource server) can introspect"));
+    }
     if n.rate_limit.is_some_and(|l| l < 1) {
         return Err(Error::validation("rate limit must be at least 1 per minute"));
     }
@@ -87,6 +90,7 @@ pub async fn update(
         owner_user_id: c.owner_user_id.clone(),
         tier: Some(c.tier.clone()),
         rate_limit: c.rate_limit,
+        can_introspect: c.can_introspect,
     };
     validate(&n)?;
     clients::update(db, store, client_id, redirect_uris, scopes, actor).await

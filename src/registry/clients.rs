@@ -58,6 +58,8 @@ pub struct Client {
     pub updated_at: i64,
     /// Why an admin suspended the client; while set, only an admin lifts it.
     pub admin_hold: Option<String>,
+    /// May introspect tokens issued to other clients (a resource server).
+    pub can_introspect: bool,
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -79,6 +81,7 @@ impl TryFrom<clients::Model> for Client {
             created_at: m.created_at,
             updated_at: m.updated_at,
             admin_hold: m.admin_hold,
+            can_introspect: m.can_introspect,
         })
     }
 }
@@ -104,6 +107,8 @@ pub struct NewClient {
     pub owner_user_id: Option<String>,
     pub tier: Option<String>,
     pub rate_limit: Option<i64>,
+    /// May introspect other clients' tokens (admins only grant it).
+    pub can_introspect: bool,
 }
 
 /// The one moment a secret is visible: right after creation or rotation.
@@ -138,6 +143,7 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         updated_at: Set(t),
         secret_rotated_at: Set(None),
         admin_hold: Set(None),
+        can_introspect: Set(n.can_introspect),
     };
     let txn = db.begin().await?;
     let model = clients::Entity::insert(am).exec_with_returning(&txn).await?;
@@ -277,6 +283,23 @@ pub async fn set_status(
     get(db, client_id).await
 }
 
+/// Allow or deny a client introspecting other clients' tokens (an admin's decision).
+pub async fn set_introspection(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, allowed: bool, actor: Option<&str>) -> Result<Client> {
+    let res = clients::Entity::update_many()
+        .col_expr(clients::Column::CanIntrospect, Expr::value(allowed))
+        .col_expr(clients::Column::UpdatedAt, Expr::value(now()))
+        .filter(clients::Column::ClientId.eq(client_id))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(Error::NotFound(format!("client {client_id}")));
+    }
+    store.bump_clients_epoch().await?;
+    let detail = Some(serde_json::json!({"can_introspect": allowed}));
+    audit::record(db, Event { event: "client.changed", actor, client_id: Some(client_id), detail, ..Default::default() }).await;
+    get(db, client_id).await
+}
+
 /// Replace a confidential client's secret; the old one stops working at once.
 pub async fn rotate_secret(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, actor: Option<&str>) -> Result<Created> {
     let client = get(db, client_id).await?;
@@ -351,5 +374,6 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         created_at: 0,
         updated_at: 0,
         admin_hold: None,
+        can_introspect: false,
     }
 }

@@ -4,7 +4,7 @@ use base64::Engine;
 
 use crate::both_backends;
 use crate::support::{
-    app, browser, hidden, location_params, machine_client, start, user, Backend, PASSWORD, REDIRECT,
+    app, browser, hidden, location_params, start, user, Backend, PASSWORD, REDIRECT,
 };
 
 both_backends!(
@@ -91,7 +91,7 @@ async fn whole_flow_login_consent_code_tokens_userinfo_refresh_reuse(b: Backend)
     let s = start(b).await;
     let alice = user(&s.db, "alice", "user").await;
     let (client, _) = app(&s.db, "public", "openid profile email read:data write:data").await;
-    let (rs, rs_secret) = machine_client(&s.db, "read:data").await;
+    let (rs, rs_secret) = crate::support::resource_server(&s.db).await;
 
     let br = browser();
     let r = s.login_and_consent(&br, &s.authorize_url(&client, "openid email read:data", &[]), "alice").await;
@@ -227,7 +227,7 @@ async fn revoking_one_user_at_one_app_leaves_everyone_else_working(b: Backend) {
     user(&s.db, "bob", "user").await;
     let (app1, _) = app(&s.db, "public", "openid read:data").await;
     let (app2, _) = app(&s.db, "public", "openid read:data").await;
-    let (rs, rs_secret) = machine_client(&s.db, "read:data").await;
+    let (rs, rs_secret) = crate::support::resource_server(&s.db).await;
 
     let a1 = s.tokens_for(&app1, "alice", "read:data").await;
     let a1b = s.tokens_for(&app1, "alice", "read:data").await; // a second device
@@ -327,7 +327,7 @@ async fn code_refusals_and_replay(b: Backend) {
     let (client, _) = app(&s.db, "public", "openid read:data").await;
     let (other, other_secret) = app(&s.db, "confidential", "openid read:data").await;
     let other_secret = other_secret.unwrap();
-    let (rs, rs_secret) = machine_client(&s.db, "read:data").await;
+    let (rs, rs_secret) = crate::support::resource_server(&s.db).await;
     let br = browser();
     let r = s.login_and_consent(&br, &s.authorize_url(&client, "read:data", &[]), "alice").await;
     let code = location_params(&r)["code"].clone();

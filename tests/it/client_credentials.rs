@@ -156,7 +156,7 @@ async fn every_refusal_is_an_rfc_error_and_issues_nothing(b: Backend) {
     expect_error(r, 400, "invalid_request").await;
 
     // suspended: invalid_client at once, and its live token introspects inactive
-    let (rs_id, rs_secret) = machine_client(&s.db, "read:data").await;
+    let (rs_id, rs_secret) = crate::support::resource_server(&s.db).await;
     let token = s.client_credentials(&id, &secret, None).await;
     assert_eq!(s.introspect(&rs_id, &rs_secret, &token).await["active"], true);
     let store = s.tdb.store().await;

@@ -88,7 +88,7 @@ async fn postgres_down_fails_closed_and_recovers() {
     tdb.prefix = format!("{}:", crate::support::random_name("pgfault"));
     let s = start_with(tdb, |_| {}).await;
     let (id, secret) = machine_client(&s.db, "read:data").await;
-    let (cold, cold_secret) = machine_client(&s.db, "read:data").await;
+    let (cold, cold_secret) = crate::support::resource_server(&s.db).await; // it introspects the first one's token at the end
     let token = s.client_credentials(&id, &secret, None).await;
     let clients_before = count_rows(&s.db, "clients").await;
 

@@ -16,7 +16,7 @@ fn current_kid(token: &str) -> String {
 async fn rotation_keeps_old_tokens_verifiable(b: Backend) {
     let s = start_with(TestDb::new(b).await, |c| c.key_refresh_interval = Duration::from_secs(1)).await;
     let (id, secret) = machine_client(&s.db, "read:data").await;
-    let (rs, rs_secret) = machine_client(&s.db, "read:data").await;
+    let (rs, rs_secret) = crate::support::resource_server(&s.db).await;
     let old = s.client_credentials(&id, &secret, None).await;
     let old_kid = current_kid(&old);
 

@@ -35,7 +35,7 @@ async fn two_processes_share_postgres_and_redis() {
 
     let db = tessera::db::connect(&tdb.url).await.unwrap();
     let (id, secret) = machine_client(&db, "read:data").await;
-    let (rs, rs_secret) = machine_client(&db, "read:data").await;
+    let (rs, rs_secret) = crate::support::resource_server(&db).await;
     assert_eq!(jwks_kids(&http, &a).await, jwks_kids(&http, &b).await, "both publish the same keys");
 
     // a token from either verifies through the other's JWKS and introspects active there

@@ -2,12 +2,12 @@
 use crate::both_backends;
 use crate::support::{machine_client, start, Backend};
 
-both_backends!(revoked_tokens_introspect_inactive, introspection_rejects_garbage_and_foreign_tokens);
+both_backends!(revoked_tokens_introspect_inactive, introspection_rejects_garbage_and_foreign_tokens, a_client_introspects_its_own_tokens_only);
 
 async fn revoked_tokens_introspect_inactive(b: Backend) {
     let s = start(b).await;
     let (id, secret) = machine_client(&s.db, "read:data").await;
-    let (rs, rs_secret) = machine_client(&s.db, "read:data").await;
+    let (rs, rs_secret) = crate::support::resource_server(&s.db).await;
     let t1 = s.client_credentials(&id, &secret, None).await;
     let t2 = s.client_credentials(&id, &secret, None).await;
 
@@ -97,4 +97,31 @@ async fn introspection_rejects_garbage_and_foreign_tokens(b: Backend) {
     assert_eq!(r.status(), 401);
     let r = s.post_basic("/introspect", &id, "wrong", &[("token", &good)]).await;
     assert_eq!(r.status(), 401);
+}
+
+/// RFC 7662 §4: the caller is authorized. A confidential client learns about
+/// its own tokens; about another client's only with the introspection
+/// permission an admin gives resource servers. Otherwise `active: false`,
+/// the answer for a token that does not exist.
+async fn a_client_introspects_its_own_tokens_only(b: Backend) {
+    let s = start(b).await;
+    let (a, a_secret) = machine_client(&s.db, "read:data").await;
+    let (other, other_secret) = machine_client(&s.db, "read:data").await;
+    let (rs, rs_secret) = crate::support::resource_server(&s.db).await;
+    let token = s.client_credentials(&a, &a_secret, None).await;
+    assert_eq!(s.introspect(&a, &a_secret, &token).await["active"], true, "its own token");
+    assert_eq!(s.introspect(&other, &other_secret, &token).await, serde_json::json!({"active": false}), "someone else's");
+    assert_eq!(s.introspect(&rs, &rs_secret, &token).await["active"], true, "a resource server's permission");
+    // refresh tokens the same way
+    crate::support::user(&s.db, "alice", "user").await;
+    let (app, _) = crate::support::app(&s.db, "public", "openid read:data").await;
+    let refresh = s.tokens_for(&app, "alice", "read:data").await["refresh_token"].as_str().unwrap().to_string();
+    assert_eq!(s.introspect(&other, &other_secret, &refresh).await, serde_json::json!({"active": false}));
+    assert_eq!(s.introspect(&rs, &rs_secret, &refresh).await["active"], true);
+    // an admin takes the permission back, and gives it: at once
+    let store = s.tdb.store().await;
+    tessera::registry::clients::set_introspection(&s.db, store.as_ref(), &rs, false, Some("admin")).await.unwrap();
+    assert_eq!(s.introspect(&rs, &rs_secret, &token).await["active"], false);
+    tessera::registry::clients::set_introspection(&s.db, store.as_ref(), &other, true, Some("admin")).await.unwrap();
+    assert_eq!(s.introspect(&other, &other_secret, &token).await["active"], true);
 }

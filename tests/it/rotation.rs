@@ -81,7 +81,7 @@ async fn no_verification_failure_while_keys_rotate(b: Backend) {
 async fn revoked_key_is_rejected_everywhere(b: Backend) {
     let s = fast_keys(b, None).await;
     let (id, secret) = machine_client(&s.db, "read:data").await;
-    let (rs_id, rs_secret) = machine_client(&s.db, "read:data").await;
+    let (rs_id, rs_secret) = crate::support::resource_server(&s.db).await;
     let rs = start_resource_server(s.base.clone(), "https://api.example.com".into());
     let old = s.client_credentials(&id, &secret, None).await;
     let old_kid = kid(&old);
@@ -126,7 +126,7 @@ async fn es256_and_eddsa_access_tokens_verify_offline(b: Backend) {
     for alg in [Alg::ES256, Alg::EdDSA] {
         let s = start_with(TestDb::new(b).await, |c| c.signing_alg = alg).await;
         let (id, secret) = machine_client(&s.db, "read:data").await;
-        let (rs_id, rs_secret) = machine_client(&s.db, "read:data").await;
+        let (rs_id, rs_secret) = crate::support::resource_server(&s.db).await;
         let token = s.client_credentials(&id, &secret, None).await;
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, alg.jwt());

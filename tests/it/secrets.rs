@@ -99,7 +99,7 @@ async fn every_secret_can_come_from_a_file() {
 async fn rewrap_keeps_old_tokens_verifiable_and_new_ones_signed(b: Backend) {
     let s = start_with(TestDb::new(b).await, |_| {}).await;
     let (id, secret) = machine_client(&s.db, "read:data").await;
-    let (rs, rs_secret) = machine_client(&s.db, "read:data").await;
+    let (rs, rs_secret) = crate::support::resource_server(&s.db).await;
     let old_token = s.client_credentials(&id, &secret, None).await;
 
     // rewrap through the CLI

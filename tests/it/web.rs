@@ -183,7 +183,7 @@ async fn admin_console_and_json_api(be: Backend) {
     user(&s.db, "dev", "developer").await;
     let admin = signed_in(&s, "root").await;
     let (m, m_secret) = crate::support::machine_client(&s.db, "read:data").await;
-    let (rs, rs_secret) = crate::support::machine_client(&s.db, "read:data").await;
+    let (rs, rs_secret) = crate::support::resource_server(&s.db).await;
     let token = s.client_credentials(&m, &m_secret, None).await;
 
     let (status, html) = page(&admin, s.url("/admin")).await;

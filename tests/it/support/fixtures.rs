@@ -15,6 +15,26 @@ pub async fn machine_client(db: &DatabaseConnection, scopes: &str) -> (String, S
     limited_client(db, scopes, None).await
 }
 
+/// A resource server: a confidential client that may introspect tokens
+/// issued to other clients (`--can-introspect`): (client_id, secret).
+pub async fn resource_server(db: &DatabaseConnection) -> (String, String) {
+    let c = tessera::oauth::registration::register(
+        db,
+        NewClient {
+            name: "Resource server".into(),
+            client_type: "confidential".into(),
+            grant_types: vec!["client_credentials".into()],
+            scopes: vec!["read:data".into()],
+            can_introspect: true,
+            ..Default::default()
+        },
+        Some("test"),
+    )
+    .await
+    .expect("create resource server");
+    (c.client.client_id, c.client_secret.expect("secret"))
+}
+
 /// The same with an explicit rate limit (cost units per minute).
 pub async fn limited_client(db: &DatabaseConnection, scopes: &str, rate_limit: Option<i64>) -> (String, String) {
     let c = tessera::oauth::registration::register(
