@@ -26,6 +26,8 @@ pub struct Model {
     pub admin_hold: Option<String>,
     /// May introspect tokens issued to other clients (a resource server).
     pub can_introspect: bool,
+    /// A legacy confidential client that cannot send PKCE (RFC 9700 §2.1.1 advises against).
+    pub pkce_optional: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

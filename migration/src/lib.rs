@@ -6,6 +6,7 @@ mod m20261123_000002_usage_and_admin_scope;
 mod m20261123_000003_code_replayed;
 mod m20261202_000004_admin_hold;
 mod m20261202_000005_can_introspect;
+mod m20261202_000006_pkce_optional;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_code_replayed::Migration),
             Box::new(m20261202_000004_admin_hold::Migration),
             Box::new(m20261202_000005_can_introspect::Migration),
+            Box::new(m20261202_000006_pkce_optional::Migration),
         ]
     }
 }

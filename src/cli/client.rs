@@ -39,6 +39,9 @@ pub enum ClientCmd {
         /// may introspect tokens issued to other clients (a resource server)
         #[arg(long)]
         can_introspect: bool,
+        /// a legacy confidential client that cannot send PKCE (RFC 9700 advises against)
+        #[arg(long)]
+        pkce_optional: bool,
     },
     /// List every client
     List,
@@ -76,7 +79,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
     let (db, store) = setup.db_and_store().await?;
     let store = store.as_ref();
     match cmd {
-        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, owner, tier, rate_limit, can_introspect } => {
+        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, owner, tier, rate_limit, can_introspect, pkce_optional } => {
             let n = NewClient {
                 name,
                 description,
@@ -88,6 +91,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
                 tier,
                 rate_limit,
                 can_introspect,
+                pkce_optional,
             };
             out.print(&registration::register(&db, n, ACTOR).await?, created)
         }

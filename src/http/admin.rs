@@ -140,6 +140,8 @@ pub struct NewClientJson {
     rate_limit: Option<i64>,
     #[serde(default)]
     can_introspect: bool,
+    #[serde(default)]
+    pkce_optional: bool,
 }
 
 fn confidential() -> String {
@@ -159,6 +161,7 @@ impl From<NewClientJson> for NewClient {
             tier: j.tier,
             rate_limit: j.rate_limit,
             can_introspect: j.can_introspect,
+            pkce_optional: j.pkce_optional,
         }
     }
 }

@@ -48,6 +48,7 @@ fn new_client(f: &CsrfForm, owner: &str) -> NewClient {
         tier: None,
         rate_limit: None,
         can_introspect: false,
+        pkce_optional: false,
     }
 }
 

@@ -103,8 +103,10 @@ pub fn validate(client: Option<Client>, p: &Params) -> Result<AuthorizeRequest, 
     scopes::require_subset(&requested, &client.scopes).map_err(|e| refuse("invalid_scope", &e.to_string()))?;
     let code_challenge = pkce::check_challenge(p.get("code_challenge"), p.get("code_challenge_method"))
         .map_err(|e| refuse("invalid_request", &e.to_string()))?;
-    if code_challenge.is_none() && client.client_type == ClientType::Public {
-        return Err(refuse("invalid_request", "PKCE (code_challenge with S256) is required for public clients"));
+    // RFC 9700 §2.1.1: PKCE for every client, unless a legacy confidential
+    // client was registered as unable to send it.
+    if code_challenge.is_none() && !(client.client_type == ClientType::Confidential && client.pkce_optional) {
+        return Err(refuse("invalid_request", "PKCE (code_challenge with S256) is required"));
     }
     let mut prompt = Prompt::default();
     for v in scopes::words(p.get("prompt").unwrap_or("")) {
@@ -280,9 +282,11 @@ mod tests {
         assert_eq!(code_of(validate(c(), &params(&[("code_challenge_method", "plain")]))), "invalid_request");
         assert_eq!(code_of(validate(c(), &params(&[("code_challenge", ""), ("code_challenge_method", "")]))), "invalid_request");
         assert_eq!(code_of(validate(c(), &params(&[("prompt", "none login")]))), "invalid_request");
-        // confidential clients may skip PKCE
-        let conf = Some(client(ClientType::Confidential));
-        assert_eq!(code_of(validate(conf, &params(&[("code_challenge", ""), ("code_challenge_method", "")]))), "ok");
+        // every client sends PKCE, unless a confidential one was registered as unable to
+        let no_pkce = params(&[("code_challenge", ""), ("code_challenge_method", "")]);
+        assert_eq!(code_of(validate(Some(client(ClientType::Confidential)), &no_pkce)), "invalid_request");
+        let legacy = Client { pkce_optional: true, ..client(ClientType::Confidential) };
+        assert_eq!(code_of(validate(Some(legacy), &no_pkce)), "ok");
     }
 
     #[test]

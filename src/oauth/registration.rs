@@ -55,6 +55,9 @@ pub fn validate(n: &NewClient) -> Result<ClientType> {
             return Err(Error::validation(format!("tier must be one of {}", clients::TIERS.join(", "))));
         }
     }
+    if n.pkce_optional && ct == ClientType::Public {
+        return Err(Error::validation("a public client cannot skip PKCE: it is its only proof at the token endpoint"));
+    }
     if n.can_introspect && ct == ClientType::Public {
         return Err(Error::validation("only a confidential client (a resource server) can introspect"));
     }
@@ -91,6 +94,7 @@ pub async fn update(
         tier: Some(c.tier.clone()),
         rate_limit: c.rate_limit,
         can_introspect: c.can_introspect,
+        pkce_optional: c.pkce_optional,
     };
     validate(&n)?;
     clients::update(db, store, client_id, redirect_uris, scopes, actor).await

@@ -60,6 +60,8 @@ pub struct Client {
     pub admin_hold: Option<String>,
     /// May introspect tokens issued to other clients (a resource server).
     pub can_introspect: bool,
+    /// A legacy confidential client that may skip PKCE.
+    pub pkce_optional: bool,
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -82,6 +84,7 @@ impl TryFrom<clients::Model> for Client {
             updated_at: m.updated_at,
             admin_hold: m.admin_hold,
             can_introspect: m.can_introspect,
+            pkce_optional: m.pkce_optional,
         })
     }
 }
@@ -109,6 +112,8 @@ pub struct NewClient {
     pub rate_limit: Option<i64>,
     /// May introspect other clients' tokens (admins only grant it).
     pub can_introspect: bool,
+    /// A legacy confidential client that cannot send PKCE.
+    pub pkce_optional: bool,
 }
 
 /// The one moment a secret is visible: right after creation or rotation.
@@ -144,6 +149,7 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         secret_rotated_at: Set(None),
         admin_hold: Set(None),
         can_introspect: Set(n.can_introspect),
+        pkce_optional: Set(n.pkce_optional),
     };
     let txn = db.begin().await?;
     let model = clients::Entity::insert(am).exec_with_returning(&txn).await?;
@@ -375,5 +381,6 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         updated_at: 0,
         admin_hold: None,
         can_introspect: false,
+        pkce_optional: false,
     }
 }

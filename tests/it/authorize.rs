@@ -504,3 +504,43 @@ async fn login_and_consent_protections(b: Backend) {
     assert_eq!(location_params(&r)["error"], "access_denied");
     assert_eq!(crate::support::count_rows(&s.db, "grants").await, 0);
 }
+
+/// PKCE is required of every client (RFC 9700 §2.1.1); a legacy
+/// confidential client registered as unable to send it may skip it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pkce_is_required_unless_a_legacy_client_opts_out() {
+    let s = start(Backend::Embedded).await;
+    user(&s.db, "alice", "user").await;
+    let confidential = |pkce_optional: bool| tessera::registry::clients::NewClient {
+        name: "Legacy web app".into(),
+        client_type: "confidential".into(),
+        grant_types: vec!["authorization_code".into()],
+        scopes: vec!["read:data".into()],
+        redirect_uris: vec![REDIRECT.into()],
+        pkce_optional,
+        ..Default::default()
+    };
+    let without_pkce = |id: &str| {
+        let mut u = url::Url::parse(&s.authorize_url(id, "read:data", &[])).unwrap();
+        let kept: Vec<(String, String)> = u.query_pairs().into_owned().filter(|(k, _)| !k.starts_with("code_challenge")).collect();
+        u.query_pairs_mut().clear().extend_pairs(kept);
+        u.to_string()
+    };
+    let strict = tessera::oauth::registration::register(&s.db, confidential(false), None).await.unwrap().client.client_id;
+    let r = browser().get(without_pkce(&strict)).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(location_params(&r)["error"], "invalid_request");
+
+    let legacy = tessera::oauth::registration::register(&s.db, confidential(true), None).await.unwrap();
+    let (id, secret) = (legacy.client.client_id, legacy.client_secret.unwrap());
+    let r = s.login_and_consent(&browser(), &without_pkce(&id), "alice").await;
+    assert_eq!(r.status(), 303);
+    let code = location_params(&r)["code"].clone();
+    let r = s.post_basic("/token", &id, &secret, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)]).await;
+    assert_eq!(r.status(), 200, "the legacy client's code works without a verifier");
+
+    // a public client cannot opt out
+    let public = tessera::registry::clients::NewClient { client_type: "public".into(), ..confidential(true) };
+    let e = tessera::oauth::registration::register(&s.db, public, None).await.unwrap_err();
+    assert!(e.to_string().contains("cannot skip PKCE"), "{e}");
+}
