@@ -50,6 +50,31 @@ fn to_record(m: refresh_tokens::Model) -> RefreshRecord {
     }
 }
 
+/// On PostgreSQL, take a transaction-scoped advisory lock on `key` (a
+/// family, or a user at a client): a rotation and a revocation of the same
+/// family run one after the other, so the revoking UPDATE sees the row the
+/// rotation inserts (under READ COMMITTED it would not see a row committed
+/// after it started). SQLite needs none: the store serialises its writes.
+async fn lock_on<C: ConnectionTrait>(c: &C, key: &str) -> Result<(), StoreError> {
+    if c.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        let stmt = sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [key.into()],
+        );
+        c.query_one(stmt).await?;
+    }
+    Ok(())
+}
+
+fn family_lock(family_id: &str) -> String {
+    format!("fam:{family_id}")
+}
+
+fn user_client_lock(user_id: &str, client_id: &str) -> String {
+    format!("uc:{user_id}|{client_id}")
+}
+
 /// Denylist the live access tokens of the given refresh rows.
 async fn deny_rows<C: ConnectionTrait>(c: &C, rows: &[refresh_tokens::Model], now: i64) -> Result<(), StoreError> {
     for r in rows.iter().filter(|r| r.access_exp + DENY_MARGIN_SECS > now) {
@@ -176,6 +201,9 @@ impl TokenStore for SqlStore {
     async fn rotate_refresh(&self, old_hash: &str, new: &RefreshRecord, now: i64) -> Result<Rotation, StoreError> {
         let _guard = self.serialize().await;
         let txn = self.db.begin().await?;
+        // Always in this order (family, then user at client); each revocation takes one of them.
+        lock_on(&txn, &family_lock(&new.family_id)).await?;
+        lock_on(&txn, &user_client_lock(&new.user_id, &new.client_id)).await?;
         let won = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::Used, Expr::value(true))
             .filter(refresh_tokens::Column::TokenHash.eq(old_hash))
@@ -205,6 +233,7 @@ impl TokenStore for SqlStore {
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError> {
         let _guard = self.serialize().await;
         let txn = self.db.begin().await?;
+        lock_on(&txn, &family_lock(family_id)).await?;
         let n = revoke_family_on(&txn, family_id, now).await?;
         txn.commit().await?;
         Ok(n)
@@ -213,6 +242,7 @@ impl TokenStore for SqlStore {
     async fn revoke_user_client(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
         let _guard = self.serialize().await;
         let txn = self.db.begin().await?;
+        lock_on(&txn, &user_client_lock(user_id, client_id)).await?;
         let n = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::Revoked, Expr::value(true))
             .filter(refresh_tokens::Column::UserId.eq(user_id))
