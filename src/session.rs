@@ -1,6 +1,10 @@
-//! Browser sessions: a cookie holding `{user, auth_time, csrf, exp}`,
-//! authenticated with HMAC-SHA256 under a key derived from the KEK, so any
-//! instance sharing the KEK accepts it and nobody else can forge one.
+//! Browser sessions: a cookie holding `{user, session id, auth_time, csrf,
+//! exp}`, authenticated with HMAC-SHA256 under a key derived from the KEK,
+//! so any instance sharing the KEK accepts it and nobody else can forge one.
+//! A signed-in session is also recorded in the token store under the
+//! SHA-256 of its id: the cookie alone signs no one in, so logging out (or
+//! `tessera user sessions revoke`) ends a session everywhere, a copied
+//! cookie included.
 //!
 //! Every session, even before login, carries a random CSRF token that each
 //! form repeats; a post whose token differs is refused.
@@ -11,6 +15,10 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 pub const COOKIE: &str = "tessera_session";
+/// The cookie's name with an https issuer: the `__Host-` prefix makes the
+/// browser refuse it unless it is Secure, for this host only and for `/`,
+/// so a sibling subdomain cannot plant a session whose CSRF token it knows.
+pub const SECURE_COOKIE: &str = "__Host-tessera_session";
 /// A login lasts 8 hours.
 pub const LIFETIME_SECS: i64 = 8 * 3600;
 
@@ -18,6 +26,9 @@ pub const LIFETIME_SECS: i64 = 8 * 3600;
 pub struct Session {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub uid: Option<String>,
+    /// The id of a signed-in session in the token store (`None` before login).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_time: Option<i64>,
     pub csrf: String,
@@ -26,12 +37,17 @@ pub struct Session {
 
 impl Session {
     pub fn anonymous(now: i64) -> Session {
-        Session { uid: None, auth_time: None, csrf: crate::crypto::random_token(24), exp: now + LIFETIME_SECS }
+        Session { uid: None, sid: None, auth_time: None, csrf: crate::crypto::random_token(24), exp: now + LIFETIME_SECS }
     }
 
     pub fn logged_in(uid: &str, now: i64) -> Session {
         // A fresh CSRF token at login: a token seen before login is worthless after.
-        Session { uid: Some(uid.into()), auth_time: Some(now), ..Session::anonymous(now) }
+        Session { uid: Some(uid.into()), sid: Some(crate::crypto::random_token(32)), auth_time: Some(now), ..Session::anonymous(now) }
+    }
+
+    /// The store key of a signed-in session: the SHA-256 of its id.
+    pub fn store_key(&self) -> Option<String> {
+        self.sid.as_deref().map(crate::crypto::digest)
     }
 
     /// Does the presented form token match, in constant time?

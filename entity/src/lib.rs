@@ -12,5 +12,6 @@ pub mod grants;
 pub mod rate_counters;
 pub mod refresh_tokens;
 pub mod scopes;
+pub mod sessions;
 pub mod signing_keys;
 pub mod users;

@@ -7,6 +7,7 @@ mod m20261123_000003_code_replayed;
 mod m20261202_000004_admin_hold;
 mod m20261202_000005_can_introspect;
 mod m20261202_000006_pkce_optional;
+mod m20261202_000007_sessions;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_admin_hold::Migration),
             Box::new(m20261202_000005_can_introspect::Migration),
             Box::new(m20261202_000006_pkce_optional::Migration),
+            Box::new(m20261202_000007_sessions::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@ use clap::Subcommand;
 
 use super::{Out, Setup, ACTOR};
 use crate::error::{Error, Result};
-use crate::registry::users;
+use crate::registry::{audit, users};
 
 #[derive(Subcommand, Debug)]
 pub enum UserCmd {
@@ -22,20 +22,40 @@ pub enum UserCmd {
     },
     /// List every user
     List,
+    /// A user's browser sessions
+    #[command(subcommand)]
+    Sessions(SessionsCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionsCmd {
+    /// Sign a user out everywhere: every session of theirs ends at once
+    Revoke {
+        /// user id or username
+        user: String,
+    },
 }
 
 pub async fn run(setup: Setup, cmd: UserCmd, out: Out) -> Result<()> {
-    let db = setup.db().await?;
     match cmd {
         UserCmd::Create { username, email, password_stdin: _, role } => {
+            let db = setup.db().await?;
             let mut pw = String::new();
             std::io::stdin().read_line(&mut pw).map_err(|e| Error::validation(format!("cannot read the password from stdin: {e}")))?;
             let pw = pw.trim_end_matches(['\n', '\r']);
             let user = users::create(&db, &username, &email, pw, &role, ACTOR).await?;
             out.print(&user, |u| format!("created user {} ({}) id {}", u.username, u.role, u.user_id))
         }
-        UserCmd::List => out.print(&users::list(&db).await?, |v| {
+        UserCmd::List => out.print(&users::list(&setup.db().await?).await?, |v| {
             v.iter().map(|u| format!("{}  {}  {}  {}", u.user_id, u.username, u.email, u.role)).collect::<Vec<_>>().join("\n")
         }),
+        UserCmd::Sessions(SessionsCmd::Revoke { user }) => {
+            let (db, store) = setup.db_and_store().await?;
+            let uid = super::consent::resolve(&db, &user).await?;
+            let n = store.end_user_sessions(&uid).await?;
+            let detail = Some(serde_json::json!({"sessions": n}));
+            audit::record(&db, audit::Event { event: "user.sessions_revoked", actor: ACTOR, user_id: Some(&uid), detail, ..Default::default() }).await;
+            out.print(&serde_json::json!({"user_id": uid, "sessions_ended": n}), |_| format!("{n} session(s) ended"))
+        }
     }
 }

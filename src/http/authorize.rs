@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::extract::{client_ip, CsrfForm};
-use super::pages::{self, current_user, error_page, redirect, render, session, session_cookie, unavailable};
+use super::pages::{self, begin_session, current_user, end_session, error_page, redirect, render, session, session_cookie, unavailable};
 use crate::app::Tessera;
 use crate::oauth::authorize::{self, AuthorizeRequest, Refusal, Step};
 use crate::oauth::params::Params;
@@ -123,14 +123,14 @@ async fn consent_page(t: &Tessera, s: &Session, areq: &AuthorizeRequest, authz: 
 }
 
 pub async fn authorize(t: web::Data<Tessera>, req: HttpRequest) -> HttpResponse {
-    let s = session(&t, &req);
+    let s = session(&t, &req).await;
     let resp = proceed(&t, &req, &s, req.query_string(), false, StatusCode::FOUND).await;
     with_session(resp, &t, &s)
 }
 
 /// `GET /login`: sign in without an app (to manage connected apps).
 pub async fn login_form(t: web::Data<Tessera>, req: HttpRequest) -> HttpResponse {
-    let s = session(&t, &req);
+    let s = session(&t, &req).await;
     login_page(&t, &s, None, "", None, "", StatusCode::OK)
 }
 
@@ -145,6 +145,9 @@ pub async fn login(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> Http
     match outcome {
         Login::Ok(user) => {
             let fresh = Session::logged_in(&user.user_id, crate::db::now());
+            if let Err(e) = begin_session(&t, &fresh).await {
+                return unavailable(e, "starting a session", "The service is unavailable.");
+            }
             let resp = match authz.is_empty() {
                 true => redirect(StatusCode::SEE_OTHER, "/account"),
                 false => proceed(&t, &req, &fresh, authz, true, StatusCode::SEE_OTHER).await,
@@ -197,7 +200,10 @@ pub async fn consent(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> Ht
     code_redirect(&t, &req, &areq, &user.user_id, auth_time, StatusCode::SEE_OTHER).await
 }
 
-pub async fn logout(t: web::Data<Tessera>, _f: CsrfForm) -> HttpResponse {
+pub async fn logout(t: web::Data<Tessera>, f: CsrfForm) -> HttpResponse {
+    if let Err(e) = end_session(&t, &f.session).await {
+        return unavailable(e, "ending a session", "You are still signed in. Try again.");
+    }
     let fresh = Session::anonymous(crate::db::now());
     with_session(redirect(StatusCode::SEE_OTHER, "/login"), &t, &fresh)
 }

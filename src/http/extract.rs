@@ -286,7 +286,7 @@ impl<R: Role> FromRequest for PageUser<R> {
         let req = req.clone();
         Box::pin(async move {
             let t = tessera(&req).map_err(|e| PageRefusal::Page { status: StatusCode::INTERNAL_SERVER_ERROR, title: "Error", message: e.to_string() })?;
-            let session = session(&t, &req);
+            let session = session(&t, &req).await;
             let Some(user) = current_user(&t, &session).await else {
                 let safe = matches!(*req.method(), Method::GET | Method::HEAD);
                 return Err(match (R::JSON, safe) {
@@ -331,7 +331,7 @@ impl FromRequest for CsrfForm {
         let (req, payload) = (req.clone(), payload.take());
         Box::pin(async move {
             let t = tessera(&req).map_err(|e| PageRefusal::Page { status: StatusCode::INTERNAL_SERVER_ERROR, title: "Error", message: e.to_string() })?;
-            let session = session(&t, &req);
+            let session = session(&t, &req).await;
             let pairs = read_pairs(&req, payload, t.cfg.max_body_bytes)
                 .await
                 .map_err(|e| PageRefusal::Page { status: e.status, title: "Invalid request", message: e.description })?;

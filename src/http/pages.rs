@@ -9,7 +9,7 @@ use minijinja::Environment;
 use serde_json::Value;
 
 use crate::app::Tessera;
-use crate::session::{Session, COOKIE};
+use crate::session::{Session, COOKIE, SECURE_COOKIE};
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -67,17 +67,56 @@ pub fn unavailable(e: crate::error::Error, doing: &str, message: &str) -> HttpRe
     error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", message)
 }
 
-/// The request's session, or a fresh anonymous one.
-pub fn session(t: &Tessera, req: &HttpRequest) -> Session {
-    let now = crate::db::now();
-    req.cookie(COOKIE)
-        .and_then(|c| Session::decode(c.value(), &t.session_key, now))
-        .unwrap_or_else(|| Session::anonymous(now))
+/// The session cookie's name: `__Host-` prefixed with an https issuer.
+fn cookie_name(t: &Tessera) -> &'static str {
+    if t.cfg.issuer.starts_with("https://") {
+        SECURE_COOKIE
+    } else {
+        COOKIE
+    }
 }
 
-/// The cookie that stores `s`: HttpOnly, SameSite=Lax, Secure on https.
+/// The request's session, or a fresh anonymous one. A signed-in session
+/// counts only while the token store still has it (not logged out, not
+/// revoked); otherwise it is anonymous.
+pub async fn session(t: &Tessera, req: &HttpRequest) -> Session {
+    let now = crate::db::now();
+    let Some(s) = req.cookie(cookie_name(t)).and_then(|c| Session::decode(c.value(), &t.session_key, now)) else {
+        return Session::anonymous(now);
+    };
+    let Some(uid) = s.uid.as_deref() else { return s };
+    let live = match s.store_key() {
+        Some(k) => t.store.session_user(&k, now).await.unwrap_or_else(|e| {
+            log::warn!("reading a session: {e}");
+            None
+        }),
+        None => None,
+    };
+    match live.as_deref() == Some(uid) {
+        true => s,
+        false => Session::anonymous(now),
+    }
+}
+
+/// Record a new signed-in session in the token store.
+pub async fn begin_session(t: &Tessera, s: &Session) -> crate::error::Result<()> {
+    match (s.store_key(), s.uid.as_deref()) {
+        (Some(k), Some(uid)) => Ok(t.store.put_session(&k, uid, s.exp).await?),
+        _ => Ok(()),
+    }
+}
+
+/// End a signed-in session in the token store (logout).
+pub async fn end_session(t: &Tessera, s: &Session) -> crate::error::Result<()> {
+    match s.store_key() {
+        Some(k) => Ok(t.store.end_session(&k).await?),
+        None => Ok(()),
+    }
+}
+
+/// The cookie that stores `s`: HttpOnly, SameSite=Lax, Secure (and `__Host-`) on https.
 pub fn session_cookie(t: &Tessera, s: &Session) -> Cookie<'static> {
-    Cookie::build(COOKIE, s.encode(&t.session_key))
+    Cookie::build(cookie_name(t), s.encode(&t.session_key))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)

@@ -171,6 +171,16 @@ pub trait TokenStore: Send + Sync {
     /// Announce that a client changed (after the change is committed).
     async fn bump_clients_epoch(&self) -> Result<(), StoreError>;
 
+    /// Record a signed-in browser session (by the SHA-256 of the id in its
+    /// cookie) until `expires_at`.
+    async fn put_session(&self, id_hash: &str, user_id: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// The user of a live session, if it is one.
+    async fn session_user(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
+    /// End one session (logout).
+    async fn end_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// End every session of a user, everywhere; how many there were.
+    async fn end_user_sessions(&self, user_id: &str) -> Result<u64, StoreError>;
+
     /// Drop expired entries (the Redis backend lets keys expire by themselves).
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }

@@ -7,6 +7,8 @@
 //! * `rt:{sha256}` — hash {family, client, user, data, exp, jti, jexp, used}.
 //! * `fam:{family}` — set of the refresh-token hashes of one family;
 //!   `famrev:{family}` marks it revoked.
+//! * `sess:{sha256}` — a signed-in browser session: `{expires_at}:{user}`, expiring with it;
+//!   `usess:{user}` — the set of a user's sessions (to end them all).
 //! * `uc:{user}|{client}` — set of the families of one user at one client,
 //!   kept as long as the longest of them (every rotation extends it).
 //!
@@ -105,6 +107,16 @@ const REVOKE_FAMILY: &str = r#"
 return revoke(ARGV[1], ARGV[2], tonumber(ARGV[3]))
 "#;
 
+/// End every session of a user: its index names them.
+const END_USER_SESSIONS: &str = r#"
+local n = 0
+for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  n = n + redis.call('DEL', ARGV[1] .. 'sess:' .. h)
+end
+redis.call('DEL', KEYS[1])
+return n
+"#;
+
 const REVOKE_USER_CLIENT: &str = r#"
 local n = 0
 for _, fam in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -124,6 +136,7 @@ pub struct RedisStore {
     rotate: Script,
     revoke_family: Script,
     revoke_user_client: Script,
+    end_user_sessions: Script,
 }
 
 
@@ -146,6 +159,7 @@ impl RedisStore {
             rotate: Script::new(&format!("{}{ROTATE}", revoke_fn())),
             revoke_family: Script::new(&format!("{}{REVOKE_FAMILY}", revoke_fn())),
             revoke_user_client: Script::new(&format!("{}{REVOKE_USER_CLIENT}", revoke_fn())),
+            end_user_sessions: Script::new(END_USER_SESSIONS),
         })
     }
 }
@@ -468,6 +482,55 @@ impl TokenStore for RedisStore {
         let mut con = self.con.clone();
         let _: () = con.set(self.key("clients", "epoch"), crate::crypto::random_token(12)).await?;
         Ok(())
+    }
+
+    async fn put_session(&self, id_hash: &str, user_id: &str, expires_at: i64) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let index = self.key("usess", user_id);
+        let _: () = redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(self.key("sess", id_hash))
+            .arg(format!("{expires_at}:{user_id}"))
+            .arg("EXAT")
+            .arg(expires_at)
+            .ignore()
+            .sadd(&index, id_hash)
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&index)
+            .arg(expires_at)
+            .arg("GT")
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&index)
+            .arg(expires_at)
+            .arg("NX")
+            .ignore()
+            .query_async(&mut con)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let mut con = self.con.clone();
+        let v: Option<String> = con.get(self.key("sess", id_hash)).await?;
+        // "{expires_at}:{user}": the expiry is checked against the caller's clock too.
+        Ok(v.and_then(|v| {
+            let (exp, user) = v.split_once(':')?;
+            (exp.parse::<i64>().ok()? > now).then(|| user.to_string())
+        }))
+    }
+
+    async fn end_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let _: i64 = con.del(self.key("sess", id_hash)).await?;
+        Ok(())
+    }
+
+    async fn end_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        let mut con = self.con.clone();
+        Ok(self.end_user_sessions.key(self.key("usess", user_id)).arg(&self.prefix).invoke_async(&mut con).await?)
     }
 
     async fn purge_expired(&self, _now: i64) -> Result<u64, StoreError> {

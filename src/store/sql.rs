@@ -4,7 +4,7 @@
 //! Every single-use decision is one conditional `UPDATE` whose affected-row
 //! count tells the one winner, never a read followed by a write.
 use async_trait::async_trait;
-use entity::{auth_codes, client_usage, denylist, rate_counters, refresh_tokens};
+use entity::{auth_codes, client_usage, denylist, rate_counters, refresh_tokens, sessions};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
@@ -343,7 +343,31 @@ impl TokenStore for SqlStore {
             .exec(&self.db)
             .await?
             .rows_affected;
+        n += sessions::Entity::delete_many().filter(sessions::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
         Ok(n)
+    }
+
+    async fn put_session(&self, id_hash: &str, user_id: &str, expires_at: i64) -> Result<(), StoreError> {
+        let _guard = self.serialize().await;
+        let am = sessions::ActiveModel { id_hash: Set(id_hash.to_string()), user_id: Set(user_id.to_string()), expires_at: Set(expires_at) };
+        sessions::Entity::insert(am).exec_without_returning(&self.db).await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let row = sessions::Entity::find_by_id(id_hash.to_string()).one(&self.db).await?;
+        Ok(row.filter(|r| r.expires_at > now).map(|r| r.user_id))
+    }
+
+    async fn end_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        let _guard = self.serialize().await;
+        sessions::Entity::delete_by_id(id_hash.to_string()).exec(&self.db).await?;
+        Ok(())
+    }
+
+    async fn end_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        let _guard = self.serialize().await;
+        Ok(sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id)).exec(&self.db).await?.rows_affected)
     }
 }
 

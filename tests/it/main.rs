@@ -27,5 +27,6 @@ mod revocation;
 mod rotation;
 mod schemathesis;
 mod secrets;
+mod sessions;
 mod store;
 mod web;

@@ -48,7 +48,27 @@ both_backends!(
     revoking_one_user_at_one_client_touches_nothing_else,
     rate_counters_span_two_windows,
     a_rotation_racing_a_revocation_never_survives_it,
+    sessions_end_one_by_one_or_all_of_a_user,
 );
+
+async fn sessions_end_one_by_one_or_all_of_a_user(b: Backend) {
+    let (s, _d) = store(b).await;
+    let (alice, bob) = (new_jti(), new_jti());
+    let (a1, a2, b1, old) = (new_jti(), new_jti(), new_jti(), new_jti());
+    for (h, u) in [(&a1, &alice), (&a2, &alice), (&b1, &bob)] {
+        s.put_session(h, u, now() + 3600).await.unwrap();
+    }
+    s.put_session(&old, &alice, now() + 1).await.unwrap();
+    assert_eq!(s.session_user(&a1, now()).await.unwrap().as_deref(), Some(alice.as_str()));
+    assert_eq!(s.session_user(&old, now() + 5).await.unwrap(), None, "expired (SQL reads the time; Redis the key's expiry)");
+    assert_eq!(s.session_user(&new_jti(), now()).await.unwrap(), None);
+    s.end_session(&a1).await.unwrap();
+    assert_eq!(s.session_user(&a1, now()).await.unwrap(), None, "logged out");
+    assert_eq!(s.session_user(&a2, now()).await.unwrap().as_deref(), Some(alice.as_str()), "her other session stands");
+    assert!(s.end_user_sessions(&alice).await.unwrap() >= 1);
+    assert_eq!(s.session_user(&a2, now()).await.unwrap(), None, "every session of alice ended");
+    assert_eq!(s.session_user(&b1, now()).await.unwrap().as_deref(), Some(bob.as_str()), "bob's untouched");
+}
 
 /// A rotation and a revocation of the same family (or of the same user at
 /// the same client) at once: whichever wins, no token of the family is
