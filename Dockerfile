@@ -17,6 +17,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 COPY --from=build /src/target/release/tessera /usr/local/bin/tessera
 USER tessera
 WORKDIR /var/lib/tessera
+# The embedded database (tessera.db) and the key-encryption key (keys/kek)
+# live here by default: a volume keeps them across containers. With
+# PostgreSQL, Redis and TESSERA_KEK_FILE from a secret, it stays empty.
+VOLUME ["/var/lib/tessera"]
+# Bound to every interface, Tessera refuses to start without TESSERA_ISSUER
+# (the https URL clients use): pass it with -e.
 ENV TESSERA_BIND=0.0.0.0:8080 \
     RUST_LOG=info
 EXPOSE 8080

@@ -102,13 +102,31 @@ pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
     }
 }
 
+/// The issuer when `TESSERA_ISSUER` is unset: `http://` + the bind address,
+/// which only makes sense on loopback (a newcomer's `serve`). Bound anywhere
+/// else, clients reach Tessera by a name only the operator knows, so start
+/// is refused with a message rather than advertising `http://127.0.0.1`.
+pub fn default_issuer(bind: &str) -> Result<String> {
+    let host = match bind.rsplit_once(':') {
+        Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']'),
+        None => bind,
+    };
+    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match loopback {
+        true => Ok(format!("http://{bind}")),
+        false => Err(Error::Config(format!(
+            "TESSERA_ISSUER is required when TESSERA_BIND ({bind}) is not a loopback address: set it to the https URL clients use, e.g. https://auth.example.com"
+        ))),
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Config> {
         let bind = var("TESSERA_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
-        let issuer = var("TESSERA_ISSUER").unwrap_or_else(|| {
-            let hostport = bind.replacen("0.0.0.0", "127.0.0.1", 1);
-            format!("http://{hostport}")
-        });
+        let issuer = match var("TESSERA_ISSUER") {
+            Some(i) => i,
+            None => default_issuer(&bind)?,
+        };
         let database_url = secret_var("DATABASE_URL")?.unwrap_or_else(|| "sqlite://tessera.db?mode=rwc".into());
         let redis_url = secret_var("REDIS_URL")?;
         let (kek_file, create_kek) = match var("TESSERA_KEK_FILE") {
@@ -271,6 +289,16 @@ mod tests {
             c.issuer = bad.into();
             assert!(c.validate().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_default_issuer_is_for_loopback_only() {
+        assert_eq!(default_issuer("127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(default_issuer("localhost:9000").unwrap(), "http://localhost:9000");
+        assert_eq!(default_issuer("[::1]:8080").unwrap(), "http://[::1]:8080");
+        let e = default_issuer("0.0.0.0:8080").unwrap_err().to_string();
+        assert!(e.contains("TESSERA_ISSUER is required"), "{e}");
+        assert!(default_issuer("10.0.0.5:8080").is_err());
     }
 
     #[test]

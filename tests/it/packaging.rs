@@ -109,3 +109,34 @@ fn copy_lines_of_the_build_stage_only() {
     let d = "FROM a AS build\nCOPY Cargo.toml Cargo.lock ./\ncopy --chown=1 src src\nFROM b\nCOPY --from=build /x /y\n";
     assert_eq!(build_stage_copies(d), vec!["Cargo.toml", "Cargo.lock", "src"]);
 }
+
+/// The image keeps its state in a volume: the runtime stage's working
+/// directory, where the embedded database and the KEK are created.
+#[test]
+fn the_image_keeps_the_database_and_kek_in_a_volume() {
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    let runtime = dockerfile.rsplit("\nFROM ").next().unwrap();
+    let workdir = runtime.lines().find_map(|l| l.strip_prefix("WORKDIR ")).expect("a WORKDIR").trim();
+    let volume = runtime.lines().find_map(|l| l.strip_prefix("VOLUME ")).expect("a VOLUME");
+    assert!(volume.contains(&format!("\"{workdir}\"")), "VOLUME {volume} holds {workdir}");
+    assert!(runtime.contains("TESSERA_BIND=0.0.0.0"), "the image binds every interface");
+}
+
+/// Bound to every interface, as in the image, without TESSERA_ISSUER: the
+/// server refuses to start and says what to set (it used to advertise
+/// http://127.0.0.1:8080 as its issuer).
+#[test]
+fn a_public_bind_without_an_issuer_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("TESSERA_ISSUER")
+        .env("TESSERA_BIND", "0.0.0.0:0")
+        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()))
+        .output()
+        .expect("run tessera");
+    assert_eq!(out.status.code(), Some(2), "a configuration error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TESSERA_ISSUER is required"), "{stderr}");
+}
