@@ -28,6 +28,8 @@ pub struct Model {
     pub can_introspect: bool,
     /// A legacy confidential client that cannot send PKCE (RFC 9700 §2.1.1 advises against).
     pub pkce_optional: bool,
+    /// Self-registered with scopes not open to machines: no client_credentials token until an admin approves.
+    pub machine_pending: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,8 @@ pub struct Model {
     pub name: String,
     pub description: String,
     pub builtin: bool,
+    /// Any app may get it through client_credentials without an admin's approval.
+    pub machine_open: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m20261202_000004_admin_hold;
 mod m20261202_000005_can_introspect;
 mod m20261202_000006_pkce_optional;
 mod m20261202_000007_sessions;
+mod m20261202_000008_machine_approval;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_can_introspect::Migration),
             Box::new(m20261202_000006_pkce_optional::Migration),
             Box::new(m20261202_000007_sessions::Migration),
+            Box::new(m20261202_000008_machine_approval::Migration),
         ]
     }
 }

@@ -43,6 +43,8 @@ pub enum ClientCmd {
         #[arg(long)]
         pkce_optional: bool,
     },
+    /// Approve a self-registered app's machine access (client_credentials with scopes not open to machines)
+    Approve { client_id: String },
     /// List every client
     List,
     /// Show one client
@@ -64,7 +66,8 @@ pub enum ClientCmd {
 
 fn line(c: &Client) -> String {
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-    format!("{}  {}  {}  {}  grants={}  scopes={}", c.client_id, c.name, c.client_type.as_str(), c.status, grants.join(","), c.scopes.join(" "))
+    let pending = if c.machine_pending { "  machine access pending approval" } else { "" };
+    format!("{}  {}  {}  {}  grants={}  scopes={}{pending}", c.client_id, c.name, c.client_type.as_str(), c.status, grants.join(","), c.scopes.join(" "))
 }
 
 fn created(c: &Created) -> String {
@@ -92,9 +95,11 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
                 rate_limit,
                 can_introspect,
                 pkce_optional,
+                machine_pending: false,
             };
             out.print(&registration::register(&db, n, ACTOR).await?, created)
         }
+        ClientCmd::Approve { client_id } => out.print(&clients::set_machine_pending(&db, store, &client_id, false, ACTOR).await?, line),
         ClientCmd::List => out.print(&clients::list(&db, None).await?, |v| v.iter().map(line).collect::<Vec<_>>().join("\n")),
         ClientCmd::Show { client_id } => out.print(&clients::get(&db, &client_id).await?, line),
         ClientCmd::Suspend { client_id, reason } => {

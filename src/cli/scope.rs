@@ -15,6 +15,9 @@ pub enum ScopeCmd {
         name: String,
         #[arg(long)]
         description: String,
+        /// any app may get it through client_credentials without an admin's approval
+        #[arg(long)]
+        machine_open: bool,
     },
 }
 
@@ -24,6 +27,8 @@ pub async fn run(setup: Setup, cmd: ScopeCmd, out: Out) -> Result<()> {
         ScopeCmd::List => {
             out.print(&catalogue::list(&db).await?, |v| v.iter().map(|s| format!("{}  {}", s.name, s.description)).collect::<Vec<_>>().join("\n"))
         }
-        ScopeCmd::Add { name, description } => out.print(&registration::add_scope(&db, &name, &description).await?, |s| format!("added {}", s.name)),
+        ScopeCmd::Add { name, description, machine_open } => {
+            out.print(&registration::add_scope(&db, &name, &description, machine_open).await?, |s| format!("added {}", s.name))
+        }
     }
 }

@@ -27,7 +27,7 @@ async fn console(t: &Tessera, p: &Console, notice: Option<String>) -> HttpRespon
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|c| json!({"client_id": c.client_id, "name": c.name, "status": c.status, "hold": c.admin_hold, "can_introspect": c.can_introspect, "owner": owner(&c.owner_user_id)}))
+        .map(|c| json!({"client_id": c.client_id, "name": c.name, "status": c.status, "hold": c.admin_hold, "can_introspect": c.can_introspect, "machine_pending": c.machine_pending, "owner": owner(&c.owner_user_id)}))
         .collect();
     let keys: Vec<_> = (t.keys.list().await.unwrap_or_default().into_iter())
         .map(|k| json!({"kid": k.kid, "alg": k.alg, "state": k.state, "created": when(Some(k.created_at)), "published": k.published}))
@@ -44,7 +44,7 @@ pub async fn index(t: web::Data<Tessera>, p: Console) -> HttpResponse {
     console(&t, &p, None).await
 }
 
-/// `POST /admin/clients/{id}/suspend|activate|allow-introspection|deny-introspection`:
+/// `POST /admin/clients/{id}/suspend|activate|allow-introspection|deny-introspection|approve`:
 /// an admin's suspension (with the reason the form gives) only an admin
 /// lifts; whether the client may introspect other clients' tokens.
 pub async fn client_action(t: web::Data<Tessera>, p: Console, f: CsrfForm, path: web::Path<(String, String)>) -> HttpResponse {
@@ -55,9 +55,11 @@ pub async fn client_action(t: web::Data<Tessera>, p: Console, f: CsrfForm, path:
         "activate" => clients::set_status(db, store, &id, StatusChange::Release, actor).await,
         "allow-introspection" => clients::set_introspection(db, store, &id, true, actor).await,
         "deny-introspection" => clients::set_introspection(db, store, &id, false, actor).await,
+        "approve" => clients::set_machine_pending(db, store, &id, false, actor).await,
         _ => return error_page(StatusCode::NOT_FOUND, "Not found", "No such action."),
     };
     let notice = match done {
+        Ok(c) if what == "approve" => format!("{}'s machine access is approved.", c.name),
         Ok(c) if what.ends_with("introspection") => format!("{} {} introspect other apps' tokens.", c.name, if c.can_introspect { "may" } else { "may not" }),
         Ok(c) => format!("{} is now {}.", c.name, c.status),
         Err(e) => e.to_string(),
@@ -67,7 +69,7 @@ pub async fn client_action(t: web::Data<Tessera>, p: Console, f: CsrfForm, path:
 
 /// `POST /admin/scopes`.
 pub async fn add_scope(t: web::Data<Tessera>, p: Console, f: CsrfForm) -> HttpResponse {
-    let notice = match registration::add_scope(&t.db, f.get("name"), f.get("description")).await {
+    let notice = match registration::add_scope(&t.db, f.get("name"), f.get("description"), f.get("machine_open") == "1").await {
         Ok(sc) => format!("Scope {} added.", sc.name),
         Err(e) => e.to_string(),
     };
@@ -144,6 +146,14 @@ pub struct NewClientJson {
     pkce_optional: bool,
 }
 
+#[derive(Deserialize)]
+pub struct ScopeJson {
+    name: String,
+    description: String,
+    #[serde(default)]
+    machine_open: bool,
+}
+
 fn confidential() -> String {
     "confidential".into()
 }
@@ -162,6 +172,7 @@ impl From<NewClientJson> for NewClient {
             rate_limit: j.rate_limit,
             can_introspect: j.can_introspect,
             pkce_optional: j.pkce_optional,
+            machine_pending: false,
         }
     }
 }
@@ -181,7 +192,7 @@ pub struct ActionJson {
     reason: String,
 }
 
-/// `POST /admin/api/clients/{id}/suspend|activate|rotate-secret|allow-introspection|deny-introspection`;
+/// `POST /admin/api/clients/{id}/suspend|activate|rotate-secret|allow-introspection|deny-introspection|approve`;
 /// a suspension may say why (`{"reason": …}`), and only an admin lifts it.
 pub async fn api_client_action(t: web::Data<Tessera>, b: Api, path: web::Path<(String, String)>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
     let (id, what) = path.into_inner();
@@ -193,6 +204,7 @@ pub async fn api_client_action(t: web::Data<Tessera>, b: Api, path: web::Path<(S
         "rotate-secret" => ok(&b, clients::rotate_secret(db, store, &id, actor.as_deref()).await?),
         "allow-introspection" => ok(&b, clients::set_introspection(db, store, &id, true, actor.as_deref()).await?),
         "deny-introspection" => ok(&b, clients::set_introspection(db, store, &id, false, actor.as_deref()).await?),
+        "approve" => ok(&b, clients::set_machine_pending(db, store, &id, false, actor.as_deref()).await?),
         _ => return Err(Error::NotFound(format!("action {what}")).into()),
     })
 }
@@ -225,15 +237,9 @@ pub async fn api_scopes(t: web::Data<Tessera>, b: Api) -> Result<HttpResponse, O
     Ok(ok(&b, catalogue::list(&t.db).await?))
 }
 
-#[derive(Deserialize)]
-pub struct ScopeJson {
-    name: String,
-    description: String,
-}
-
 pub async fn api_add_scope(t: web::Data<Tessera>, b: Api, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
     let j: ScopeJson = read_json(&req, body, t.cfg.max_body_bytes).await?;
-    Ok(created(&b, registration::add_scope(&t.db, &j.name, &j.description).await?))
+    Ok(created(&b, registration::add_scope(&t.db, &j.name, &j.description, j.machine_open).await?))
 }
 
 pub async fn api_audit(t: web::Data<Tessera>, b: Api, req: HttpRequest) -> Result<HttpResponse, OAuthError> {

@@ -49,6 +49,7 @@ fn new_client(f: &CsrfForm, owner: &str) -> NewClient {
         rate_limit: None,
         can_introspect: false,
         pkce_optional: false,
+        machine_pending: false,
     }
 }
 
@@ -64,7 +65,7 @@ pub async fn create(t: web::Data<Tessera>, p: Dev, f: CsrfForm) -> HttpResponse 
     if let Err(e) = registration::may_grant_scopes(p.user.is_admin(), &[], &n.scopes) {
         return refused(e.to_string(), StatusCode::FORBIDDEN).await;
     }
-    match registration::register(&t.db, n.clone(), Some(&p.user.user_id)).await {
+    match registration::register_self_service(&t.db, n.clone(), Some(&p.user.user_id), p.user.is_admin()).await {
         Ok(created) => app_page(&t, &p, &created.client, created.client_secret.as_deref(), Ok(None), StatusCode::CREATED).await,
         Err(e @ (Error::Validation(_) | Error::Conflict(_))) => refused(e.to_string(), StatusCode::BAD_REQUEST).await,
         Err(e) => unavailable(e, "registering an app", "Nothing was saved."),
@@ -117,7 +118,8 @@ pub async fn action(t: web::Data<Tessera>, p: Dev, f: CsrfForm, path: web::Path<
             if let Err(e) = registration::may_grant_scopes(p.user.is_admin(), &c.scopes, &scopes) {
                 return app_page(&t, &p, &c, None, Err(e.to_string()), StatusCode::FORBIDDEN).await;
             }
-            registration::update(db, store, &id, lines(f.get("redirect_uris")), scopes, actor).await.map(|c| (c, None, "Saved."))
+            let is_admin = p.user.is_admin();
+            registration::update_self_service(db, store, &c, lines(f.get("redirect_uris")), scopes, actor, is_admin).await.map(|c| (c, None, "Saved."))
         }
         "rotate-secret" => clients::rotate_secret(db, store, &id, actor).await.map(|r| (r.client, r.client_secret, "Secret rotated.")),
         "suspend" => clients::set_status(db, store, &id, StatusChange::Suspend, actor).await.map(|c| (c, None, "Suspended: its tokens stop working now.")),

@@ -95,14 +95,52 @@ pub async fn update(
         rate_limit: c.rate_limit,
         can_introspect: c.can_introspect,
         pkce_optional: c.pkce_optional,
+        machine_pending: c.machine_pending,
     };
     validate(&n)?;
     clients::update(db, store, client_id, redirect_uris, scopes, actor).await
 }
 
+/// The scopes a machine token could carry (the admin scope is never self-served).
+fn machine_scopes(scopes: &[String]) -> Vec<String> {
+    scopes.iter().filter(|s| !scopes::USER_ONLY.contains(&s.as_str())).cloned().collect()
+}
+
+/// Register an app through the developer portal. A machine app
+/// (client_credentials) that asks for a scope not open to machines in the
+/// catalogue gets no token until an admin approves it; an admin's own
+/// registrations need no approval.
+pub async fn register_self_service(db: &DatabaseConnection, mut n: NewClient, actor: Option<&str>, is_admin: bool) -> Result<Created> {
+    let machine = n.grant_types.iter().any(|g| g == GrantType::ClientCredentials.as_str());
+    if !is_admin && machine && !catalogue::needing_approval(db, &machine_scopes(&n.scopes)).await?.is_empty() {
+        n.machine_pending = true;
+    }
+    register(db, n, actor).await
+}
+
+/// Change an app's redirect URIs and scopes through the developer portal: a
+/// machine app that gains a scope not open to machines waits for an admin again.
+pub async fn update_self_service(
+    db: &DatabaseConnection,
+    store: &dyn TokenStore,
+    client: &Client,
+    redirect_uris: Vec<String>,
+    scopes: Vec<String>,
+    actor: Option<&str>,
+    is_admin: bool,
+) -> Result<Client> {
+    let gained: Vec<String> = machine_scopes(&scopes).into_iter().filter(|s| !client.scopes.contains(s)).collect();
+    let updated = update(db, store, &client.client_id, redirect_uris, scopes, actor).await?;
+    if !is_admin && updated.allows(GrantType::ClientCredentials) && !catalogue::needing_approval(db, &gained).await?.is_empty() {
+        return clients::set_machine_pending(db, store, &client.client_id, true, actor).await;
+    }
+    Ok(updated)
+}
+
 /// Add a scope to the catalogue: one scope token (RFC 6749 §3.3) with a
-/// description users can read on the consent page.
-pub async fn add_scope(db: &DatabaseConnection, name: &str, description: &str) -> Result<Scope> {
+/// description users can read on the consent page; `machine_open`: any app
+/// may get it through client_credentials without an admin's approval.
+pub async fn add_scope(db: &DatabaseConnection, name: &str, description: &str, machine_open: bool) -> Result<Scope> {
     let parsed = scopes::parse(name).map_err(|e| Error::validation(e.to_string()))?;
     if parsed.len() != 1 {
         return Err(Error::validation("give exactly one scope name"));
@@ -110,7 +148,7 @@ pub async fn add_scope(db: &DatabaseConnection, name: &str, description: &str) -
     if description.trim().is_empty() {
         return Err(Error::validation("a scope needs a description users can read"));
     }
-    catalogue::add(db, name, description.trim()).await
+    catalogue::add(db, name, description.trim(), machine_open).await
 }
 
 /// Whether a user may give an app `scope`: `tessera:admin` only by an admin.

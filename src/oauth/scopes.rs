@@ -7,6 +7,10 @@ use crate::error::{Error, Result};
 /// together with other scopes (`oauth/admin.rs` says who may use it).
 pub const ADMIN: &str = "tessera:admin";
 
+/// Scopes that only make sense with a user: never granted to a machine
+/// (client_credentials), and so never in need of a machine approval.
+pub const USER_ONLY: &[&str] = &["openid", "profile", "email", "offline_access"];
+
 fn valid_token(t: &str) -> bool {
     !t.is_empty() && t.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }

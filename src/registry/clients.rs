@@ -62,6 +62,8 @@ pub struct Client {
     pub can_introspect: bool,
     /// A legacy confidential client that may skip PKCE.
     pub pkce_optional: bool,
+    /// Waiting for an admin's approval of its machine access (client_credentials).
+    pub machine_pending: bool,
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -85,6 +87,7 @@ impl TryFrom<clients::Model> for Client {
             admin_hold: m.admin_hold,
             can_introspect: m.can_introspect,
             pkce_optional: m.pkce_optional,
+            machine_pending: m.machine_pending,
         })
     }
 }
@@ -114,6 +117,8 @@ pub struct NewClient {
     pub can_introspect: bool,
     /// A legacy confidential client that cannot send PKCE.
     pub pkce_optional: bool,
+    /// Its machine access waits for an admin (set by self-service registration).
+    pub machine_pending: bool,
 }
 
 /// The one moment a secret is visible: right after creation or rotation.
@@ -150,6 +155,7 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         admin_hold: Set(None),
         can_introspect: Set(n.can_introspect),
         pkce_optional: Set(n.pkce_optional),
+        machine_pending: Set(n.machine_pending),
     };
     let txn = db.begin().await?;
     let model = clients::Entity::insert(am).exec_with_returning(&txn).await?;
@@ -289,6 +295,23 @@ pub async fn set_status(
     get(db, client_id).await
 }
 
+/// Approve (or put back on hold) a client's machine access: an admin's decision.
+pub async fn set_machine_pending(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, pending: bool, actor: Option<&str>) -> Result<Client> {
+    let res = clients::Entity::update_many()
+        .col_expr(clients::Column::MachinePending, Expr::value(pending))
+        .col_expr(clients::Column::UpdatedAt, Expr::value(now()))
+        .filter(clients::Column::ClientId.eq(client_id))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(Error::NotFound(format!("client {client_id}")));
+    }
+    store.bump_clients_epoch().await?;
+    let event = if pending { "client.machine_pending" } else { "client.machine_approved" };
+    audit::record(db, Event { event, actor, client_id: Some(client_id), ..Default::default() }).await;
+    get(db, client_id).await
+}
+
 /// Allow or deny a client introspecting other clients' tokens (an admin's decision).
 pub async fn set_introspection(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, allowed: bool, actor: Option<&str>) -> Result<Client> {
     let res = clients::Entity::update_many()
@@ -382,5 +405,6 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         admin_hold: None,
         can_introspect: false,
         pkce_optional: false,
+        machine_pending: false,
     }
 }

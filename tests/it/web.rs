@@ -3,7 +3,7 @@
 use crate::both_backends;
 use crate::support::{browser, count_rows, hidden, start, user, Backend, TestServer, PASSWORD, REDIRECT};
 
-both_backends!(developer_portal_lifecycle, roles_and_csrf_are_enforced, admin_console_and_json_api, an_admins_suspension_holds_against_the_developer);
+both_backends!(developer_portal_lifecycle, roles_and_csrf_are_enforced, admin_console_and_json_api, an_admins_suspension_holds_against_the_developer, machine_scopes_open_to_all_need_no_approval);
 
 /// A browser signed in as `username`.
 pub async fn signed_in(s: &TestServer, username: &str) -> reqwest::Client {
@@ -61,12 +61,22 @@ async fn developer_portal_lifecycle(be: Backend) {
     let id = text_of(&html, "client-id");
     let secret = text_of(&html, "client-secret");
     assert_eq!(secret.len(), 43);
+    // a self-registered machine app with a scope not open to machines waits
+    // for an admin: the developer sees it, its tokens are refused until then
+    assert!(text_of(&html, "machine-pending").contains("waiting for an admin"));
+    let r = s.post_basic("/token", &id, &secret, &[("grant_type", "client_credentials"), ("scope", "read:data")]).await;
+    assert_eq!(r.status(), 400);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "unauthorized_client");
+    assert!(v["error_description"].as_str().unwrap().contains("approved"), "{v}");
+    let approved = std::process::Command::new(env!("CARGO_BIN_EXE_tessera")).args(["client", "approve", &id, "--json"]).envs(s.tdb.env()).output().unwrap();
+    assert!(approved.status.success(), "{}", String::from_utf8_lossy(&approved.stderr));
     // the secret works, and is never shown again
     s.client_credentials(&id, &secret, Some("read:data")).await;
     let (status, html) = page(&b, s.url(&format!("/portal/apps/{id}"))).await;
     assert_eq!(status, 200);
     assert!(!html.contains(&secret) && !html.contains("client-secret"));
-    assert!(html.contains("Zapier"));
+    assert!(html.contains("Zapier") && !html.contains("machine-pending"));
 
     // a user authorizes its public twin: that app's usage shows one user and
     // her token; the machine app shows its own token and no user
@@ -100,6 +110,9 @@ async fn developer_portal_lifecycle(be: Backend) {
     let c = tessera::registry::clients::get(&s.db, &id).await.unwrap();
     assert_eq!(c.redirect_uris, vec!["https://new.example.com/cb"]);
     assert_eq!(c.scopes, vec!["read:data", "write:data"]);
+    assert!(c.machine_pending, "gaining write:data, the app waits for an admin again");
+    let store = s.tdb.store().await;
+    tessera::registry::clients::set_machine_pending(&s.db, store.as_ref(), &id, false, Some("admin")).await.unwrap();
 
     // rotate: a new secret once, the old one dead
     let r = b.post(s.url(&format!("/portal/apps/{id}/rotate-secret"))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
@@ -285,4 +298,36 @@ async fn an_admins_suspension_holds_against_the_developer(be: Backend) {
     let (_, html) = page(&dev, s.url(&format!("/portal/apps/{id}"))).await;
     assert_eq!(text_of(&html, "status"), "active");
     assert!(!html.contains("admin-hold"));
+}
+
+/// A scope the admin opens to machines needs no approval; one that is not
+/// still does, also when an approved app gains it later; an admin's own
+/// registration needs none.
+async fn machine_scopes_open_to_all_need_no_approval(be: Backend) {
+    use tessera::oauth::registration::{add_scope, register_self_service, update_self_service};
+    let s = start(be).await;
+    let dev = user(&s.db, "dev", "developer").await;
+    add_scope(&s.db, "read:status", "Read the service status", true).await.unwrap();
+    let app = |scopes: &[&str]| tessera::registry::clients::NewClient {
+        name: "Bot".into(),
+        client_type: "confidential".into(),
+        grant_types: vec!["client_credentials".into()],
+        scopes: scopes.iter().map(|x| x.to_string()).collect(),
+        owner_user_id: Some(dev.clone()),
+        ..Default::default()
+    };
+    let open = register_self_service(&s.db, app(&["read:status"]), Some(&dev), false).await.unwrap();
+    assert!(!open.client.machine_pending);
+    s.client_credentials(&open.client.client_id, open.client_secret.as_deref().unwrap(), None).await;
+    let closed = register_self_service(&s.db, app(&["read:status", "read:data"]), Some(&dev), false).await.unwrap();
+    assert!(closed.client.machine_pending, "read:data is not open to machines");
+    let by_admin = register_self_service(&s.db, app(&["read:data"]), Some("root"), true).await.unwrap();
+    assert!(!by_admin.client.machine_pending, "an admin's registration needs no approval");
+    // the open app gains a closed scope through the portal: it waits again
+    let store = s.tdb.store().await;
+    let scopes = vec!["read:status".to_string(), "read:data".to_string()];
+    let changed = update_self_service(&s.db, store.as_ref(), &open.client, vec![], scopes, Some(&dev), false).await.unwrap();
+    assert!(changed.machine_pending);
+    let r = s.post_basic("/token", &open.client.client_id, open.client_secret.as_deref().unwrap(), &[("grant_type", "client_credentials")]).await;
+    assert_eq!(r.status(), 400);
 }

@@ -6,20 +6,17 @@ use crate::oauth::scopes;
 use crate::oauth::tokens::{select_audience, TokenResponse};
 use crate::registry::clients::{Client, ClientType};
 
-/// Scopes that only make sense with a user, never granted to a machine.
-const USER_ONLY: &[&str] = &["openid", "profile", "email", "offline_access"];
-
 /// The scopes a client_credentials request gets (pure rule). The admin
 /// scope is never part of the default and is asked for alone: its tokens
 /// are for Tessera's own API, not for resource servers.
 pub fn grant_scopes(requested: Option<&str>, client: &Client) -> Result<Vec<String>> {
-    let allowed: Vec<String> = client.scopes.iter().filter(|s| !USER_ONLY.contains(&s.as_str())).cloned().collect();
+    let allowed: Vec<String> = client.scopes.iter().filter(|s| !scopes::USER_ONLY.contains(&s.as_str())).cloned().collect();
     let Some(req) = requested else {
         let by_default: Vec<String> = allowed.into_iter().filter(|s| s != scopes::ADMIN).collect();
         return scopes::resolve(None, &by_default);
     };
     let asked = scopes::parse(req)?;
-    if let Some(s) = asked.iter().find(|s| USER_ONLY.contains(&s.as_str())) {
+    if let Some(s) = asked.iter().find(|s| scopes::USER_ONLY.contains(&s.as_str())) {
         return Err(Error::invalid_scope(format!("scope {s} needs a user; client_credentials has none")));
     }
     if asked.len() > 1 && asked.iter().any(|s| s == scopes::ADMIN) {
@@ -31,6 +28,9 @@ pub fn grant_scopes(requested: Option<&str>, client: &Client) -> Result<Vec<Stri
 pub fn exchange(issuer: &Issuer, client: &Client, params: &Params) -> Result<TokenResponse> {
     if client.client_type != ClientType::Confidential {
         return Err(Error::UnauthorizedClient("client_credentials needs a confidential client".into()));
+    }
+    if client.machine_pending {
+        return Err(Error::UnauthorizedClient("an admin has not yet approved this app's machine access (client_credentials)".into()));
     }
     let granted = grant_scopes(params.get("scope"), client)?;
     let (resource, audience) = (params.get("resource"), params.get("audience"));
