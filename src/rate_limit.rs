@@ -90,6 +90,34 @@ impl Policy {
     }
 }
 
+/// The login lockout: after `after` consecutive failures a name is locked
+/// for `first_secs`, doubling with every further failure up to `max_secs`;
+/// a success forgets the failures, and so do `memory_secs` without one.
+/// One mechanism for every name, an account's or not, so that a lock says
+/// nothing about which accounts exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginLock {
+    pub after: i64,
+    pub first_secs: i64,
+    pub max_secs: i64,
+    pub memory_secs: i64,
+}
+
+/// Five failures lock for 30 s, then 60 s, 120 s … up to 15 min; a day
+/// without a failure forgets them.
+pub const LOGIN_LOCK: LoginLock = LoginLock { after: 5, first_secs: 30, max_secs: 15 * 60, memory_secs: 86_400 };
+
+impl LoginLock {
+    /// How long a name stays locked after its `failures`-th consecutive failure.
+    pub fn lock_secs(&self, failures: i64) -> Option<i64> {
+        if failures < self.after {
+            return None;
+        }
+        let doublings = (failures - self.after).min(16) as u32;
+        Some((self.first_secs << doublings).min(self.max_secs))
+    }
+}
+
 /// The window every limit is expressed in: requests per minute.
 pub const WINDOW_MS: i64 = 60_000;
 
@@ -143,6 +171,15 @@ pub fn window_of(now_ms: i64) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_locks_grow_and_cap() {
+        assert_eq!(LOGIN_LOCK.lock_secs(4), None);
+        assert_eq!(LOGIN_LOCK.lock_secs(5), Some(30));
+        assert_eq!(LOGIN_LOCK.lock_secs(6), Some(60));
+        assert_eq!(LOGIN_LOCK.lock_secs(7), Some(120));
+        assert_eq!(LOGIN_LOCK.lock_secs(40), Some(15 * 60));
+    }
 
     #[test]
     fn admits_up_to_the_limit_in_one_window() {

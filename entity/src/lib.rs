@@ -9,6 +9,7 @@ pub mod client_usage;
 pub mod clients;
 pub mod denylist;
 pub mod grants;
+pub mod login_failures;
 pub mod rate_counters;
 pub mod refresh_tokens;
 pub mod scopes;

@@ -14,8 +14,6 @@ pub struct Model {
     /// `user`, `developer` or `admin`
     pub role: String,
     pub created_at: i64,
-    pub failed_logins: i32,
-    pub locked_until: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

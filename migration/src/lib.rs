@@ -9,6 +9,7 @@ mod m20261202_000005_can_introspect;
 mod m20261202_000006_pkce_optional;
 mod m20261202_000007_sessions;
 mod m20261202_000008_machine_approval;
+mod m20261202_000009_login_failures;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_pkce_optional::Migration),
             Box::new(m20261202_000007_sessions::Migration),
             Box::new(m20261202_000008_machine_approval::Migration),
+            Box::new(m20261202_000009_login_failures::Migration),
         ]
     }
 }

@@ -103,8 +103,6 @@ pub async fn create(db: &DatabaseConnection, username: &str, email: &str, passwo
         password_hash: Set(hash),
         role: Set(role.into()),
         created_at: Set(now()),
-        failed_logins: Set(0),
-        locked_until: Set(None),
     };
     let m = users::Entity::insert(am).exec_with_returning(db).await?;
     audit::record(db, Event { event: "user.created", user_id: Some(&m.user_id), actor, ..Default::default() })
@@ -138,34 +136,25 @@ static ARGON2_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::La
     tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
 });
 
-/// Failures before an account locks, and the first lock's length (doubling after).
-pub const LOCK_AFTER: i32 = 5;
-pub const FIRST_LOCK_SECS: i64 = 30;
-pub const MAX_LOCK_SECS: i64 = 15 * 60;
+/// Failures before a name locks, and the first lock's length (doubling after).
+pub const LOCK_AFTER: i64 = crate::rate_limit::LOGIN_LOCK.after;
+pub const FIRST_LOCK_SECS: i64 = crate::rate_limit::LOGIN_LOCK.first_secs;
 /// Failed logins from one address per minute before it is throttled.
 pub const IP_FAILURES_PER_MIN: i64 = 20;
 
-/// How long an account stays locked after its `failures`-th consecutive failure (pure).
-pub fn lock_secs(failures: i32) -> Option<i64> {
-    if failures < LOCK_AFTER {
-        return None;
-    }
-    let doublings = (failures - LOCK_AFTER).min(16) as u32;
-    Some((FIRST_LOCK_SECS << doublings).min(MAX_LOCK_SECS))
-}
-
-/// Check a username and password, with throttling: per account (a growing
-/// lock after repeated failures; the lock is per account, so an attacker
-/// cannot lock everyone out at once), per unknown username, and per client
-/// address. A success resets the account's count.
+/// Check a username and password, with throttling: per name typed (a
+/// growing lock after repeated failures, `rate_limit::LOGIN_LOCK`; per name,
+/// so an attacker cannot lock everyone out at once, and the same for names
+/// that match no account, so a lock reveals nothing), and per client
+/// address. A success forgets the name's failures.
 ///
 /// Every budget is spent *before* the password is checked, by an atomic
 /// write that decides from its own result: concurrent guesses cannot all
-/// read the same count and all be evaluated. An account's fifth failure
-/// locks it as the attempt starts, so at most five guesses are ever
-/// evaluated per lock period (one per period after that, each lock twice as
-/// long). What a request spent and did not use (a success, or a refusal by
-/// another budget) is given back to the address.
+/// read the same count and all be evaluated. A name's fifth failure locks it
+/// as the attempt starts, so at most five guesses are ever evaluated per
+/// lock period (one per period after that, each lock twice as long). What a
+/// request spent and did not use (a success, or a refusal by the name's
+/// lock) is given back to the address.
 pub async fn authenticate(
     db: &DatabaseConnection,
     store: &dyn crate::store::TokenStore,
@@ -173,7 +162,8 @@ pub async fn authenticate(
     password: &str,
     ip: Option<&str>,
 ) -> Result<Login> {
-    use crate::rate_limit::{decide, window_of};
+    use crate::rate_limit::{decide, window_of, LOGIN_LOCK};
+    use crate::store::LoginAttempt;
     let username = username.to_lowercase();
     let t = now();
     let (window, elapsed) = window_of(chrono::Utc::now().timestamp_millis());
@@ -193,30 +183,15 @@ pub async fn authenticate(
             }
         }
     };
-    let row = users::Entity::find().filter(users::Column::Username.eq(username.as_str())).one(db).await?;
-    let attempt = match &row {
-        Some(r) => spend_attempt(db, r, t).await?,
-        None => {
-            // Unknown usernames lock like real ones, so a lock reveals nothing.
-            let name_key = format!("login-user:{username}");
-            let (prev, cur) = store.rate_add(&name_key, window, 1).await?;
-            let d = decide(prev, cur, elapsed, LOCK_AFTER as i64, 1);
-            match d.allowed {
-                true => Attempt::Allowed { locks_for: None },
-                false => {
-                    store.rate_refund(&name_key, window, 1).await?;
-                    Attempt::Locked { retry_after_secs: d.retry_after_secs.max(FIRST_LOCK_SECS) }
-                }
-            }
-        }
-    };
-    let locks_for = match attempt {
-        Attempt::Allowed { locks_for } => locks_for,
-        Attempt::Locked { retry_after_secs } => {
+    let name: String = username.chars().take(128).collect();
+    let locks_for = match store.login_attempt(&name, t, &LOGIN_LOCK).await? {
+        LoginAttempt::Allowed { locks_for } => locks_for,
+        LoginAttempt::Locked { until } => {
             give_back_ip().await;
-            return Ok(Login::Throttled { retry_after_secs });
+            return Ok(Login::Throttled { retry_after_secs: until - t });
         }
     };
+    let row = users::Entity::find().filter(users::Column::Username.eq(username.as_str())).one(db).await?;
     let hash = row.as_ref().map(|r| r.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_string());
     let pw = password.to_string();
     // argon2id takes ~19 MiB and tens of milliseconds per check: at most one
@@ -225,12 +200,7 @@ pub async fn authenticate(
     let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw)).await.unwrap_or(false);
     match row {
         Some(r) if ok => {
-            users::Entity::update_many()
-                .col_expr(users::Column::FailedLogins, sea_orm::sea_query::Expr::value(0))
-                .col_expr(users::Column::LockedUntil, sea_orm::sea_query::Expr::value(Option::<i64>::None))
-                .filter(users::Column::UserId.eq(r.user_id.as_str()))
-                .exec(db)
-                .await?;
+            store.login_succeeded(&name).await?;
             give_back_ip().await;
             Ok(Login::Ok(r.into()))
         }
@@ -249,47 +219,6 @@ pub async fn authenticate(
     }
 }
 
-/// Whether a login attempt may check its password.
-enum Attempt {
-    /// Yes; `locks_for`: this attempt took the lock (it reached the limit), for so many seconds.
-    Allowed { locks_for: Option<i64> },
-    /// No: the account (or unknown name) is locked.
-    Locked { retry_after_secs: i64 },
-}
-
-/// Spend one attempt of an account, atomically: a compare-and-set on the
-/// failure count that also takes the lock when this attempt reaches the
-/// limit. Of concurrent attempts each sees a different count, and those
-/// after the one that locked find the account locked.
-async fn spend_attempt(db: &DatabaseConnection, first: &users::Model, t: i64) -> Result<Attempt> {
-    use sea_orm::sea_query::{Condition, Expr};
-    let mut seen = (first.failed_logins, first.locked_until);
-    for _ in 0..64 {
-        let (failures, locked_until) = seen;
-        if let Some(until) = locked_until.filter(|u| *u > t) {
-            return Ok(Attempt::Locked { retry_after_secs: until - t });
-        }
-        let locks_for = lock_secs(failures + 1);
-        let res = users::Entity::update_many()
-            .col_expr(users::Column::FailedLogins, Expr::value(failures + 1))
-            .col_expr(users::Column::LockedUntil, Expr::value(locks_for.map(|s| t + s)))
-            .filter(users::Column::UserId.eq(first.user_id.as_str()))
-            .filter(users::Column::FailedLogins.eq(failures))
-            .filter(Condition::any().add(users::Column::LockedUntil.is_null()).add(users::Column::LockedUntil.lte(t)))
-            .exec(db)
-            .await?;
-        if res.rows_affected == 1 {
-            return Ok(Attempt::Allowed { locks_for });
-        }
-        // Another attempt came first: read what it wrote and try again.
-        let Some(now) = users::Entity::find_by_id(first.user_id.clone()).one(db).await? else {
-            return Ok(Attempt::Locked { retry_after_secs: FIRST_LOCK_SECS });
-        };
-        seen = (now.failed_logins, now.locked_until);
-    }
-    Ok(Attempt::Locked { retry_after_secs: 1 })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,12 +235,4 @@ mod tests {
         assert!(validate_username("ali ce").is_err());
     }
 
-    #[test]
-    fn locks_grow_and_cap() {
-        assert_eq!(lock_secs(4), None);
-        assert_eq!(lock_secs(5), Some(30));
-        assert_eq!(lock_secs(6), Some(60));
-        assert_eq!(lock_secs(7), Some(120));
-        assert_eq!(lock_secs(40), Some(MAX_LOCK_SECS));
-    }
 }

@@ -90,6 +90,15 @@ pub struct Round<'a> {
     pub refresh: Option<(&'a str, i64)>,
 }
 
+/// What [`TokenStore::login_attempt`] decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// The password may be checked; `locks_for`: this attempt took the lock, for so long.
+    Allowed { locks_for: Option<i64> },
+    /// Locked until this time.
+    Locked { until: i64 },
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RoundAnswer {
     pub prev: i64,
@@ -170,6 +179,14 @@ pub trait TokenStore: Send + Sync {
     async fn clients_epoch(&self) -> Result<Option<String>, StoreError>;
     /// Announce that a client changed (after the change is committed).
     async fn bump_clients_epoch(&self) -> Result<(), StoreError>;
+
+    /// Spend one login attempt of `name` (any name typed, an account's or
+    /// not) at `now` under `lock`, atomically: refused while the name is
+    /// locked; otherwise the failure count moves by one, and the attempt
+    /// that reaches the limit takes the lock as it starts.
+    async fn login_attempt(&self, name: &str, now: i64, lock: &crate::rate_limit::LoginLock) -> Result<LoginAttempt, StoreError>;
+    /// A login of `name` succeeded: forget its failures.
+    async fn login_succeeded(&self, name: &str) -> Result<(), StoreError>;
 
     /// Record a signed-in browser session (by the SHA-256 of the id in its
     /// cookie) until `expires_at`.

@@ -9,6 +9,8 @@
 //!   `famrev:{family}` marks it revoked.
 //! * `sess:{sha256}` — a signed-in browser session: `{expires_at}:{user}`, expiring with it;
 //!   `usess:{user}` — the set of a user's sessions (to end them all).
+//! * `login:{name}` — the login lockout of a name typed at a login: hash
+//!   {f: consecutive failures, u: locked until}, forgotten a day after the last failure.
 //! * `uc:{user}|{client}` — set of the families of one user at one client,
 //!   kept as long as the longest of them (every rotation extends it).
 //!
@@ -20,7 +22,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
-use super::{CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, DENY_MARGIN_SECS, REPLAY_MEMORY_SECS};
+use super::{LoginAttempt, CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, DENY_MARGIN_SECS, REPLAY_MEMORY_SECS};
 
 /// The default key prefix (`TESSERA_REDIS_PREFIX`); deployments sharing one Redis pick their own.
 pub const DEFAULT_PREFIX: &str = "tessera:";
@@ -107,6 +109,29 @@ const REVOKE_FAMILY: &str = r#"
 return revoke(ARGV[1], ARGV[2], tonumber(ARGV[3]))
 "#;
 
+/// One login attempt of a name: refused while locked; else the failure
+/// count moves by one, and the attempt that reaches the limit takes the lock.
+/// ARGV: now, after, first_secs, max_secs, memory_secs.
+const LOGIN_ATTEMPT: &str = r#"
+local now, after, first, max, memory = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local f = tonumber(redis.call('HGET', KEYS[1], 'f') or '0')
+local u = tonumber(redis.call('HGET', KEYS[1], 'u') or '0')
+if u > now then return {'locked', u} end
+f = f + 1
+local lock = 0
+if f >= after then
+  lock = first
+  for _ = 1, math.min(f - after, 16) do lock = lock * 2 end
+  if lock > max then lock = max end
+  u = now + lock
+else
+  u = 0
+end
+redis.call('HSET', KEYS[1], 'f', f, 'u', u)
+redis.call('EXPIRE', KEYS[1], memory)
+return {'ok', lock}
+"#;
+
 /// End every session of a user: its index names them.
 const END_USER_SESSIONS: &str = r#"
 local n = 0
@@ -137,6 +162,7 @@ pub struct RedisStore {
     revoke_family: Script,
     revoke_user_client: Script,
     end_user_sessions: Script,
+    login_attempt: Script,
 }
 
 
@@ -160,6 +186,7 @@ impl RedisStore {
             revoke_family: Script::new(&format!("{}{REVOKE_FAMILY}", revoke_fn())),
             revoke_user_client: Script::new(&format!("{}{REVOKE_USER_CLIENT}", revoke_fn())),
             end_user_sessions: Script::new(END_USER_SESSIONS),
+            login_attempt: Script::new(LOGIN_ATTEMPT),
         })
     }
 }
@@ -481,6 +508,30 @@ impl TokenStore for RedisStore {
     async fn bump_clients_epoch(&self) -> Result<(), StoreError> {
         let mut con = self.con.clone();
         let _: () = con.set(self.key("clients", "epoch"), crate::crypto::random_token(12)).await?;
+        Ok(())
+    }
+
+    async fn login_attempt(&self, name: &str, now: i64, lock: &crate::rate_limit::LoginLock) -> Result<LoginAttempt, StoreError> {
+        let mut con = self.con.clone();
+        let (what, n): (String, i64) = self
+            .login_attempt
+            .key(self.key("login", name))
+            .arg(now)
+            .arg(lock.after)
+            .arg(lock.first_secs)
+            .arg(lock.max_secs)
+            .arg(lock.memory_secs)
+            .invoke_async(&mut con)
+            .await?;
+        Ok(match what.as_str() {
+            "locked" => LoginAttempt::Locked { until: n },
+            _ => LoginAttempt::Allowed { locks_for: (n > 0).then_some(n) },
+        })
+    }
+
+    async fn login_succeeded(&self, name: &str) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let _: i64 = con.del(self.key("login", name)).await?;
         Ok(())
     }
 

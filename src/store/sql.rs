@@ -4,14 +4,14 @@
 //! Every single-use decision is one conditional `UPDATE` whose affected-row
 //! count tells the one winner, never a read followed by a write.
 use async_trait::async_trait;
-use entity::{auth_codes, client_usage, denylist, rate_counters, refresh_tokens, sessions};
+use entity::{auth_codes, client_usage, denylist, login_failures, rate_counters, refresh_tokens, sessions};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
     TransactionTrait,
 };
 
-use super::{CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, DENY_MARGIN_SECS, REPLAY_MEMORY_SECS};
+use super::{LoginAttempt, CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, DENY_MARGIN_SECS, REPLAY_MEMORY_SECS};
 
 pub struct SqlStore {
     db: DatabaseConnection,
@@ -344,7 +344,60 @@ impl TokenStore for SqlStore {
             .await?
             .rows_affected;
         n += sessions::Entity::delete_many().filter(sessions::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
+        n += login_failures::Entity::delete_many().filter(login_failures::Column::ForgetAt.lt(now)).exec(&self.db).await?.rows_affected;
         Ok(n)
+    }
+
+    async fn login_attempt(&self, name: &str, now: i64, lock: &crate::rate_limit::LoginLock) -> Result<LoginAttempt, StoreError> {
+        let _guard = self.serialize().await;
+        // A compare-and-set on the row (PostgreSQL runs concurrent attempts
+        // side by side): of concurrent attempts each moves the count once,
+        // and those after the one that locked find the name locked.
+        for _ in 0..64 {
+            let row = login_failures::Entity::find_by_id(name.to_string()).one(&self.db).await?;
+            let (failures, until) = match &row {
+                Some(r) if r.forget_at >= now => (r.failures, r.locked_until),
+                _ => (0, 0),
+            };
+            if until > now {
+                return Ok(LoginAttempt::Locked { until });
+            }
+            let locks_for = lock.lock_secs(failures + 1);
+            let next = (failures + 1, locks_for.map_or(0, |s| now + s), now + lock.memory_secs);
+            let won = match row {
+                None => {
+                    let am = login_failures::ActiveModel { name: Set(name.to_string()), failures: Set(next.0), locked_until: Set(next.1), forget_at: Set(next.2) };
+                    let done = login_failures::Entity::insert(am)
+                        .on_conflict(OnConflict::column(login_failures::Column::Name).do_nothing().to_owned())
+                        .exec_without_returning(&self.db)
+                        .await?;
+                    done == 1
+                }
+                Some(r) => {
+                    login_failures::Entity::update_many()
+                        .col_expr(login_failures::Column::Failures, Expr::value(next.0))
+                        .col_expr(login_failures::Column::LockedUntil, Expr::value(next.1))
+                        .col_expr(login_failures::Column::ForgetAt, Expr::value(next.2))
+                        .filter(login_failures::Column::Name.eq(name))
+                        .filter(login_failures::Column::Failures.eq(r.failures))
+                        .filter(login_failures::Column::LockedUntil.eq(r.locked_until))
+                        .exec(&self.db)
+                        .await?
+                        .rows_affected
+                        == 1
+                }
+            };
+            if won {
+                return Ok(LoginAttempt::Allowed { locks_for });
+            }
+        }
+        Ok(LoginAttempt::Locked { until: now + 1 })
+    }
+
+    async fn login_succeeded(&self, name: &str) -> Result<(), StoreError> {
+        let _guard = self.serialize().await;
+        login_failures::Entity::delete_by_id(name.to_string()).exec(&self.db).await?;
+        Ok(())
     }
 
     async fn put_session(&self, id_hash: &str, user_id: &str, expires_at: i64) -> Result<(), StoreError> {

@@ -1,8 +1,6 @@
 //! Login abuse: failed logins lock the account (growing, per account),
 //! unknown usernames behave the same, one address is throttled, and a
 //! success resets the count.
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
 use crate::both_backends;
 use crate::support::{app, browser, count_where, hidden, legacy_client, start, user, Backend, TestServer, PASSWORD};
 
@@ -28,9 +26,19 @@ async fn attempt_via(s: &TestServer, b: &reqwest::Client, authorize_url: &str, u
     (status, r.text().await.unwrap())
 }
 
+/// An attempt expected to meet a lock: the seconds its `Retry-After` says.
+async fn locked_for(s: &TestServer, url: &str, username: &str) -> i64 {
+    let b = browser();
+    let html = b.get(url).send().await.unwrap().text().await.unwrap();
+    let form = [("csrf", hidden(&html, "csrf")), ("authz", hidden(&html, "authz")), ("username", username.into()), ("password", PASSWORD.into())];
+    let r = b.post(s.url("/login")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 429, "{username} is locked");
+    r.headers()["retry-after"].to_str().unwrap().parse().unwrap()
+}
+
 async fn failed_logins_lock_one_account_and_success_resets(b: Backend) {
     let s = start(b).await;
-    let alice = user(&s.db, "alice", "user").await;
+    user(&s.db, "alice", "user").await;
     user(&s.db, "bob", "user").await;
     let (client, _) = app(&s.db, "public", "openid read:data").await;
     let url = s.authorize_url(&client, "read:data", &[]);
@@ -45,15 +53,16 @@ async fn failed_logins_lock_one_account_and_success_resets(b: Backend) {
     let (status, html) = attempt(&s, &br, &url, "alice", PASSWORD).await;
     assert_eq!(status, 429);
     assert!(html.contains("Too many failed attempts"));
+    assert!((25..=30).contains(&locked_for(&s, &url, "alice").await));
     // the lock is per account: bob signs in from the same address
     let (status, html) = attempt(&s, &browser(), &url, "bob", PASSWORD).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("wants access"));
-    // unknown usernames lock the same way, so a lock reveals nothing
+    // a name that matches no account locks the same way, to the second, so a lock reveals nothing
     for _ in 1..=5 {
         assert_eq!(attempt(&s, &br, &url, "mallory", "whatever pw").await.0, 401);
     }
-    assert_eq!(attempt(&s, &br, &url, "mallory", "whatever pw").await.0, 429);
+    assert!((25..=30).contains(&locked_for(&s, &url, "mallory").await));
     // the password grant is locked too: the right password is refused while locked
     let (legacy, legacy_secret) = legacy_client(&s.db).await;
     let grant = [("grant_type", "password"), ("username", "alice"), ("password", PASSWORD)];
@@ -63,38 +72,26 @@ async fn failed_logins_lock_one_account_and_success_resets(b: Backend) {
     assert_eq!(v["error"], "invalid_grant");
     assert!(v["error_description"].as_str().unwrap().contains("too many failed attempts"), "{v}");
     assert!(v.get("access_token").is_none());
-    assert_eq!(count_where(&s.db, "audit_events", "event = 'login.locked'").await, 1);
+    assert_eq!(count_where(&s.db, "audit_events", "event = 'login.locked'").await, 2, "alice and mallory");
     assert!(count_where(&s.db, "audit_events", "event = 'login.failed'").await >= 10);
 
     // the lock expires (moved into the past here instead of waiting): a success resets the count
-    expire_lock(&s, &alice).await;
-    let (status, _) = attempt(&s, &br, &url, "alice", PASSWORD).await;
-    assert_eq!(status, 200);
-    let row = entity::users::Entity::find_by_id(alice.clone()).one(&s.db).await.unwrap().unwrap();
-    assert_eq!((row.failed_logins, row.locked_until), (0, None));
+    s.tdb.expire_login_lock("alice").await;
+    assert_eq!(attempt(&s, &br, &url, "alice", PASSWORD).await.0, 200);
     // the next lock after a reset starts short again; a second one in a row is longer
     for _ in 1..=5 {
-        attempt(&s, &browser(), &url, "alice", "wrong again").await;
+        assert_eq!(attempt(&s, &browser(), &url, "alice", "wrong again").await.0, 401);
     }
-    let row = entity::users::Entity::find_by_id(alice.clone()).one(&s.db).await.unwrap().unwrap();
-    let first = row.locked_until.unwrap() - tessera::db::now();
-    assert!((25..=31).contains(&first), "{first}");
-    // that lock runs out without a success in between: the next failure locks twice as long
-    expire_lock(&s, &alice).await;
-    assert_eq!(attempt(&s, &browser(), &url, "alice", "wrong yet again").await.0, 401);
-    let row = entity::users::Entity::find_by_id(alice.clone()).one(&s.db).await.unwrap().unwrap();
-    let second = row.locked_until.unwrap() - tessera::db::now();
-    assert!((55..=61).contains(&second), "a second lock in a row is longer: {second} s after {first} s");
-}
-
-/// Move an account's lock into the past, as if its time had run out.
-async fn expire_lock(s: &TestServer, user_id: &str) {
-    entity::users::Entity::update_many()
-        .col_expr(entity::users::Column::LockedUntil, sea_orm::sea_query::Expr::value(tessera::db::now() - 1))
-        .filter(entity::users::Column::UserId.eq(user_id))
-        .exec(&s.db)
-        .await
-        .unwrap();
+    let first = locked_for(&s, &url, "alice").await;
+    assert!((25..=30).contains(&first), "{first}");
+    // when a lock runs out without a success in between, the next failure is
+    // evaluated and locks twice as long: for an account and an unknown name alike
+    for name in ["alice", "mallory"] {
+        s.tdb.expire_login_lock(name).await;
+        assert_eq!(attempt(&s, &browser(), &url, name, "wrong yet again").await.0, 401);
+        let second = locked_for(&s, &url, name).await;
+        assert!((55..=60).contains(&second), "{name}: a second lock in a row is longer: {second} s");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,8 +161,7 @@ async fn concurrent_guesses_are_bounded_by_the_lock(b: Backend) {
     assert_eq!(count(&statuses, 401), tessera::registry::users::LOCK_AFTER as usize, "evaluated: {statuses:?}");
     assert_eq!(count(&statuses, 429), 40 - tessera::registry::users::LOCK_AFTER as usize, "{statuses:?}");
     assert_eq!(attempt(&s, &browser(), &url, "carol", PASSWORD).await.0, 429, "the right password is refused while locked");
-    let row = entity::users::Entity::find().filter(entity::users::Column::Username.eq("carol")).one(&s.db).await.unwrap().unwrap();
-    assert_eq!(row.failed_logins, tessera::registry::users::LOCK_AFTER);
+    assert!((25..=30).contains(&locked_for(&s, &url, "carol").await), "the first lock: five failures were counted");
 
     // fresh sessions, each from its own login page
     let tasks: Vec<_> = (0..40)

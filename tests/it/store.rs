@@ -49,7 +49,38 @@ both_backends!(
     rate_counters_span_two_windows,
     a_rotation_racing_a_revocation_never_survives_it,
     sessions_end_one_by_one_or_all_of_a_user,
+    login_attempts_lock_and_double,
 );
+
+async fn login_attempts_lock_and_double(b: Backend) {
+    use tessera::rate_limit::LOGIN_LOCK;
+    use tessera::store::LoginAttempt;
+    let (s, _d) = store(b).await;
+    let (name, t) = (new_jti(), now());
+    for _ in 1..LOGIN_LOCK.after {
+        assert_eq!(s.login_attempt(&name, t, &LOGIN_LOCK).await.unwrap(), LoginAttempt::Allowed { locks_for: None });
+    }
+    assert_eq!(s.login_attempt(&name, t, &LOGIN_LOCK).await.unwrap(), LoginAttempt::Allowed { locks_for: Some(30) }, "the fifth takes the lock");
+    assert_eq!(s.login_attempt(&name, t + 1, &LOGIN_LOCK).await.unwrap(), LoginAttempt::Locked { until: t + 30 });
+    assert_eq!(s.login_attempt(&name, t + 31, &LOGIN_LOCK).await.unwrap(), LoginAttempt::Allowed { locks_for: Some(60) }, "then twice as long");
+    s.login_succeeded(&name).await.unwrap();
+    assert_eq!(s.login_attempt(&name, t + 100, &LOGIN_LOCK).await.unwrap(), LoginAttempt::Allowed { locks_for: None }, "a success forgets");
+    // twenty at once on a fresh name: exactly five may check a password
+    let other = new_jti();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (s, other) = (s.clone(), other.clone());
+            tokio::spawn(async move { s.login_attempt(&other, t, &LOGIN_LOCK).await.unwrap() })
+        })
+        .collect();
+    let mut allowed = 0;
+    for task in tasks {
+        if matches!(task.await.unwrap(), LoginAttempt::Allowed { .. }) {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, LOGIN_LOCK.after);
+}
 
 async fn sessions_end_one_by_one_or_all_of_a_user(b: Backend) {
     let (s, _d) = store(b).await;

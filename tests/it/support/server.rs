@@ -215,6 +215,29 @@ impl TestDb {
         }
     }
 
+    /// Move the login lock of `name` into the past, as if its time had run
+    /// out (instead of waiting), where this deployment keeps it.
+    pub async fn expire_login_lock(&self, name: &str) {
+        let past = tessera::db::now() - 1;
+        match &self.redis_url {
+            None => {
+                use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+                let db = tessera::db::connect(&self.url).await.expect("db");
+                entity::login_failures::Entity::update_many()
+                    .col_expr(entity::login_failures::Column::LockedUntil, sea_orm::sea_query::Expr::value(past))
+                    .filter(entity::login_failures::Column::Name.eq(name))
+                    .exec(&db)
+                    .await
+                    .expect("expire the lock");
+            }
+            Some(u) => {
+                let client = redis::Client::open(u.as_str()).expect("redis url");
+                let mut con = client.get_multiplexed_async_connection().await.expect("redis");
+                let _: i64 = redis::cmd("HSET").arg(format!("{}login:{name}", self.prefix)).arg("u").arg(past).query_async(&mut con).await.expect("HSET");
+            }
+        }
+    }
+
     /// The deployment's token store, opened test-side (for management calls
     /// that must announce client changes, and for store-level checks).
     pub async fn store(&self) -> Arc<dyn tessera::store::TokenStore> {
