@@ -110,7 +110,10 @@ async fn consent_page(t: &Tessera, s: &Session, areq: &AuthorizeRequest, authz: 
             json!({"name": name, "description": description})
         })
         .collect();
-    let redirect_host = url::Url::parse(&areq.redirect_uri).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    // Where the user is sent back: a web app's host, or a native app's own scheme.
+    let redirect_host = url::Url::parse(&areq.redirect_uri)
+        .map(|u| u.host_str().map(str::to_string).unwrap_or_else(|| format!("{}:", u.scheme())))
+        .unwrap_or_default();
     let resp = render(
         StatusCode::OK,
         "consent.html",

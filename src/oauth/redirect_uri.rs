@@ -2,15 +2,23 @@
 //!
 //! Registration (RFC 9700 §2.1, §4.1): absolute `https` URIs, or `http` on a
 //! loopback host for native apps and development; no fragment (RFC 6749
-//! §3.1.2), no userinfo, no wildcard. Matching is exact string comparison
-//! (RFC 9700 §4.1.3), except that a loopback IP redirect may use any port
-//! (RFC 8252 §7.3), since native apps bind an ephemeral one.
+//! §3.1.2), no userinfo, no wildcard. Native apps (RFC 8252), which are
+//! public clients, may also register a private-use URI scheme named after a
+//! domain they own (§7.1: `com.example.app:/oauth2redirect`); a confidential
+//! client may not, and schemes that run code or read files in a browser are
+//! refused by name. Matching is exact string comparison (RFC 9700 §4.1.3),
+//! except that a loopback IP redirect may use any port (RFC 8252 §7.3),
+//! since native apps bind an ephemeral one.
 use url::{Host, Url};
 
 use crate::config::is_loopback_host;
 
-/// Check a redirect URI for registration; the error says what is wrong.
-pub fn validate(uri: &str) -> Result<(), String> {
+/// Schemes a browser would execute or read locally: never a redirect.
+const DANGEROUS: &[&str] = &["javascript", "data", "file", "vbscript", "about", "blob"];
+
+/// Check a redirect URI for registration by a client that is `public` or
+/// not; the error says what is wrong.
+pub fn validate(uri: &str, public: bool) -> Result<(), String> {
     if uri.contains('*') {
         return Err(format!("{uri}: wildcards are not allowed in redirect URIs"));
     }
@@ -19,6 +27,9 @@ pub fn validate(uri: &str) -> Result<(), String> {
     }
     if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("{uri:?}: redirect URIs must not contain spaces or control characters"));
+    }
+    if let Some(scheme) = uri.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).filter(|s| DANGEROUS.contains(&s.as_str())) {
+        return Err(format!("{uri}: the {scheme}: scheme is never a redirect URI (a browser would run or read it)"));
     }
     let url = Url::parse(uri).map_err(|e| format!("{uri}: not an absolute URI ({e})"))?;
     if !url.username().is_empty() || url.password().is_some() {
@@ -29,7 +40,13 @@ pub fn validate(uri: &str) -> Result<(), String> {
         "https" if url.host().is_some() => Ok(()),
         "http" if loopback => Ok(()),
         "http" => Err(format!("{uri}: redirect URIs must use https (http only on 127.0.0.1, [::1] or localhost)")),
-        s => Err(format!("{uri}: scheme {s} is not allowed; use https")),
+        "https" => Err(format!("{uri}: an https redirect URI needs a host")),
+        s if s.contains('.') && public => Ok(()),
+        s if s.contains('.') => Err(format!("{uri}: private-use schemes such as {s}: are for native apps, which register as public clients")),
+        s => Err(format!(
+            "{uri}: scheme {s} is not allowed; use https, or for a native app a private-use scheme named after a domain you own, \
+             with a period (RFC 8252 §7.1), such as com.example.app:/oauth2redirect"
+        )),
     }
 }
 
@@ -61,17 +78,25 @@ mod tests {
 
     #[test]
     fn registration_rules() {
-        assert!(validate("https://app.example.com/cb").is_ok());
-        assert!(validate("http://127.0.0.1:8000/cb").is_ok());
-        assert!(validate("http://localhost/cb").is_ok());
-        assert!(validate("http://[::1]:9/cb").is_ok());
-        assert!(validate("http://app.example.com/cb").unwrap_err().contains("https"));
-        assert!(validate("https://app.example.com/cb#x").unwrap_err().contains("fragment"));
-        assert!(validate("https://*.example.com/cb").unwrap_err().contains("wildcard"));
-        assert!(validate("https://user:pw@example.com/cb").unwrap_err().contains("user information"));
-        assert!(validate("javascript:alert(1)").is_err());
-        assert!(validate("/relative").is_err());
-        assert!(validate("https://example.com/a b").is_err());
+        for public in [false, true] {
+            assert!(validate("https://app.example.com/cb", public).is_ok());
+            assert!(validate("http://127.0.0.1:8000/cb", public).is_ok());
+            assert!(validate("http://localhost/cb", public).is_ok());
+            assert!(validate("http://[::1]:9/cb", public).is_ok());
+            assert!(validate("http://app.example.com/cb", public).unwrap_err().contains("https"));
+            assert!(validate("https://app.example.com/cb#x", public).unwrap_err().contains("fragment"));
+            assert!(validate("https://*.example.com/cb", public).unwrap_err().contains("wildcard"));
+            assert!(validate("https://user:pw@example.com/cb", public).unwrap_err().contains("user information"));
+            assert!(validate("/relative", public).is_err());
+            assert!(validate("https://example.com/a b", public).is_err());
+            for dangerous in ["javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,x", "file:///etc/passwd", "vbscript:x", "about:blank", "blob:https://a/b"] {
+                assert!(validate(dangerous, public).unwrap_err().contains("never a redirect URI"), "{dangerous}");
+            }
+            assert!(validate("myapp:/cb", public).unwrap_err().contains("with a period"));
+        }
+        // RFC 8252 §7.1: private-use schemes for native (public) apps only
+        assert!(validate("com.example.app:/oauth2redirect", true).is_ok());
+        assert!(validate("com.example.app:/oauth2redirect", false).unwrap_err().contains("public clients"));
     }
 
     #[test]
@@ -91,6 +116,11 @@ mod tests {
         ] {
             assert!(!matches(&reg, bad), "{bad} must not match");
         }
+        // a private-use scheme matches exactly too
+        let native = vec!["com.example.app:/oauth2redirect".to_string()];
+        assert!(matches(&native, "com.example.app:/oauth2redirect"));
+        assert!(!matches(&native, "com.example.app:/oauth2redirect/x"));
+        assert!(!matches(&native, "com.example.evil:/oauth2redirect"));
         // loopback port may vary, nothing else
         assert!(matches(&reg, "http://127.0.0.1:51234/cb"));
         assert!(!matches(&reg, "http://127.0.0.1:51234/other"));
@@ -106,7 +136,7 @@ mod props {
     proptest! {
         #[test]
         fn never_panics_and_matching_is_exact(s in "\\PC{0,80}", path in "[a-z/%.]{0,12}") {
-            let _ = validate(&s);
+            let _ = validate(&s, true);
             let reg = vec!["https://app.example.com/cb".to_string()];
             let _ = matches(&reg, &s);
             // only the exact string matches a non-loopback registration
@@ -117,7 +147,7 @@ mod props {
         #[test]
         fn registered_https_uris_match_themselves(host in "[a-z]{1,10}\\.example\\.com", path in "/[a-z0-9]{0,10}") {
             let uri = format!("https://{host}{path}");
-            prop_assert!(validate(&uri).is_ok());
+            prop_assert!(validate(&uri, false).is_ok());
             prop_assert!(matches(std::slice::from_ref(&uri), &uri));
             let longer = format!("{uri}x");
             prop_assert!(!matches(std::slice::from_ref(&uri), &longer));

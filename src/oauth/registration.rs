@@ -36,7 +36,7 @@ pub fn validate(n: &NewClient) -> Result<ClientType> {
         return Err(Error::validation("authorization_code needs at least one redirect URI"));
     }
     for u in &n.redirect_uris {
-        redirect_uri::validate(u).map_err(Error::Validation)?;
+        redirect_uri::validate(u, ct == ClientType::Public).map_err(Error::Validation)?;
     }
     if n.scopes.is_empty() {
         return Err(Error::validation("give at least one scope"));

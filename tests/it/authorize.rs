@@ -4,7 +4,7 @@ use base64::Engine;
 
 use crate::both_backends;
 use crate::support::{
-    app, browser, hidden, location_params, start, user, Backend, PASSWORD, REDIRECT,
+    app, browser, hidden, location_params, start, user, Backend, PASSWORD, REDIRECT, VERIFIER,
 };
 
 both_backends!(
@@ -543,4 +543,44 @@ async fn pkce_is_required_unless_a_legacy_client_opts_out() {
     let public = tessera::registry::clients::NewClient { client_type: "public".into(), ..confidential(true) };
     let e = tessera::oauth::registration::register(&s.db, public, None).await.unwrap_err();
     assert!(e.to_string().contains("cannot skip PKCE"), "{e}");
+}
+
+/// RFC 8252: a native app (a public client) registers a private-use scheme
+/// named after its domain; the code flow with PKCE ends in a redirect to it
+/// carrying code, state and iss, and the code exchanges. A confidential
+/// client cannot register one, and dangerous schemes are refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_native_app_gets_its_code_at_its_own_scheme() {
+    let s = start(Backend::Embedded).await;
+    user(&s.db, "alice", "user").await;
+    const NATIVE: &str = "com.example.app:/oauth2redirect";
+    let native = |client_type: &str, redirect: &str| tessera::registry::clients::NewClient {
+        name: "Phone app".into(),
+        client_type: client_type.into(),
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scopes: vec!["openid".into(), "read:data".into()],
+        redirect_uris: vec![redirect.into()],
+        ..Default::default()
+    };
+    let app = tessera::oauth::registration::register(&s.db, native("public", NATIVE), None).await.unwrap().client.client_id;
+    let mut u = url::Url::parse(&s.authorize_url(&app, "openid read:data", &[])).unwrap();
+    let pairs: Vec<(String, String)> =
+        u.query_pairs().into_owned().map(|(k, v)| if k == "redirect_uri" { (k, NATIVE.to_string()) } else { (k, v) }).collect();
+    u.query_pairs_mut().clear().extend_pairs(pairs);
+    let r = s.login_and_consent(&browser(), u.as_str(), "alice").await;
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(&format!("{NATIVE}?code=")), "{location}");
+    let q = location_params(&r);
+    assert_eq!((q["state"].as_str(), q["iss"].as_str()), ("st4te", s.base.as_str()));
+    let form = [("grant_type", "authorization_code"), ("code", q["code"].as_str()), ("client_id", app.as_str()), ("redirect_uri", NATIVE), ("code_verifier", VERIFIER)];
+    let r = s.http.post(s.url("/token")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    let e = tessera::oauth::registration::register(&s.db, native("confidential", NATIVE), None).await.unwrap_err().to_string();
+    assert!(e.contains("native apps"), "{e}");
+    for dangerous in ["javascript:alert(document.cookie)", "data:text/html,<script>x</script>", "file:///etc/passwd"] {
+        let e = tessera::oauth::registration::register(&s.db, native("public", dangerous), None).await.unwrap_err().to_string();
+        assert!(e.contains("never a redirect URI"), "{dangerous}: {e}");
+    }
 }
