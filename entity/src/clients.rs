@@ -30,6 +30,9 @@ pub struct Model {
     pub pkce_optional: bool,
     /// Self-registered with scopes not open to machines: no client_credentials token until an admin approves.
     pub machine_pending: bool,
+    /// The secret before the last rotation, valid until `previous_secret_expires_at` (a grace period).
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@ mod m20261202_000006_pkce_optional;
 mod m20261202_000007_sessions;
 mod m20261202_000008_machine_approval;
 mod m20261202_000009_login_failures;
+mod m20261202_000010_secret_grace;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_sessions::Migration),
             Box::new(m20261202_000008_machine_approval::Migration),
             Box::new(m20261202_000009_login_failures::Migration),
+            Box::new(m20261202_000010_secret_grace::Migration),
         ]
     }
 }

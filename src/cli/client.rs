@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::{list_arg, Out, Setup, ACTOR};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::oauth::registration;
 use crate::registry::clients::{self, Client, Created, NewClient, StatusChange};
 
@@ -59,9 +59,30 @@ pub enum ClientCmd {
     /// Reactivate a suspended client (also one an admin suspended)
     Activate { client_id: String },
     /// Replace the secret; the new one is printed once
-    RotateSecret { client_id: String },
+    RotateSecret {
+        client_id: String,
+        /// how long the old secret keeps working, so running instances can move over: 24h, 90m, 0 (default: it stops now)
+        #[arg(long, default_value = "0")]
+        grace: String,
+    },
     /// Delete a client with its consents and tokens
     Delete { client_id: String },
+}
+
+/// `3600`, `90m`, `24h`, `7d` in seconds.
+fn duration_secs(s: &str) -> Option<i64> {
+    if let Ok(n) = s.parse::<i64>() {
+        return Some(n);
+    }
+    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
+    let n: i64 = n.parse().ok()?;
+    Some(n * match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    })
 }
 
 fn line(c: &Client) -> String {
@@ -72,6 +93,9 @@ fn line(c: &Client) -> String {
 
 fn created(c: &Created) -> String {
     let mut s = line(&c.client);
+    if let Some(until) = c.client.previous_secret_expires_at {
+        s.push_str(&format!("\nthe previous secret works until {}", crate::http::pages::when(Some(until))));
+    }
     if let Some(secret) = &c.client_secret {
         s.push_str(&format!("\nclient_secret: {secret}\n(shown once: store it now)"));
     }
@@ -106,10 +130,25 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
             out.print(&clients::set_status(&db, store, &client_id, StatusChange::Hold { reason: &reason }, ACTOR).await?, line)
         }
         ClientCmd::Activate { client_id } => out.print(&clients::set_status(&db, store, &client_id, StatusChange::Release, ACTOR).await?, line),
-        ClientCmd::RotateSecret { client_id } => out.print(&clients::rotate_secret(&db, store, &client_id, ACTOR).await?, created),
+        ClientCmd::RotateSecret { client_id, grace } => {
+            let grace = duration_secs(&grace).ok_or_else(|| Error::validation(format!("--grace {grace:?}: give seconds or an age like 24h, 90m, 7d")))?;
+            out.print(&clients::rotate_secret(&db, store, &client_id, grace, ACTOR).await?, created)
+        }
         ClientCmd::Delete { client_id } => {
             clients::delete(&db, store, &client_id, ACTOR).await?;
             out.print(&serde_json::json!({"deleted": client_id}), |_| format!("deleted {client_id}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn grace_periods_read_as_people_write_them() {
+        assert_eq!(super::duration_secs("0"), Some(0));
+        assert_eq!(super::duration_secs("24h"), Some(86_400));
+        assert_eq!(super::duration_secs("90m"), Some(5_400));
+        assert_eq!(super::duration_secs("7d"), Some(604_800));
+        assert_eq!(super::duration_secs("soon"), None);
     }
 }

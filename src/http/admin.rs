@@ -190,6 +190,9 @@ pub async fn api_client(t: web::Data<Tessera>, b: Api, path: web::Path<String>) 
 pub struct ActionJson {
     #[serde(default)]
     reason: String,
+    /// rotate-secret: how long the old secret keeps working (0: not at all).
+    #[serde(default)]
+    grace_secs: i64,
 }
 
 /// `POST /admin/api/clients/{id}/suspend|activate|rotate-secret|allow-introspection|deny-introspection|approve`;
@@ -201,7 +204,7 @@ pub async fn api_client_action(t: web::Data<Tessera>, b: Api, path: web::Path<(S
     Ok(match what.as_str() {
         "suspend" => ok(&b, clients::set_status(db, store, &id, StatusChange::Hold { reason: &j.reason }, actor.as_deref()).await?),
         "activate" => ok(&b, clients::set_status(db, store, &id, StatusChange::Release, actor.as_deref()).await?),
-        "rotate-secret" => ok(&b, clients::rotate_secret(db, store, &id, actor.as_deref()).await?),
+        "rotate-secret" => ok(&b, clients::rotate_secret(db, store, &id, j.grace_secs, actor.as_deref()).await?),
         "allow-introspection" => ok(&b, clients::set_introspection(db, store, &id, true, actor.as_deref()).await?),
         "deny-introspection" => ok(&b, clients::set_introspection(db, store, &id, false, actor.as_deref()).await?),
         "approve" => ok(&b, clients::set_machine_pending(db, store, &id, false, actor.as_deref()).await?),

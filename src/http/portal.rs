@@ -83,7 +83,8 @@ async fn app_page(t: &Tessera, p: &Dev, c: &Client, secret: Option<&str>, said: 
         Ok(n) => (n, None),
         Err(e) => (None, Some(e)),
     };
-    let ctx = json!({"user": p.user, "csrf": p.session.csrf, "app": c, "secret": secret, "usage": usage, "catalogue": catalogue, "notice": notice, "error": error});
+    let previous_until = when(c.previous_secret_expires_at.filter(|t| *t > crate::db::now()));
+    let ctx = json!({"user": p.user, "csrf": p.session.csrf, "app": c, "secret": secret, "usage": usage, "catalogue": catalogue, "notice": notice, "error": error, "previous_until": previous_until});
     render(status, "portal_app.html", ctx)
 }
 
@@ -121,7 +122,12 @@ pub async fn action(t: web::Data<Tessera>, p: Dev, f: CsrfForm, path: web::Path<
             let is_admin = p.user.is_admin();
             registration::update_self_service(db, store, &c, lines(f.get("redirect_uris")), scopes, actor, is_admin).await.map(|c| (c, None, "Saved."))
         }
-        "rotate-secret" => clients::rotate_secret(db, store, &id, actor).await.map(|r| (r.client, r.client_secret, "Secret rotated.")),
+        "rotate-secret" => {
+            // "grace": how long the old secret keeps working (0: it stops now, for a leak)
+            let grace = f.get("grace").parse::<i64>().unwrap_or(0);
+            let said = if grace > 0 { "Secret rotated: the old one works for 24 hours more." } else { "Secret rotated: the old one stopped working." };
+            clients::rotate_secret(db, store, &id, grace, actor).await.map(|r| (r.client, r.client_secret, said))
+        }
         "suspend" => clients::set_status(db, store, &id, StatusChange::Suspend, actor).await.map(|c| (c, None, "Suspended: its tokens stop working now.")),
         "activate" => {
             let change = if p.user.is_admin() { StatusChange::Release } else { StatusChange::Activate };

@@ -122,7 +122,7 @@ mod tests {
 /// presented id; `None` when unknown). Unknown client, wrong secret and
 /// missing secret all give the same answer; a suspended client is told so
 /// only after its secret was right.
-pub fn authenticate(client: Option<Arc<crate::registry::clients::Client>>, presented: &Presented) -> Result<Arc<crate::registry::clients::Client>> {
+pub fn authenticate(client: Option<Arc<crate::registry::clients::Client>>, presented: &Presented, now: i64) -> Result<Arc<crate::registry::clients::Client>> {
     use crate::registry::clients::ClientType;
     let basic = presented.method == AuthMethod::Basic;
     let fail = Error::InvalidClient { basic, reason: "client authentication failed" };
@@ -132,7 +132,7 @@ pub fn authenticate(client: Option<Arc<crate::registry::clients::Client>>, prese
         return Err(fail);
     };
     match (client.client_type, &presented.secret, &client.secret_hash) {
-        (ClientType::Confidential, Some(s), Some(h)) if crate::crypto::verify_secret(h, s) => {}
+        (ClientType::Confidential, Some(s), Some(h)) if secret_matches(&client, h, s, now) => {}
         (ClientType::Public, None, _) => {}
         _ => return Err(fail),
     }
@@ -140,6 +140,19 @@ pub fn authenticate(client: Option<Arc<crate::registry::clients::Client>>, prese
         return Err(Error::InvalidClient { basic, reason: "client is suspended" });
     }
     Ok(client)
+}
+
+/// The presented secret against the current one and, during a rotation's
+/// grace period, the previous one: both compared in constant time, always,
+/// so the timing does not say which matched.
+fn secret_matches(client: &crate::registry::clients::Client, current: &str, presented: &str, now: i64) -> bool {
+    let digest = crate::crypto::digest(presented);
+    let eq = |stored: &str| -> bool { subtle::ConstantTimeEq::ct_eq(digest.as_bytes(), stored.as_bytes()).into() };
+    let previous = match (&client.previous_secret_hash, client.previous_secret_expires_at) {
+        (Some(h), Some(until)) if until > now => eq(h),
+        _ => false,
+    };
+    eq(current) | previous
 }
 
 #[cfg(test)]
@@ -158,21 +171,21 @@ mod auth_tests {
     #[test]
     fn decisions() {
         let conf = || Some(client(ClientType::Confidential, Some("s3cret"), "active"));
-        assert!(authenticate(conf(), &p(Some("s3cret"), AuthMethod::Basic)).is_ok());
+        assert!(authenticate(conf(), &p(Some("s3cret"), AuthMethod::Basic), 0).is_ok());
         assert!(matches!(
-            authenticate(conf(), &p(Some("wrong"), AuthMethod::Basic)),
+            authenticate(conf(), &p(Some("wrong"), AuthMethod::Basic), 0),
             Err(Error::InvalidClient { basic: true, .. })
         ));
-        assert!(matches!(authenticate(conf(), &p(None, AuthMethod::None)), Err(Error::InvalidClient { basic: false, .. })));
-        assert!(authenticate(None, &p(Some("s3cret"), AuthMethod::Post)).is_err());
+        assert!(matches!(authenticate(conf(), &p(None, AuthMethod::None), 0), Err(Error::InvalidClient { basic: false, .. })));
+        assert!(authenticate(None, &p(Some("s3cret"), AuthMethod::Post), 0).is_err());
         let suspended = Some(client(ClientType::Confidential, Some("s3cret"), "suspended"));
         assert!(matches!(
-            authenticate(suspended, &p(Some("s3cret"), AuthMethod::Post)),
+            authenticate(suspended, &p(Some("s3cret"), AuthMethod::Post), 0),
             Err(Error::InvalidClient { reason: "client is suspended", .. })
         ));
         let public = || Some(client(ClientType::Public, None, "active"));
-        assert!(authenticate(public(), &p(None, AuthMethod::None)).is_ok());
-        assert!(authenticate(public(), &p(Some("x"), AuthMethod::Post)).is_err());
+        assert!(authenticate(public(), &p(None, AuthMethod::None), 0).is_ok());
+        assert!(authenticate(public(), &p(Some("x"), AuthMethod::Post), 0).is_err());
     }
 }
 
@@ -193,5 +206,19 @@ mod props {
             let h = format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(&id), enc(&secret))));
             prop_assert_eq!(parse_basic(&h), Some((id.clone(), secret.clone())));
         }
+    }
+
+    #[test]
+    fn a_rotated_secret_works_through_its_grace_period_only() {
+        use crate::registry::clients::ClientType;
+        let p = |s: Option<&str>, method| Presented { client_id: "c1".into(), secret: s.map(str::to_string), method };
+        let mut c = crate::registry::clients::test_client("c1", ClientType::Confidential, Some(crate::crypto::digest("new")), "active");
+        c.previous_secret_hash = Some(crate::crypto::digest("old"));
+        c.previous_secret_expires_at = Some(100);
+        let c = Arc::new(c);
+        assert!(authenticate(Some(c.clone()), &p(Some("new"), AuthMethod::Basic), 50).is_ok());
+        assert!(authenticate(Some(c.clone()), &p(Some("old"), AuthMethod::Basic), 50).is_ok(), "within the grace period");
+        assert!(authenticate(Some(c.clone()), &p(Some("old"), AuthMethod::Basic), 100).is_err(), "after it");
+        assert!(authenticate(Some(c), &p(Some("neither"), AuthMethod::Basic), 50).is_err());
     }
 }

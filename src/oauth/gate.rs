@@ -139,7 +139,7 @@ impl Gate {
     pub async fn admit(&self, presented: &Presented, endpoint: Endpoint, ask: Ask<'_>, confidential_only: bool) -> Result<Passed> {
         let counted = self.count(&presented.client_id, Some(endpoint), ask).await?;
         let checked = match self.client_at(&presented.client_id, counted.answer.epoch.clone()).await {
-            Ok(found) => client_auth::authenticate(found, presented).and_then(|c| {
+            Ok(found) => client_auth::authenticate(found, presented, crate::db::now()).and_then(|c| {
                 if confidential_only && c.client_type != ClientType::Confidential {
                     let basic = presented.method == client_auth::AuthMethod::Basic;
                     return Err(Error::InvalidClient { basic, reason: "this endpoint needs a confidential client" });

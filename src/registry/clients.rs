@@ -64,6 +64,10 @@ pub struct Client {
     pub pkce_optional: bool,
     /// Waiting for an admin's approval of its machine access (client_credentials).
     pub machine_pending: bool,
+    /// The secret before the last rotation, still accepted until `previous_secret_expires_at`.
+    #[serde(skip)]
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -88,6 +92,8 @@ impl TryFrom<clients::Model> for Client {
             can_introspect: m.can_introspect,
             pkce_optional: m.pkce_optional,
             machine_pending: m.machine_pending,
+            previous_secret_hash: m.previous_secret_hash,
+            previous_secret_expires_at: m.previous_secret_expires_at,
         })
     }
 }
@@ -156,6 +162,8 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         can_introspect: Set(n.can_introspect),
         pkce_optional: Set(n.pkce_optional),
         machine_pending: Set(n.machine_pending),
+        previous_secret_hash: Set(None),
+        previous_secret_expires_at: Set(None),
     };
     let txn = db.begin().await?;
     let model = clients::Entity::insert(am).exec_with_returning(&txn).await?;
@@ -329,18 +337,32 @@ pub async fn set_introspection(db: &DatabaseConnection, store: &dyn TokenStore, 
     get(db, client_id).await
 }
 
-/// Replace a confidential client's secret; the old one stops working at once.
-pub async fn rotate_secret(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, actor: Option<&str>) -> Result<Created> {
+/// The longest grace period a rotated secret may keep.
+pub const MAX_SECRET_GRACE_SECS: i64 = 30 * 86_400;
+
+/// Replace a confidential client's secret. With `grace_secs` > 0 the old
+/// one keeps working that long, so running instances move over without an
+/// outage (Keycloak's rotation with overlap); 0 ends it at once (a leak).
+pub async fn rotate_secret(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, grace_secs: i64, actor: Option<&str>) -> Result<Created> {
     let client = get(db, client_id).await?;
     if client.client_type != ClientType::Confidential {
         return Err(Error::validation("a public client has no secret"));
     }
+    if !(0..=MAX_SECRET_GRACE_SECS).contains(&grace_secs) {
+        return Err(Error::validation(format!("the grace period must be 0 to {} days", MAX_SECRET_GRACE_SECS / 86_400)));
+    }
     let secret = crate::crypto::generate_secret();
     let t = now();
+    let (previous, until) = match grace_secs {
+        0 => (None, None),
+        g => (client.secret_hash.clone(), Some(t + g)),
+    };
     // Compare-and-set on the old hash: of two concurrent rotations one wins,
     // the other is told so, and no secret is shown that does not work.
     let res = clients::Entity::update_many()
         .col_expr(clients::Column::SecretHash, Expr::value(crate::crypto::digest(&secret)))
+        .col_expr(clients::Column::PreviousSecretHash, Expr::value(previous))
+        .col_expr(clients::Column::PreviousSecretExpiresAt, Expr::value(until))
         .col_expr(clients::Column::SecretRotatedAt, Expr::value(t))
         .col_expr(clients::Column::UpdatedAt, Expr::value(t))
         .filter(clients::Column::ClientId.eq(client_id))
@@ -351,8 +373,8 @@ pub async fn rotate_secret(db: &DatabaseConnection, store: &dyn TokenStore, clie
         return Err(Error::Conflict("the secret was rotated concurrently; try again".into()));
     }
     store.bump_clients_epoch().await?;
-    audit::record(db, Event { event: "client.secret_rotated", actor, client_id: Some(client_id), ..Default::default() })
-        .await;
+    let detail = Some(serde_json::json!({"grace_secs": grace_secs}));
+    audit::record(db, Event { event: "client.secret_rotated", actor, client_id: Some(client_id), detail, ..Default::default() }).await;
     Ok(Created { client: get(db, client_id).await?, client_secret: Some(secret) })
 }
 
@@ -406,5 +428,7 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         can_introspect: false,
         pkce_optional: false,
         machine_pending: false,
+        previous_secret_hash: None,
+        previous_secret_expires_at: None,
     }
 }

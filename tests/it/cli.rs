@@ -4,7 +4,7 @@ use std::process::Command;
 use crate::both_backends;
 use crate::support::{count_rows, start, Backend, TestServer};
 
-both_backends!(client_lifecycle_through_the_cli, bad_registrations_write_nothing);
+both_backends!(client_lifecycle_through_the_cli, bad_registrations_write_nothing, a_secret_rotates_with_a_grace_period);
 
 struct Out {
     ok: bool,
@@ -220,4 +220,27 @@ async fn output_for_people_and_for_scripts() {
             assert!(line.split_whitespace().count() > 1, "{g}: no help line for {line:?}");
         }
     }
+}
+
+/// Secrets have a shape scanners recognise; a rotation with a grace period
+/// keeps the old secret working meanwhile (no outage for running
+/// instances), one without ends it at once (a leak).
+async fn a_secret_rotates_with_a_grace_period(b: Backend) {
+    let s = start(b).await;
+    let (id, first) = crate::support::machine_client(&s.db, "read:data").await;
+    assert!(tessera::crypto::is_secret_shaped(&first), "{first}");
+    let cc = [("grant_type", "client_credentials")];
+    let rotated = json(&tessera(&s, &["client", "rotate-secret", &id, "--grace", "24h", "--json"]));
+    let second = rotated["client_secret"].as_str().unwrap().to_string();
+    assert!(tessera::crypto::is_secret_shaped(&second));
+    assert!(rotated["previous_secret_expires_at"].as_i64().unwrap() > tessera::db::now() + 86_000);
+    assert_eq!(s.post_basic("/token", &id, &first, &cc).await.status(), 200, "the old secret works through the grace period");
+    assert_eq!(s.post_basic("/token", &id, &second, &cc).await.status(), 200);
+    let cut = json(&tessera(&s, &["client", "rotate-secret", &id, "--grace", "0", "--json"]));
+    let third = cut["client_secret"].as_str().unwrap();
+    assert_eq!(s.post_basic("/token", &id, &first, &cc).await.status(), 401, "a rotation without grace ends every older secret");
+    assert_eq!(s.post_basic("/token", &id, &second, &cc).await.status(), 401);
+    assert_eq!(s.post_basic("/token", &id, third, &cc).await.status(), 200);
+    let bad = tessera(&s, &["client", "rotate-secret", &id, "--grace", "soon"]);
+    assert!(!bad.ok && bad.stderr.contains("--grace"), "{}", bad.stderr);
 }

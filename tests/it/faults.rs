@@ -131,7 +131,7 @@ async fn concurrent_secret_rotations_have_one_winner(b: Backend) {
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let (db, id, store) = (s.db.clone(), id.clone(), store.clone());
-            tokio::spawn(async move { tessera::registry::clients::rotate_secret(&db, store.as_ref(), &id, Some("race")).await })
+            tokio::spawn(async move { tessera::registry::clients::rotate_secret(&db, store.as_ref(), &id, 0, Some("race")).await })
         })
         .collect();
     let mut winners = vec![];
