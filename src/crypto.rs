@@ -140,6 +140,8 @@ mod tests {
         typo[10] = if typo[10] == b'a' { b'b' } else { b'a' };
         assert!(!is_secret_shaped(&String::from_utf8(typo).unwrap()));
         assert!(!is_secret_shaped(&random_token(32)));
+        // the example in docs/secrets.md, whose checksum a scanner can recompute
+        assert!(is_secret_shaped("tsr_5rB0Kd0Yw3Qy9kP2mL7sZx1Vt4Hc8Nf6Jg0Ra2Eb3Uq2vJEMv"));
     }
 
     #[test]
