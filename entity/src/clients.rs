@@ -33,6 +33,8 @@ pub struct Model {
     /// The secret before the last rotation, valid until `previous_secret_expires_at` (a grace period).
     pub previous_secret_hash: Option<String>,
     pub previous_secret_expires_at: Option<i64>,
+    /// Browser origins (space-separated) allowed to call the token, revocation and userinfo endpoints.
+    pub allowed_origins: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

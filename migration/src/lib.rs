@@ -11,6 +11,7 @@ mod m20261202_000007_sessions;
 mod m20261202_000008_machine_approval;
 mod m20261202_000009_login_failures;
 mod m20261202_000010_secret_grace;
+mod m20261202_000011_allowed_origins;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_machine_approval::Migration),
             Box::new(m20261202_000009_login_failures::Migration),
             Box::new(m20261202_000010_secret_grace::Migration),
+            Box::new(m20261202_000011_allowed_origins::Migration),
         ]
     }
 }

@@ -27,6 +27,9 @@ pub enum ClientCmd {
         /// comma- or space-separated redirect URIs
         #[arg(long, default_value = "")]
         redirect_uris: String,
+        /// comma- or space-separated browser origins of a single-page app (CORS), e.g. https://app.example.com
+        #[arg(long, default_value = "")]
+        allowed_origins: String,
         /// user id of the owning developer
         #[arg(long)]
         owner: Option<String>,
@@ -106,7 +109,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
     let (db, store) = setup.db_and_store().await?;
     let store = store.as_ref();
     match cmd {
-        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, owner, tier, rate_limit, can_introspect, pkce_optional } => {
+        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, allowed_origins, owner, tier, rate_limit, can_introspect, pkce_optional } => {
             let n = NewClient {
                 name,
                 description,
@@ -114,6 +117,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
                 grant_types: list_arg(&grant_types),
                 scopes: list_arg(&scopes),
                 redirect_uris: list_arg(&redirect_uris),
+                allowed_origins: list_arg(&allowed_origins),
                 owner_user_id: owner,
                 tier,
                 rate_limit,

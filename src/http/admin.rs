@@ -137,6 +137,8 @@ pub struct NewClientJson {
     scopes: Vec<String>,
     #[serde(default)]
     redirect_uris: Vec<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
     owner: Option<String>,
     tier: Option<String>,
     rate_limit: Option<i64>,
@@ -167,6 +169,7 @@ impl From<NewClientJson> for NewClient {
             grant_types: j.grant_types,
             scopes: j.scopes,
             redirect_uris: j.redirect_uris,
+            allowed_origins: j.allowed_origins,
             owner_user_id: j.owner,
             tier: j.tier,
             rate_limit: j.rate_limit,

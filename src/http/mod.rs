@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod authorize;
+pub mod cors;
 pub mod discovery;
 pub mod error;
 pub mod extract;
@@ -157,7 +158,38 @@ pub fn server(
     let metrics_addr = metrics.as_ref().map(|l| l.local_addr()).transpose()?;
     let https = t.cfg.issuer.starts_with("https://");
     let mut s = actix_web::HttpServer::new(move || {
+        let tc = t.clone();
         actix_web::App::new()
+            .wrap_fn(move |req, srv| {
+                // CORS (http/cors.rs): only paths that have it, only requests with an Origin.
+                use actix_web::dev::Service;
+                use futures_util::future::{Either, FutureExt};
+                let origin = req.headers().get(actix_web::http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
+                let (Some(kind), Some(origin)) = (cors::kind_of(req.path()), origin) else {
+                    return Either::Left(srv.call(req).map(|r| r.map(|r| r.map_into_boxed_body())));
+                };
+                let t = tc.clone();
+                let preflight = req.method() == Method::OPTIONS && req.headers().contains_key("access-control-request-method");
+                if preflight {
+                    return Either::Right(
+                        async move {
+                            let allowed = cors::allowed(&t, kind, &origin).await;
+                            Ok(req.into_response(cors::preflight(kind, &origin, allowed)).map_into_boxed_body())
+                        }
+                        .boxed_local(),
+                    );
+                }
+                let fut = srv.call(req);
+                Either::Right(
+                    async move {
+                        let mut res = fut.await?;
+                        let allowed = cors::allowed(&t, kind, &origin).await;
+                        cors::decorate(res.headers_mut(), kind, &origin, allowed);
+                        Ok(res.map_into_boxed_body())
+                    }
+                    .boxed_local(),
+                )
+            })
             .wrap_fn(move |req, srv| {
                 use actix_web::dev::Service;
                 use actix_web::ResponseError;

@@ -10,7 +10,7 @@ use super::pages::{error_page, redirect, render, unavailable, when};
 use crate::app::Tessera;
 use crate::error::Error;
 use crate::oauth::registration;
-use crate::registry::clients::{self, Client, NewClient, StatusChange};
+use crate::registry::clients::{self, Change, Client, NewClient, StatusChange};
 use crate::registry::{catalogue, consents};
 
 type Dev = PageUser<Developer>;
@@ -44,6 +44,7 @@ fn new_client(f: &CsrfForm, owner: &str) -> NewClient {
         grant_types: registration::portal_grant_types(f.get("machine") == "1"),
         scopes: f.all("scope"),
         redirect_uris: lines(f.get("redirect_uris")),
+        allowed_origins: lines(f.get("allowed_origins")),
         owner_user_id: Some(owner.to_string()),
         tier: None,
         rate_limit: None,
@@ -58,7 +59,7 @@ pub async fn create(t: web::Data<Tessera>, p: Dev, f: CsrfForm) -> HttpResponse 
     let refused = |msg: String, status| {
         let form = json!({
             "name": n.name, "description": n.description, "client_type": n.client_type, "machine": f.get("machine") == "1",
-            "redirect_uris": f.get("redirect_uris"), "scopes": n.scopes,
+            "redirect_uris": f.get("redirect_uris"), "allowed_origins": f.get("allowed_origins"), "scopes": n.scopes,
         });
         portal_page(&t, &p, Some(msg), form, status)
     };
@@ -119,8 +120,8 @@ pub async fn action(t: web::Data<Tessera>, p: Dev, f: CsrfForm, path: web::Path<
             if let Err(e) = registration::may_grant_scopes(p.user.is_admin(), &c.scopes, &scopes) {
                 return app_page(&t, &p, &c, None, Err(e.to_string()), StatusCode::FORBIDDEN).await;
             }
-            let is_admin = p.user.is_admin();
-            registration::update_self_service(db, store, &c, lines(f.get("redirect_uris")), scopes, actor, is_admin).await.map(|c| (c, None, "Saved."))
+            let change = Change { redirect_uris: lines(f.get("redirect_uris")), scopes, allowed_origins: lines(f.get("allowed_origins")) };
+            registration::update_self_service(db, store, &c, change, actor, p.user.is_admin()).await.map(|c| (c, None, "Saved."))
         }
         "rotate-secret" => {
             // "grace": how long the old secret keeps working (0: it stops now, for a leak)

@@ -1,7 +1,7 @@
 //! `POST /token` (RFC 6749 §3.2): the client is authenticated and metered by
 //! [`MeteredClient`]; the grant runs in `oauth::grants`.
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::OAuthError;
 use super::extract::{Metered, MeteredClient};
@@ -9,6 +9,7 @@ use crate::app::Tessera;
 use crate::error::Error;
 use crate::oauth::gate::Ask;
 use crate::oauth::grants::{self, TokenRequest};
+use crate::oauth::origins;
 use crate::oauth::params::Params;
 use crate::rate_limit::Endpoint;
 
@@ -32,7 +33,13 @@ impl Metered for Token {
     }
 }
 
-pub async fn token(t: web::Data<Tessera>, mut m: MeteredClient<Token>) -> Result<HttpResponse, OAuthError> {
+pub async fn token(t: web::Data<Tessera>, req: HttpRequest, mut m: MeteredClient<Token>) -> Result<HttpResponse, OAuthError> {
+    // A browser's request: a public client only from an origin it registered.
+    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        if !origins::allowed_for(&m.client, origin) {
+            return Err(m.fail(Error::UnauthorizedClient(format!("{origin} is not a registered origin of this client"))));
+        }
+    }
     let refresh = m.answer.refresh.take();
     let resp = grants::token(t.stores(), &t.issuer, &m.client, &m.pre.0, refresh).await.map_err(|e| m.fail(e))?;
     Ok(m.ok().insert_header((header::PRAGMA, "no-cache")).json(resp))

@@ -20,6 +20,7 @@
 //! | `userinfo.rs` | which claims a scope releases (OIDC Core §5.3) |
 //! | `discovery.rs` | the metadata document (RFC 8414, OIDC Discovery) |
 //! | `registration.rs` | what a client may be registered with, and who may grant what |
+//! | `origins.rs` | browser origins a single-page app may call from (CORS) |
 //! | `params.rs` | form parameters (no repeats, RFC 6749 §3.1) |
 pub mod admin;
 pub mod authorize;
@@ -30,6 +31,7 @@ pub mod gate;
 pub mod grants;
 pub mod introspection;
 pub mod issuer;
+pub mod origins;
 pub mod params;
 pub mod pkce;
 pub mod redirect_uri;

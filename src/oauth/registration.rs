@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use super::{redirect_uri, scopes};
 use crate::error::{Error, Result};
 use crate::registry::catalogue::{self, Scope};
-use crate::registry::clients::{self, Client, ClientType, Created, GrantType, NewClient};
+use crate::registry::clients::{self, Change, Client, ClientType, Created, GrantType, NewClient};
 use crate::store::TokenStore;
 
 /// Check a registration against every rule; the error names the first break.
@@ -37,6 +37,9 @@ pub fn validate(n: &NewClient) -> Result<ClientType> {
     }
     for u in &n.redirect_uris {
         redirect_uri::validate(u, ct == ClientType::Public).map_err(Error::Validation)?;
+    }
+    for o in &n.allowed_origins {
+        super::origins::validate(o).map_err(Error::Validation)?;
     }
     if n.scopes.is_empty() {
         return Err(Error::validation("give at least one scope"));
@@ -73,23 +76,17 @@ pub async fn register(db: &DatabaseConnection, n: NewClient, actor: Option<&str>
     clients::insert(db, &n, ct, actor).await
 }
 
-/// Change a client's redirect URIs and scopes, under the same rules as registration.
-pub async fn update(
-    db: &DatabaseConnection,
-    store: &dyn TokenStore,
-    client_id: &str,
-    redirect_uris: Vec<String>,
-    scopes: Vec<String>,
-    actor: Option<&str>,
-) -> Result<Client> {
+/// Change a client's redirect URIs, scopes and origins, under the same rules as registration.
+pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, change: Change, actor: Option<&str>) -> Result<Client> {
     let c = clients::get(db, client_id).await?;
     let n = NewClient {
         name: c.name.clone(),
         description: c.description.clone(),
         client_type: c.client_type.as_str().into(),
         grant_types: c.grant_types.iter().map(|g| g.as_str().to_string()).collect(),
-        scopes: scopes.clone(),
-        redirect_uris: redirect_uris.clone(),
+        scopes: change.scopes.clone(),
+        redirect_uris: change.redirect_uris.clone(),
+        allowed_origins: change.allowed_origins.clone(),
         owner_user_id: c.owner_user_id.clone(),
         tier: Some(c.tier.clone()),
         rate_limit: c.rate_limit,
@@ -98,7 +95,7 @@ pub async fn update(
         machine_pending: c.machine_pending,
     };
     validate(&n)?;
-    clients::update(db, store, client_id, redirect_uris, scopes, actor).await
+    clients::update(db, store, client_id, &change, actor).await
 }
 
 /// The scopes a machine token could carry (the admin scope is never self-served).
@@ -120,17 +117,9 @@ pub async fn register_self_service(db: &DatabaseConnection, mut n: NewClient, ac
 
 /// Change an app's redirect URIs and scopes through the developer portal: a
 /// machine app that gains a scope not open to machines waits for an admin again.
-pub async fn update_self_service(
-    db: &DatabaseConnection,
-    store: &dyn TokenStore,
-    client: &Client,
-    redirect_uris: Vec<String>,
-    scopes: Vec<String>,
-    actor: Option<&str>,
-    is_admin: bool,
-) -> Result<Client> {
-    let gained: Vec<String> = machine_scopes(&scopes).into_iter().filter(|s| !client.scopes.contains(s)).collect();
-    let updated = update(db, store, &client.client_id, redirect_uris, scopes, actor).await?;
+pub async fn update_self_service(db: &DatabaseConnection, store: &dyn TokenStore, client: &Client, change: Change, actor: Option<&str>, is_admin: bool) -> Result<Client> {
+    let gained: Vec<String> = machine_scopes(&change.scopes).into_iter().filter(|s| !client.scopes.contains(s)).collect();
+    let updated = update(db, store, &client.client_id, change, actor).await?;
     if !is_admin && updated.allows(GrantType::ClientCredentials) && !catalogue::needing_approval(db, &gained).await?.is_empty() {
         return clients::set_machine_pending(db, store, &client.client_id, true, actor).await;
     }

@@ -68,6 +68,8 @@ pub struct Client {
     #[serde(skip)]
     pub previous_secret_hash: Option<String>,
     pub previous_secret_expires_at: Option<i64>,
+    /// Browser origins allowed to call the token, revocation and userinfo endpoints (CORS).
+    pub allowed_origins: Vec<String>,
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -94,6 +96,7 @@ impl TryFrom<clients::Model> for Client {
             machine_pending: m.machine_pending,
             previous_secret_hash: m.previous_secret_hash,
             previous_secret_expires_at: m.previous_secret_expires_at,
+            allowed_origins: split_list(&m.allowed_origins),
         })
     }
 }
@@ -125,6 +128,8 @@ pub struct NewClient {
     pub pkce_optional: bool,
     /// Its machine access waits for an admin (set by self-service registration).
     pub machine_pending: bool,
+    /// Browser origins of a single-page app (CORS), `https://app.example.com`.
+    pub allowed_origins: Vec<String>,
 }
 
 /// The one moment a secret is visible: right after creation or rotation.
@@ -164,6 +169,7 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         machine_pending: Set(n.machine_pending),
         previous_secret_hash: Set(None),
         previous_secret_expires_at: Set(None),
+        allowed_origins: Set(join_list(&n.allowed_origins)),
     };
     let txn = db.begin().await?;
     let model = clients::Entity::insert(am).exec_with_returning(&txn).await?;
@@ -199,21 +205,24 @@ pub async fn list(db: &DatabaseConnection, owner: Option<&str>) -> Result<Vec<Cl
     q.all(db).await?.into_iter().map(Client::try_from).collect()
 }
 
-/// Store new redirect URIs and scopes that `oauth::registration::update`
+/// What the owner of a client may change after registration.
+#[derive(Clone, Debug, Default)]
+pub struct Change {
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub allowed_origins: Vec<String>,
+}
+
+/// Store new redirect URIs, scopes and origins that `oauth::registration::update`
 /// checked (the catalogue is consulted here, where it is stored).
-pub async fn update(
-    db: &DatabaseConnection,
-    store: &dyn TokenStore,
-    client_id: &str,
-    redirect_uris: Vec<String>,
-    scopes: Vec<String>,
-    actor: Option<&str>,
-) -> Result<Client> {
-    crate::registry::catalogue::require_known(db, &scopes).await?;
+pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, change: &Change, actor: Option<&str>) -> Result<Client> {
+    let Change { redirect_uris, scopes, allowed_origins } = change;
+    crate::registry::catalogue::require_known(db, scopes).await?;
     let txn = db.begin().await?;
     clients::Entity::update_many()
-        .col_expr(clients::Column::RedirectUris, Expr::value(join_list(&redirect_uris)))
-        .col_expr(clients::Column::Scopes, Expr::value(join_list(&scopes)))
+        .col_expr(clients::Column::AllowedOrigins, Expr::value(join_list(allowed_origins)))
+        .col_expr(clients::Column::RedirectUris, Expr::value(join_list(redirect_uris)))
+        .col_expr(clients::Column::Scopes, Expr::value(join_list(scopes)))
         .col_expr(clients::Column::UpdatedAt, Expr::value(now()))
         .filter(clients::Column::ClientId.eq(client_id))
         .exec(&txn)
@@ -238,7 +247,7 @@ pub async fn update(
             event: "client.changed",
             actor,
             client_id: Some(client_id),
-            detail: Some(serde_json::json!({"redirect_uris": redirect_uris, "scopes": scopes})),
+            detail: Some(serde_json::json!({"redirect_uris": redirect_uris, "scopes": scopes, "allowed_origins": allowed_origins})),
             ..Default::default()
         },
     )
@@ -430,5 +439,6 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         machine_pending: false,
         previous_secret_hash: None,
         previous_secret_expires_at: None,
+        allowed_origins: vec![],
     }
 }

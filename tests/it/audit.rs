@@ -23,7 +23,7 @@ async fn every_event_is_audited_and_nothing_secret_is_written(b: Backend) {
     tessera::registry::clients::set_status(&s.db, store.as_ref(), &m, tessera::registry::clients::StatusChange::Suspend, Some("admin")).await.unwrap();
     tessera::registry::clients::set_status(&s.db, store.as_ref(), &m, tessera::registry::clients::StatusChange::Activate, Some("admin")).await.unwrap();
     let rotated = tessera::registry::clients::rotate_secret(&s.db, store.as_ref(), &m, 0, Some("admin")).await.unwrap();
-    tessera::oauth::registration::update(&s.db, store.as_ref(), &m, vec![], vec!["read:data".into(), "write:data".into()], Some("admin")).await.unwrap();
+    tessera::oauth::registration::update(&s.db, store.as_ref(), &m, tessera::registry::clients::Change { scopes: vec!["read:data".into(), "write:data".into()], ..Default::default() }, Some("admin")).await.unwrap();
     secrets.push(rotated.client_secret.unwrap());
 
     // users authorize an app: grant given; refresh reuse; code replay; grant revoked

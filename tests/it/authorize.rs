@@ -29,7 +29,7 @@ async fn refresh_follows_the_clients_registered_scopes(b: Backend) {
     assert_eq!(tok["scope"], "read:data write:data");
     let store = s.tdb.store().await;
     let scopes = vec!["openid".to_string(), "read:data".to_string()];
-    tessera::oauth::registration::update(&s.db, store.as_ref(), &client, vec![REDIRECT.into()], scopes, Some("admin")).await.unwrap();
+    tessera::oauth::registration::update(&s.db, store.as_ref(), &client, tessera::registry::clients::Change { redirect_uris: vec![REDIRECT.into()], scopes, ..Default::default() }, Some("admin")).await.unwrap();
     let consent = tessera::registry::consents::find(&s.db, &alice, &client).await.unwrap().unwrap();
     assert_eq!(consent.scopes, ["read:data"], "the consent shrank with the client");
     let r = s.refresh(&client, tok["refresh_token"].as_str().unwrap()).await;

@@ -9,6 +9,7 @@ mod audit;
 mod authorize;
 mod cli;
 mod client_credentials;
+mod cors;
 mod discovery;
 mod e2e;
 mod edge;

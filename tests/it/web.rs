@@ -326,7 +326,7 @@ async fn machine_scopes_open_to_all_need_no_approval(be: Backend) {
     // the open app gains a closed scope through the portal: it waits again
     let store = s.tdb.store().await;
     let scopes = vec!["read:status".to_string(), "read:data".to_string()];
-    let changed = update_self_service(&s.db, store.as_ref(), &open.client, vec![], scopes, Some(&dev), false).await.unwrap();
+    let changed = update_self_service(&s.db, store.as_ref(), &open.client, tessera::registry::clients::Change { scopes, ..Default::default() }, Some(&dev), false).await.unwrap();
     assert!(changed.machine_pending);
     let r = s.post_basic("/token", &open.client.client_id, open.client_secret.as_deref().unwrap(), &[("grant_type", "client_credentials")]).await;
     assert_eq!(r.status(), 400);
