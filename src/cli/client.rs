@@ -5,7 +5,7 @@ use clap::Subcommand;
 use super::{list_arg, Out, Setup, ACTOR};
 use crate::error::{Error, Result};
 use crate::oauth::registration;
-use crate::registry::clients::{self, Client, Created, NewClient, StatusChange};
+use crate::registry::clients::{self, Change, Client, Created, NewClient, StatusChange};
 
 #[derive(Subcommand, Debug)]
 pub enum ClientCmd {
@@ -48,6 +48,29 @@ pub enum ClientCmd {
     },
     /// Approve a self-registered app's machine access (client_credentials with scopes not open to machines)
     Approve { client_id: String },
+    /// Change a client: only what is given changes (lists are replaced whole); narrowing the scopes narrows users' consents
+    Update {
+        client_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// comma- or space-separated redirect URIs
+        #[arg(long)]
+        redirect_uris: Option<String>,
+        /// comma- or space-separated browser origins (CORS)
+        #[arg(long)]
+        allowed_origins: Option<String>,
+        /// space-separated scopes from the catalogue
+        #[arg(long)]
+        scopes: Option<String>,
+        /// free, pro or enterprise
+        #[arg(long)]
+        tier: Option<String>,
+        /// requests per minute (overrides the tier)
+        #[arg(long)]
+        rate_limit: Option<i64>,
+    },
     /// List every client
     List,
     /// Show one client
@@ -128,6 +151,20 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
             out.print(&registration::register(&db, n, ACTOR).await?, created)
         }
         ClientCmd::Approve { client_id } => out.print(&clients::set_machine_pending(&db, store, &client_id, false, ACTOR).await?, line),
+        ClientCmd::Update { client_id, name, description, redirect_uris, allowed_origins, scopes, tier, rate_limit } => {
+            let c = clients::get(&db, &client_id).await?;
+            let keep = Change::keeping(&c);
+            let change = Change {
+                redirect_uris: redirect_uris.map(|v| list_arg(&v)).unwrap_or(keep.redirect_uris),
+                allowed_origins: allowed_origins.map(|v| list_arg(&v)).unwrap_or(keep.allowed_origins),
+                scopes: scopes.map(|v| list_arg(&v)).unwrap_or(keep.scopes),
+                name,
+                description,
+                tier,
+                rate_limit,
+            };
+            out.print(&registration::update(&db, store, &client_id, change, ACTOR).await?, line)
+        }
         ClientCmd::List => out.print(&clients::list(&db, None).await?, |v| v.iter().map(line).collect::<Vec<_>>().join("\n")),
         ClientCmd::Show { client_id } => out.print(&clients::get(&db, &client_id).await?, line),
         ClientCmd::Suspend { client_id, reason } => {

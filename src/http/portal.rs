@@ -41,7 +41,7 @@ fn new_client(f: &CsrfForm, owner: &str) -> NewClient {
         name: f.get("name").to_string(),
         description: f.get("description").to_string(),
         client_type: f.get("client_type").to_string(),
-        grant_types: registration::portal_grant_types(f.get("machine") == "1"),
+        grant_types: registration::portal_grant_types(registration::PortalKind::from_form(f.get("machine"))),
         scopes: f.all("scope"),
         redirect_uris: lines(f.get("redirect_uris")),
         allowed_origins: lines(f.get("allowed_origins")),
@@ -58,7 +58,7 @@ pub async fn create(t: web::Data<Tessera>, p: Dev, f: CsrfForm) -> HttpResponse 
     let n = new_client(&f, &p.user.user_id);
     let refused = |msg: String, status| {
         let form = json!({
-            "name": n.name, "description": n.description, "client_type": n.client_type, "machine": f.get("machine") == "1",
+            "name": n.name, "description": n.description, "client_type": n.client_type, "machine": f.get("machine"),
             "redirect_uris": f.get("redirect_uris"), "allowed_origins": f.get("allowed_origins"), "scopes": n.scopes,
         });
         portal_page(&t, &p, Some(msg), form, status)
@@ -120,7 +120,7 @@ pub async fn action(t: web::Data<Tessera>, p: Dev, f: CsrfForm, path: web::Path<
             if let Err(e) = registration::may_grant_scopes(p.user.is_admin(), &c.scopes, &scopes) {
                 return app_page(&t, &p, &c, None, Err(e.to_string()), StatusCode::FORBIDDEN).await;
             }
-            let change = Change { redirect_uris: lines(f.get("redirect_uris")), scopes, allowed_origins: lines(f.get("allowed_origins")) };
+            let change = Change { redirect_uris: lines(f.get("redirect_uris")), scopes, allowed_origins: lines(f.get("allowed_origins")), ..Default::default() };
             registration::update_self_service(db, store, &c, change, actor, p.user.is_admin()).await.map(|c| (c, None, "Saved."))
         }
         "rotate-secret" => {

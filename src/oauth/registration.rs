@@ -76,20 +76,21 @@ pub async fn register(db: &DatabaseConnection, n: NewClient, actor: Option<&str>
     clients::insert(db, &n, ct, actor).await
 }
 
-/// Change a client's redirect URIs, scopes and origins, under the same rules as registration.
+/// Change a client (redirect URIs, scopes, origins; name, description, tier
+/// and rate limit when given), under the same rules as registration.
 pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, change: Change, actor: Option<&str>) -> Result<Client> {
     let c = clients::get(db, client_id).await?;
     let n = NewClient {
-        name: c.name.clone(),
-        description: c.description.clone(),
+        name: change.name.clone().unwrap_or_else(|| c.name.clone()),
+        description: change.description.clone().unwrap_or_else(|| c.description.clone()),
         client_type: c.client_type.as_str().into(),
         grant_types: c.grant_types.iter().map(|g| g.as_str().to_string()).collect(),
         scopes: change.scopes.clone(),
         redirect_uris: change.redirect_uris.clone(),
         allowed_origins: change.allowed_origins.clone(),
         owner_user_id: c.owner_user_id.clone(),
-        tier: Some(c.tier.clone()),
-        rate_limit: c.rate_limit,
+        tier: Some(change.tier.clone().unwrap_or_else(|| c.tier.clone())),
+        rate_limit: change.rate_limit.or(c.rate_limit),
         can_introspect: c.can_introspect,
         pkce_optional: c.pkce_optional,
         machine_pending: c.machine_pending,
@@ -159,14 +160,36 @@ pub fn may_manage(is_admin: bool, user_id: &str, c: &Client) -> bool {
     is_admin || c.owner_user_id.as_deref() == Some(user_id)
 }
 
-/// The grant types of an app registered in the developer portal: the code
-/// flow with refresh, and client credentials when it also acts as a machine.
-pub fn portal_grant_types(machine: bool) -> Vec<String> {
-    let mut g = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
-    if machine {
-        g.push(GrantType::ClientCredentials);
+/// What a developer registers in the portal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortalKind {
+    /// Users sign in to it: the code flow with refresh.
+    UserApp,
+    /// The same, and it also acts for itself (client credentials).
+    UserAndMachine,
+    /// A machine only: client credentials, no users, no redirect URI.
+    MachineOnly,
+}
+
+impl PortalKind {
+    /// The portal form's `machine` field: "" / "1" / "only".
+    pub fn from_form(machine: &str) -> PortalKind {
+        match machine {
+            "1" => PortalKind::UserAndMachine,
+            "only" => PortalKind::MachineOnly,
+            _ => PortalKind::UserApp,
+        }
     }
-    g.into_iter().map(|g| g.as_str().to_string()).collect()
+}
+
+/// The grant types of an app registered in the developer portal.
+pub fn portal_grant_types(kind: PortalKind) -> Vec<String> {
+    let g: &[GrantType] = match kind {
+        PortalKind::UserApp => &[GrantType::AuthorizationCode, GrantType::RefreshToken],
+        PortalKind::UserAndMachine => &[GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials],
+        PortalKind::MachineOnly => &[GrantType::ClientCredentials],
+    };
+    g.iter().map(|g| g.as_str().to_string()).collect()
 }
 
 #[cfg(test)]
@@ -230,7 +253,8 @@ mod tests {
         assert!(may_manage(false, "u1", &c));
         assert!(!may_manage(false, "u2", &c));
         assert!(may_manage(true, "u2", &c));
-        assert_eq!(portal_grant_types(false), ["authorization_code", "refresh_token"]);
-        assert_eq!(portal_grant_types(true), ["authorization_code", "refresh_token", "client_credentials"]);
+        assert_eq!(portal_grant_types(PortalKind::from_form("")), ["authorization_code", "refresh_token"]);
+        assert_eq!(portal_grant_types(PortalKind::from_form("1")), ["authorization_code", "refresh_token", "client_credentials"]);
+        assert_eq!(portal_grant_types(PortalKind::from_form("only")), ["client_credentials"]);
     }
 }

@@ -211,16 +211,42 @@ pub struct Change {
     pub redirect_uris: Vec<String>,
     pub scopes: Vec<String>,
     pub allowed_origins: Vec<String>,
+    /// `None`: left as it is (so are the two below).
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// An admin's change: `free`, `pro` or `enterprise`.
+    pub tier: Option<String>,
+    /// An admin's change: requests per minute, instead of the tier's.
+    pub rate_limit: Option<i64>,
+}
+
+impl Change {
+    /// A change that keeps everything of `c` (to set some fields on).
+    pub fn keeping(c: &Client) -> Change {
+        Change { redirect_uris: c.redirect_uris.clone(), scopes: c.scopes.clone(), allowed_origins: c.allowed_origins.clone(), ..Default::default() }
+    }
 }
 
 /// Store new redirect URIs, scopes and origins that `oauth::registration::update`
 /// checked (the catalogue is consulted here, where it is stored).
 pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, change: &Change, actor: Option<&str>) -> Result<Client> {
-    let Change { redirect_uris, scopes, allowed_origins } = change;
+    let Change { redirect_uris, scopes, allowed_origins, name, description, tier, rate_limit } = change;
     crate::registry::catalogue::require_known(db, scopes).await?;
     let txn = db.begin().await?;
-    clients::Entity::update_many()
-        .col_expr(clients::Column::AllowedOrigins, Expr::value(join_list(allowed_origins)))
+    let mut q = clients::Entity::update_many();
+    if let Some(v) = name {
+        q = q.col_expr(clients::Column::Name, Expr::value(v.trim()));
+    }
+    if let Some(v) = description {
+        q = q.col_expr(clients::Column::Description, Expr::value(v.trim()));
+    }
+    if let Some(v) = tier {
+        q = q.col_expr(clients::Column::Tier, Expr::value(v.as_str()));
+    }
+    if let Some(v) = rate_limit {
+        q = q.col_expr(clients::Column::RateLimit, Expr::value(*v));
+    }
+    q.col_expr(clients::Column::AllowedOrigins, Expr::value(join_list(allowed_origins)))
         .col_expr(clients::Column::RedirectUris, Expr::value(join_list(redirect_uris)))
         .col_expr(clients::Column::Scopes, Expr::value(join_list(scopes)))
         .col_expr(clients::Column::UpdatedAt, Expr::value(now()))
@@ -247,7 +273,10 @@ pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
             event: "client.changed",
             actor,
             client_id: Some(client_id),
-            detail: Some(serde_json::json!({"redirect_uris": redirect_uris, "scopes": scopes, "allowed_origins": allowed_origins})),
+            detail: Some(serde_json::json!({
+                "redirect_uris": redirect_uris, "scopes": scopes, "allowed_origins": allowed_origins,
+                "name": name, "tier": tier, "rate_limit": rate_limit,
+            })),
             ..Default::default()
         },
     )

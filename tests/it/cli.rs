@@ -4,7 +4,7 @@ use std::process::Command;
 use crate::both_backends;
 use crate::support::{count_rows, start, Backend, TestServer};
 
-both_backends!(client_lifecycle_through_the_cli, bad_registrations_write_nothing, a_secret_rotates_with_a_grace_period);
+both_backends!(client_lifecycle_through_the_cli, bad_registrations_write_nothing, a_secret_rotates_with_a_grace_period, a_client_changes_through_the_cli);
 
 struct Out {
     ok: bool,
@@ -243,4 +243,26 @@ async fn a_secret_rotates_with_a_grace_period(b: Backend) {
     assert_eq!(s.post_basic("/token", &id, third, &cc).await.status(), 200);
     let bad = tessera(&s, &["client", "rotate-secret", &id, "--grace", "soon"]);
     assert!(!bad.ok && bad.stderr.contains("--grace"), "{}", bad.stderr);
+}
+
+/// `client update`: only what is given changes; a bad value is refused with
+/// a message and changes nothing.
+async fn a_client_changes_through_the_cli(b: Backend) {
+    let s = start(b).await;
+    let (id, _) = crate::support::machine_client(&s.db, "read:data").await;
+    let changed = json(&tessera(
+        &s,
+        &["client", "update", &id, "--name", "Nightly export", "--tier", "pro", "--rate-limit", "500", "--allowed-origins", "https://app.example.com", "--json"],
+    ));
+    assert_eq!(changed["name"], "Nightly export");
+    assert_eq!((changed["tier"].as_str(), changed["rate_limit"].as_i64()), (Some("pro"), Some(500)));
+    assert_eq!(changed["allowed_origins"], serde_json::json!(["https://app.example.com"]));
+    assert_eq!(changed["scopes"], serde_json::json!(["read:data"]), "scopes not given stay");
+    let bad = tessera(&s, &["client", "update", &id, "--allowed-origins", "https://app.example.com/path", "--tier", "free", "--json"]);
+    assert!(!bad.ok && bad.stderr.contains("scheme://host[:port]"), "{}", bad.stderr);
+    let bad = tessera(&s, &["client", "update", &id, "--tier", "gold"]);
+    assert!(!bad.ok && bad.stderr.contains("tier"), "{}", bad.stderr);
+    let shown = json(&tessera(&s, &["client", "show", &id, "--json"]));
+    assert_eq!(shown["tier"], "pro", "nothing changed on a refusal");
+    assert_eq!(shown["allowed_origins"], serde_json::json!(["https://app.example.com"]));
 }

@@ -326,6 +326,12 @@ async fn machine_scopes_open_to_all_need_no_approval(be: Backend) {
     // the open app gains a closed scope through the portal: it waits again
     let store = s.tdb.store().await;
     let scopes = vec!["read:status".to_string(), "read:data".to_string()];
+    // a machine-only app from the portal: no redirect URI needed, client credentials only
+    let b = signed_in(&s, "dev").await;
+    let html = register(&s, &b, "Nightly export", &[("machine", "only"), ("redirect_uris", "")]).await.text().await.unwrap();
+    let cron = tessera::registry::clients::get(&s.db, &text_of(&html, "client-id")).await.unwrap();
+    assert_eq!(cron.grant_types, [tessera::registry::grant_types::GrantType::ClientCredentials]);
+    assert!(cron.redirect_uris.is_empty() && cron.machine_pending);
     let changed = update_self_service(&s.db, store.as_ref(), &open.client, tessera::registry::clients::Change { scopes, ..Default::default() }, Some(&dev), false).await.unwrap();
     assert!(changed.machine_pending);
     let r = s.post_basic("/token", &open.client.client_id, open.client_secret.as_deref().unwrap(), &[("grant_type", "client_credentials")]).await;
