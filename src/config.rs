@@ -57,6 +57,8 @@ pub struct Config {
     /// Proxies whose `Forwarded` / `X-Forwarded-For` say who the client is
     /// (`TESSERA_TRUSTED_PROXIES`, CIDR list; empty: the TCP peer is the client).
     pub trusted_proxies: Vec<crate::net::Cidr>,
+    /// Every client's authorization requests must be pushed first (`TESSERA_REQUIRE_PAR`, RFC 9126).
+    pub require_par: bool,
 }
 
 /// Read a setting, or its `_FILE` twin.
@@ -207,6 +209,11 @@ impl Config {
                 Some(a) => crate::keys::Alg::parse(&a)
                     .ok_or_else(|| Error::Config(format!("TESSERA_SIGNING_ALG must be RS256, ES256 or EdDSA, not {a:?}")))?,
             },
+            require_par: match var("TESSERA_REQUIRE_PAR").as_deref() {
+                None | Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                Some(other) => return Err(Error::Config(format!("TESSERA_REQUIRE_PAR must be true or false, not {other:?}"))),
+            },
             trusted_proxies: match var("TESSERA_TRUSTED_PROXIES") {
                 None => Vec::new(),
                 Some(list) => crate::net::Cidr::parse_list(&list).map_err(|e| Error::Config(format!("TESSERA_TRUSTED_PROXIES: {e}")))?,
@@ -242,6 +249,7 @@ impl Config {
             rate: crate::rate_limit::Policy::default(),
             signing_alg: crate::keys::Alg::RS256,
             trusted_proxies: Vec::new(),
+            require_par: false,
         }
     }
 

@@ -15,6 +15,8 @@ pub enum Endpoint {
     Userinfo,
     /// `/admin/api/*`, counted against the token's client.
     Admin,
+    /// `/par`, pushed authorization requests.
+    Par,
 }
 
 /// Limits and costs (`TESSERA_RATE_TIERS`, `TESSERA_RATE_COSTS`).
@@ -28,6 +30,7 @@ pub struct Policy {
     pub revoke_cost: i64,
     pub userinfo_cost: i64,
     pub admin_cost: i64,
+    pub par_cost: i64,
     /// When the counter store is down: refuse (503, the default) or let requests through.
     pub fail_open: bool,
 }
@@ -43,6 +46,7 @@ impl Default for Policy {
             revoke_cost: 1,
             userinfo_cost: 1,
             admin_cost: 1,
+            par_cost: 1,
             fail_open: false,
         }
     }
@@ -65,6 +69,7 @@ impl Policy {
             Endpoint::Revoke => self.revoke_cost,
             Endpoint::Userinfo => self.userinfo_cost,
             Endpoint::Admin => self.admin_cost,
+            Endpoint::Par => self.par_cost,
         }
     }
 
@@ -82,6 +87,7 @@ impl Policy {
                 "revoke" => &mut self.revoke_cost,
                 "userinfo" => &mut self.userinfo_cost,
                 "admin" => &mut self.admin_cost,
+                "par" => &mut self.par_cost,
                 other => return Err(format!("unknown name {other:?}")),
             };
             *slot = n;

@@ -35,6 +35,8 @@ pub struct Model {
     pub previous_secret_expires_at: Option<i64>,
     /// Browser origins (space-separated) allowed to call the token, revocation and userinfo endpoints.
     pub allowed_origins: String,
+    /// Its authorization requests must be pushed (RFC 9126).
+    pub require_par: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

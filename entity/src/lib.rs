@@ -10,6 +10,7 @@ pub mod clients;
 pub mod denylist;
 pub mod grants;
 pub mod login_failures;
+pub mod pushed_requests;
 pub mod rate_counters;
 pub mod refresh_tokens;
 pub mod scopes;

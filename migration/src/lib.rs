@@ -12,6 +12,7 @@ mod m20261202_000008_machine_approval;
 mod m20261202_000009_login_failures;
 mod m20261202_000010_secret_grace;
 mod m20261202_000011_allowed_origins;
+mod m20261202_000012_pushed_requests;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_login_failures::Migration),
             Box::new(m20261202_000010_secret_grace::Migration),
             Box::new(m20261202_000011_allowed_origins::Migration),
+            Box::new(m20261202_000012_pushed_requests::Migration),
         ]
     }
 }

@@ -45,6 +45,9 @@ pub enum ClientCmd {
         /// a legacy confidential client that cannot send PKCE (RFC 9700 advises against)
         #[arg(long)]
         pkce_optional: bool,
+        /// its authorization requests must be pushed first (RFC 9126, POST /par)
+        #[arg(long)]
+        require_par: bool,
     },
     /// Approve a self-registered app's machine access (client_credentials with scopes not open to machines)
     Approve { client_id: String },
@@ -132,7 +135,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
     let (db, store) = setup.db_and_store().await?;
     let store = store.as_ref();
     match cmd {
-        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, allowed_origins, owner, tier, rate_limit, can_introspect, pkce_optional } => {
+        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, allowed_origins, owner, tier, rate_limit, can_introspect, pkce_optional, require_par } => {
             let n = NewClient {
                 name,
                 description,
@@ -147,6 +150,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
                 can_introspect,
                 pkce_optional,
                 machine_pending: false,
+                require_par,
             };
             out.print(&registration::register(&db, n, ACTOR).await?, created)
         }

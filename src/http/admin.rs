@@ -146,6 +146,8 @@ pub struct NewClientJson {
     can_introspect: bool,
     #[serde(default)]
     pkce_optional: bool,
+    #[serde(default)]
+    require_par: bool,
 }
 
 #[derive(Deserialize)]
@@ -176,6 +178,7 @@ impl From<NewClientJson> for NewClient {
             can_introspect: j.can_introspect,
             pkce_optional: j.pkce_optional,
             machine_pending: false,
+            require_par: j.require_par,
         }
     }
 }

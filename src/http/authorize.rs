@@ -9,6 +9,7 @@ use super::extract::{client_ip, CsrfForm};
 use super::pages::{self, begin_session, current_user, end_session, error_page, redirect, render, session, session_cookie, unavailable};
 use crate::app::Tessera;
 use crate::oauth::authorize::{self, AuthorizeRequest, Refusal, Step};
+use crate::oauth::par;
 use crate::oauth::params::Params;
 use crate::registry::users::{self, Login, User};
 use crate::session::Session;
@@ -127,8 +128,33 @@ async fn consent_page(t: &Tessera, s: &Session, areq: &AuthorizeRequest, authz: 
 
 pub async fn authorize(t: web::Data<Tessera>, req: HttpRequest) -> HttpResponse {
     let s = session(&t, &req).await;
-    let resp = proceed(&t, &req, &s, req.query_string(), false, StatusCode::FOUND).await;
+    let query = match pushed(&t, req.query_string()).await {
+        Ok(q) => q,
+        Err(page) => return page,
+    };
+    let resp = proceed(&t, &req, &s, &query, false, StatusCode::FOUND).await;
     with_session(resp, &t, &s)
+}
+
+/// The authorization request a query stands for: with a `request_uri`, the
+/// pushed parameters (RFC 9126), taken once; without one, the query itself,
+/// unless its client must push its requests. `Err`: the page to show.
+async fn pushed(t: &Tessera, query: &str) -> Result<String, HttpResponse> {
+    let refuse = |m: &str| error_page(StatusCode::BAD_REQUEST, "This request cannot be completed", m);
+    let params = Params::parse(query.as_bytes()).map_err(|e| refuse(&e.to_string()))?;
+    let client_id = params.get("client_id").unwrap_or("");
+    if let Some(uri) = params.get("request_uri") {
+        return match par::take(t.store.as_ref(), client_id, uri, crate::db::now()).await {
+            Ok(pushed) => Ok(pushed.to_query()),
+            Err(par::Unusable::Store(e)) => Err(unavailable(crate::error::Error::Config(e), "reading a pushed request", "The service is unavailable.")),
+            Err(_) => Err(refuse("The request_uri is unknown, used or expired. Start again from the application.")),
+        };
+    }
+    let client = crate::registry::clients::find(&t.db, client_id).await.map_err(|e| unavailable(e, "client lookup", "The service is unavailable."))?;
+    match client {
+        Some(c) if par::required(t.cfg.require_par, &c) => Err(refuse("This application must push its authorization request first (PAR, RFC 9126).")),
+        _ => Ok(query.to_string()),
+    }
 }
 
 /// `GET /login`: sign in without an app (to manage connected apps).

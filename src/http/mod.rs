@@ -15,6 +15,7 @@ pub mod health;
 pub mod introspect;
 pub mod jwks;
 pub mod pages;
+pub mod par;
 pub mod portal;
 pub mod revoke;
 pub mod token;
@@ -64,6 +65,7 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/token", &[M::POST]).route(web::post().to(token::token)))
             .service(resource("/revoke", &[M::POST]).route(web::post().to(revoke::revoke)))
             .service(resource("/introspect", &[M::POST]).route(web::post().to(introspect::introspect)))
+            .service(resource("/par", &[M::POST]).route(web::post().to(par::push)))
             .service(resource("/.well-known/jwks.json", &[M::GET]).route(get().to(jwks::jwks)))
             .service(resource("/.well-known/openid-configuration", &[M::GET]).route(get().to(discovery::openid_configuration)))
             .service(resource("/.well-known/oauth-authorization-server", &[M::GET]).route(get().to(discovery::oauth_authorization_server)))

@@ -51,6 +51,7 @@ fn new_client(f: &CsrfForm, owner: &str) -> NewClient {
         can_introspect: false,
         pkce_optional: false,
         machine_pending: false,
+        require_par: false,
     }
 }
 

@@ -23,6 +23,8 @@ pub fn metadata(cfg: &Config, scopes: &[String]) -> Value {
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "revocation_endpoint": format!("{base}/revoke"),
         "introspection_endpoint": format!("{base}/introspect"),
+        "pushed_authorization_request_endpoint": format!("{base}/par"),
+        "require_pushed_authorization_requests": cfg.require_par,
         "grant_types_supported": GrantType::ALL,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

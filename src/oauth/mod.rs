@@ -21,6 +21,7 @@
 //! | `discovery.rs` | the metadata document (RFC 8414, OIDC Discovery) |
 //! | `registration.rs` | what a client may be registered with, and who may grant what |
 //! | `origins.rs` | browser origins a single-page app may call from (CORS) |
+//! | `par.rs` | pushed authorization requests (RFC 9126) |
 //! | `params.rs` | form parameters (no repeats, RFC 6749 §3.1) |
 pub mod admin;
 pub mod authorize;
@@ -32,6 +33,7 @@ pub mod grants;
 pub mod introspection;
 pub mod issuer;
 pub mod origins;
+pub mod par;
 pub mod params;
 pub mod pkce;
 pub mod redirect_uri;

@@ -7,7 +7,7 @@ use percent_encoding::percent_decode;
 
 use crate::error::{Error, Result};
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Params(HashMap<String, String>);
 
 impl Params {
@@ -30,6 +30,22 @@ impl Params {
 
     pub fn require(&self, name: &str) -> Result<&str> {
         self.get(name).ok_or_else(|| Error::invalid_request(format!("missing parameter {name}")))
+    }
+
+    /// The parameters as a query string (names sorted, so it is stable).
+    pub fn to_query(&self) -> String {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for n in names {
+            q.append_pair(n, &self.0[n]);
+        }
+        q.finish()
+    }
+
+    /// Set a parameter (replacing it).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_string(), value.to_string());
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Params {

@@ -94,6 +94,7 @@ pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
         can_introspect: c.can_introspect,
         pkce_optional: c.pkce_optional,
         machine_pending: c.machine_pending,
+        require_par: c.require_par,
     };
     validate(&n)?;
     clients::update(db, store, client_id, &change, actor).await

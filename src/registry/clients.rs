@@ -70,6 +70,8 @@ pub struct Client {
     pub previous_secret_expires_at: Option<i64>,
     /// Browser origins allowed to call the token, revocation and userinfo endpoints (CORS).
     pub allowed_origins: Vec<String>,
+    /// Its authorization requests must be pushed (RFC 9126).
+    pub require_par: bool,
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -97,6 +99,7 @@ impl TryFrom<clients::Model> for Client {
             previous_secret_hash: m.previous_secret_hash,
             previous_secret_expires_at: m.previous_secret_expires_at,
             allowed_origins: split_list(&m.allowed_origins),
+            require_par: m.require_par,
         })
     }
 }
@@ -130,6 +133,8 @@ pub struct NewClient {
     pub machine_pending: bool,
     /// Browser origins of a single-page app (CORS), `https://app.example.com`.
     pub allowed_origins: Vec<String>,
+    /// Its authorization requests must be pushed (RFC 9126).
+    pub require_par: bool,
 }
 
 /// The one moment a secret is visible: right after creation or rotation.
@@ -170,6 +175,7 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         previous_secret_hash: Set(None),
         previous_secret_expires_at: Set(None),
         allowed_origins: Set(join_list(&n.allowed_origins)),
+        require_par: Set(n.require_par),
     };
     let txn = db.begin().await?;
     let model = clients::Entity::insert(am).exec_with_returning(&txn).await?;
@@ -469,5 +475,6 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         previous_secret_hash: None,
         previous_secret_expires_at: None,
         allowed_origins: vec![],
+        require_par: false,
     }
 }

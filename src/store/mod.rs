@@ -180,6 +180,13 @@ pub trait TokenStore: Send + Sync {
     /// Announce that a client changed (after the change is committed).
     async fn bump_clients_epoch(&self) -> Result<(), StoreError>;
 
+    /// Keep a pushed authorization request (RFC 9126) under the SHA-256 of
+    /// its `request_uri` until `expires_at`.
+    async fn put_pushed(&self, id_hash: &str, data: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// Take a pushed request, once: its data if it exists and has not
+    /// expired; it is gone afterwards either way.
+    async fn take_pushed(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
+
     /// Spend one login attempt of `name` (any name typed, an account's or
     /// not) at `now` under `lock`, atomically: refused while the name is
     /// locked; otherwise the failure count moves by one, and the attempt

@@ -9,6 +9,7 @@
 //!   `famrev:{family}` marks it revoked.
 //! * `sess:{sha256}` — a signed-in browser session: `{expires_at}:{user}`, expiring with it;
 //!   `usess:{user}` — the set of a user's sessions (to end them all).
+//! * `par:{sha256}` — a pushed authorization request (RFC 9126): `{expires_at}:{params}`, taken once.
 //! * `login:{name}` — the login lockout of a name typed at a login: hash
 //!   {f: consecutive failures, u: locked until}, forgotten a day after the last failure.
 //! * `uc:{user}|{client}` — set of the families of one user at one client,
@@ -509,6 +510,24 @@ impl TokenStore for RedisStore {
         let mut con = self.con.clone();
         let _: () = con.set(self.key("clients", "epoch"), crate::crypto::random_token(12)).await?;
         Ok(())
+    }
+
+    async fn put_pushed(&self, id_hash: &str, data: &str, expires_at: i64) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let value = format!("{expires_at}:{data}");
+        let _: () = redis::cmd("SET").arg(self.key("par", id_hash)).arg(value).arg("EXAT").arg(expires_at).query_async(&mut con).await?;
+        Ok(())
+    }
+
+    async fn take_pushed(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let mut con = self.con.clone();
+        // GETDEL: one taker gets it, atomically. "{expires_at}:{data}": the
+        // caller's clock decides expiry too.
+        let v: Option<String> = redis::cmd("GETDEL").arg(self.key("par", id_hash)).query_async(&mut con).await?;
+        Ok(v.and_then(|v| {
+            let (exp, data) = v.split_once(':')?;
+            (exp.parse::<i64>().ok()? > now).then(|| data.to_string())
+        }))
     }
 
     async fn login_attempt(&self, name: &str, now: i64, lock: &crate::rate_limit::LoginLock) -> Result<LoginAttempt, StoreError> {

@@ -4,7 +4,7 @@
 //! Every single-use decision is one conditional `UPDATE` whose affected-row
 //! count tells the one winner, never a read followed by a write.
 use async_trait::async_trait;
-use entity::{auth_codes, client_usage, denylist, login_failures, rate_counters, refresh_tokens, sessions};
+use entity::{auth_codes, client_usage, denylist, login_failures, pushed_requests, rate_counters, refresh_tokens, sessions};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
@@ -344,8 +344,24 @@ impl TokenStore for SqlStore {
             .await?
             .rows_affected;
         n += sessions::Entity::delete_many().filter(sessions::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
+        n += pushed_requests::Entity::delete_many().filter(pushed_requests::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
         n += login_failures::Entity::delete_many().filter(login_failures::Column::ForgetAt.lt(now)).exec(&self.db).await?.rows_affected;
         Ok(n)
+    }
+
+    async fn put_pushed(&self, id_hash: &str, data: &str, expires_at: i64) -> Result<(), StoreError> {
+        let _guard = self.serialize().await;
+        let am = pushed_requests::ActiveModel { id_hash: Set(id_hash.to_string()), data: Set(data.to_string()), expires_at: Set(expires_at) };
+        pushed_requests::Entity::insert(am).exec_without_returning(&self.db).await?;
+        Ok(())
+    }
+
+    async fn take_pushed(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let _guard = self.serialize().await;
+        let Some(row) = pushed_requests::Entity::find_by_id(id_hash.to_string()).one(&self.db).await? else { return Ok(None) };
+        // The delete picks the one winner among concurrent takers.
+        let won = pushed_requests::Entity::delete_by_id(id_hash.to_string()).exec(&self.db).await?.rows_affected == 1;
+        Ok((won && row.expires_at > now).then_some(row.data))
     }
 
     async fn login_attempt(&self, name: &str, now: i64, lock: &crate::rate_limit::LoginLock) -> Result<LoginAttempt, StoreError> {

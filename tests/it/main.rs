@@ -20,6 +20,7 @@ mod login_throttle;
 mod multi_instance;
 mod oidc_client;
 mod packaging;
+mod par;
 mod password_grant;
 mod rate_limits;
 #[path = "../../examples/resource_server.rs"]

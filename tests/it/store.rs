@@ -50,7 +50,20 @@ both_backends!(
     a_rotation_racing_a_revocation_never_survives_it,
     sessions_end_one_by_one_or_all_of_a_user,
     login_attempts_lock_and_double,
+    pushed_requests_are_taken_once,
 );
+
+async fn pushed_requests_are_taken_once(b: Backend) {
+    let (s, _d) = store(b).await;
+    let (id, t) = (new_jti(), now());
+    s.put_pushed(&id, r#"{"client_id":"c1"}"#, t + 60).await.unwrap();
+    assert_eq!(s.take_pushed(&id, t).await.unwrap().as_deref(), Some(r#"{"client_id":"c1"}"#));
+    assert_eq!(s.take_pushed(&id, t).await.unwrap(), None, "used once");
+    let late = new_jti();
+    s.put_pushed(&late, "{}", t + 60).await.unwrap();
+    assert_eq!(s.take_pushed(&late, t + 61).await.unwrap(), None, "expired");
+    assert_eq!(s.take_pushed(&new_jti(), t).await.unwrap(), None, "unknown");
+}
 
 async fn login_attempts_lock_and_double(b: Backend) {
     use tessera::rate_limit::LOGIN_LOCK;
