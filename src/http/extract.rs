@@ -66,6 +66,29 @@ pub trait Metered: 'static {
     fn ask(pre: &Self::Pre) -> Ask<'_>;
 }
 
+/// A metered endpoint that needs nothing from the request before the client
+/// is known: its form's parameters are all there is.
+#[macro_export]
+macro_rules! plain_metered {
+    ($name:ident, $endpoint:expr) => {
+        pub struct $name;
+
+        impl $crate::http::extract::Metered for $name {
+            const ENDPOINT: $crate::rate_limit::Endpoint = $endpoint;
+            type Pre = $crate::oauth::params::Params;
+            fn pre(_: &$crate::app::Tessera, params: Self::Pre) -> Result<Self::Pre, $crate::error::Error> {
+                Ok(params)
+            }
+            fn params(pre: &Self::Pre) -> &$crate::oauth::params::Params {
+                pre
+            }
+            fn ask(_: &Self::Pre) -> $crate::oauth::gate::Ask<'_> {
+                $crate::oauth::gate::Ask::default()
+            }
+        }
+    };
+}
+
 /// A request of an authenticated client that passed its rate limit.
 pub struct MeteredClient<M: Metered> {
     pub pre: M::Pre,

@@ -4,29 +4,12 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use super::error::OAuthError;
-use super::extract::{Metered, MeteredClient};
+use super::extract::MeteredClient;
 use crate::app::Tessera;
-use crate::error::Error;
-use crate::oauth::gate::Ask;
 use crate::oauth::par;
-use crate::oauth::params::Params;
 use crate::rate_limit::Endpoint;
 
-pub struct Par;
-
-impl Metered for Par {
-    const ENDPOINT: Endpoint = Endpoint::Par;
-    type Pre = Params;
-    fn pre(_: &Tessera, params: Params) -> Result<Params, Error> {
-        Ok(params)
-    }
-    fn params(pre: &Params) -> &Params {
-        pre
-    }
-    fn ask(_: &Params) -> Ask<'_> {
-        Ask::default()
-    }
-}
+crate::plain_metered!(Par, Endpoint::Par);
 
 pub async fn push(t: web::Data<Tessera>, m: MeteredClient<Par>) -> Result<HttpResponse, OAuthError> {
     let (request_uri, expires_in) = par::push(t.store.as_ref(), &m.client, m.pre.clone(), crate::db::now()).await.map_err(|e| m.fail(e))?;

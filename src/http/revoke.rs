@@ -2,29 +2,12 @@
 use actix_web::{web, HttpResponse};
 
 use super::error::OAuthError;
-use super::extract::{Metered, MeteredClient};
+use super::extract::MeteredClient;
 use crate::app::Tessera;
-use crate::error::Error;
-use crate::oauth::gate::Ask;
-use crate::oauth::params::Params;
 use crate::oauth::revocation;
 use crate::rate_limit::Endpoint;
 
-pub struct Revoke;
-
-impl Metered for Revoke {
-    const ENDPOINT: Endpoint = Endpoint::Revoke;
-    type Pre = Params;
-    fn pre(_: &Tessera, params: Params) -> Result<Params, Error> {
-        Ok(params)
-    }
-    fn params(pre: &Params) -> &Params {
-        pre
-    }
-    fn ask(_: &Params) -> Ask<'_> {
-        Ask::default()
-    }
-}
+crate::plain_metered!(Revoke, Endpoint::Revoke);
 
 pub async fn revoke(t: web::Data<Tessera>, m: MeteredClient<Revoke>) -> Result<HttpResponse, OAuthError> {
     let token = m.params().require("token").map_err(|e| m.fail(e))?;

@@ -347,10 +347,16 @@ pub async fn set_status(
     get(db, client_id).await
 }
 
-/// Approve (or put back on hold) a client's machine access: an admin's decision.
-pub async fn set_machine_pending(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, pending: bool, actor: Option<&str>) -> Result<Client> {
+/// Set one of an admin's flags on a client, announce it, audit it.
+async fn set_flag(
+    db: &DatabaseConnection,
+    store: &dyn TokenStore,
+    client_id: &str,
+    (column, value): (clients::Column, bool),
+    event: Event<'_>,
+) -> Result<Client> {
     let res = clients::Entity::update_many()
-        .col_expr(clients::Column::MachinePending, Expr::value(pending))
+        .col_expr(column, Expr::value(value))
         .col_expr(clients::Column::UpdatedAt, Expr::value(now()))
         .filter(clients::Column::ClientId.eq(client_id))
         .exec(db)
@@ -359,26 +365,20 @@ pub async fn set_machine_pending(db: &DatabaseConnection, store: &dyn TokenStore
         return Err(Error::NotFound(format!("client {client_id}")));
     }
     store.bump_clients_epoch().await?;
-    let event = if pending { "client.machine_pending" } else { "client.machine_approved" };
-    audit::record(db, Event { event, actor, client_id: Some(client_id), ..Default::default() }).await;
+    audit::record(db, Event { client_id: Some(client_id), ..event }).await;
     get(db, client_id).await
+}
+
+/// Approve (or put back on hold) a client's machine access: an admin's decision.
+pub async fn set_machine_pending(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, pending: bool, actor: Option<&str>) -> Result<Client> {
+    let event = if pending { "client.machine_pending" } else { "client.machine_approved" };
+    set_flag(db, store, client_id, (clients::Column::MachinePending, pending), Event { event, actor, ..Default::default() }).await
 }
 
 /// Allow or deny a client introspecting other clients' tokens (an admin's decision).
 pub async fn set_introspection(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, allowed: bool, actor: Option<&str>) -> Result<Client> {
-    let res = clients::Entity::update_many()
-        .col_expr(clients::Column::CanIntrospect, Expr::value(allowed))
-        .col_expr(clients::Column::UpdatedAt, Expr::value(now()))
-        .filter(clients::Column::ClientId.eq(client_id))
-        .exec(db)
-        .await?;
-    if res.rows_affected == 0 {
-        return Err(Error::NotFound(format!("client {client_id}")));
-    }
-    store.bump_clients_epoch().await?;
     let detail = Some(serde_json::json!({"can_introspect": allowed}));
-    audit::record(db, Event { event: "client.changed", actor, client_id: Some(client_id), detail, ..Default::default() }).await;
-    get(db, client_id).await
+    set_flag(db, store, client_id, (clients::Column::CanIntrospect, allowed), Event { event: "client.changed", actor, detail, ..Default::default() }).await
 }
 
 /// The longest grace period a rotated secret may keep.
