@@ -24,34 +24,67 @@ install_missing "${need[@]}"
 
 bench_deployment
 NEW="$BIN"
-RS=$($BIN client create --name rs --grant-types client_credentials --scopes read:data --can-introspect --json)
-RS_ID=$(echo "$RS" | json_field client_id); RS_SECRET=$(echo "$RS" | json_field client_secret)
-post_lua "$WORK/cc.lua" "grant_type=client_credentials" "$CC_ID:$CC_SECRET"
 SERVE_PID=""
 trap '[ -n "$SERVE_PID" ] && kill $SERVE_PID 2>/dev/null; stop_services' EXIT INT TERM
 
-# rps BIN LUA PATH: req/s of BIN (started fresh, warmed for 2 s) at PATH.
+# Each binary gets a database (and Redis prefix) of its own on the same
+# servers, set up by its own command line: the two may differ in schema.
+# deploy SIDE BIN DBNAME: sets URL_<SIDE>, PREFIX_<SIDE>, CRED_<SIDE> and
+# RSCRED_<SIDE> (id:secret of a machine client and a resource server), and
+# writes the wrk script cc_<SIDE>.lua.
+deploy() {
+  local side=$1 bin=$2 db=$3 url prefix cc rs
+  if [ "$db" != tessera ]; then
+    "${AS_PG[@]}" psql -q -h "$TMP/sock" -p "$PG_PORT" -U postgres -c "CREATE DATABASE $db OWNER tessera" >/dev/null
+  fi
+  url="${DATABASE_URL_SVC%/*}/$db"; prefix="ab_${side}:"
+  DATABASE_URL="$url" TESSERA_REDIS_PREFIX="$prefix" "$bin" migrate >/dev/null
+  cc=$(DATABASE_URL="$url" TESSERA_REDIS_PREFIX="$prefix" "$bin" client create --name bench --grant-types client_credentials --scopes read:data --json)
+  # A resource server that may introspect others' tokens (builds before the flag existed allow it anyway).
+  rs=$(DATABASE_URL="$url" TESSERA_REDIS_PREFIX="$prefix" "$bin" client create --name rs --grant-types client_credentials --scopes read:data --can-introspect --json 2>/dev/null \
+    || DATABASE_URL="$url" TESSERA_REDIS_PREFIX="$prefix" "$bin" client create --name rs --grant-types client_credentials --scopes read:data --json)
+  eval "URL_$side=\$url; PREFIX_$side=\$prefix"
+  eval "CRED_$side=\$(echo \"\$cc\" | json_field client_id):\$(echo \"\$cc\" | json_field client_secret)"
+  eval "RSCRED_$side=\$(echo \"\$rs\" | json_field client_id):\$(echo \"\$rs\" | json_field client_secret)"
+  post_lua "$WORK/cc_$side.lua" "grant_type=client_credentials" "$(eval echo "\$CRED_$side")"
+}
+deploy A "$OTHER" tessera_a
+deploy B "$NEW" tessera
+
+# on SIDE BIN CMD…: run CMD with SIDE's database and Redis prefix.
+on() { local side=$1; shift; DATABASE_URL="$(eval echo "\$URL_$side")" TESSERA_REDIS_PREFIX="$(eval echo "\$PREFIX_$side")" "$@"; }
+
+# rps SIDE BIN LUA PATH: req/s of BIN (started fresh, warmed for 2 s) at PATH.
 rps() {
-  BIN="$1" serve_pinned "$WORK/serve.log"
-  taskset -c 1 wrk -t1 -c"$CONC" -d2s -s "$2" "$BASE$3" >/dev/null
+  on "$1" env BIN="$2" bash -c '. scripts/services.sh; BASE='"$BASE"'; serve_pinned "'"$WORK"'/serve.log"; echo $SERVE_PID' > "$WORK/pid"
+  SERVE_PID=$(cat "$WORK/pid")
+  taskset -c 1 wrk -t1 -c"$CONC" -d2s -s "$3" "$BASE$4" >/dev/null
   local r
-  r=$(taskset -c 1 wrk -t1 -c"$CONC" -d"${SECS}s" -s "$2" "$BASE$3" | awk '/Requests\/sec/ {print $2}')
-  kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=""
+  r=$(taskset -c 1 wrk -t1 -c"$CONC" -d"${SECS}s" -s "$3" "$BASE$4" | awk '/Requests\/sec/ {print $2}')
+  kill "$SERVE_PID"; while kill -0 "$SERVE_PID" 2>/dev/null; do sleep 0.05; done; SERVE_PID=""
   echo "$r"
+}
+
+# intro_lua SIDE BIN: a fresh token of SIDE's client to introspect, in intro_SIDE.lua.
+intro_lua() {
+  local pid token
+  on "$1" env BIN="$2" bash -c '. scripts/services.sh; BASE='"$BASE"'; serve_pinned /dev/null; echo $SERVE_PID' > "$WORK/pid"
+  pid=$(cat "$WORK/pid")
+  token=$(curl -s -u "$(eval echo "\$CRED_$1")" -d grant_type=client_credentials "$BASE/token" | json_field access_token)
+  kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  post_lua "$WORK/intro_$1.lua" "token=$token" "$(eval echo "\$RSCRED_$1")"
 }
 
 CC_A=(); CC_B=(); IN_A=(); IN_B=()
 for i in $(seq 1 "$ROUNDS"); do
-  token=$(BIN="$NEW" serve_pinned "$WORK/serve.log"; curl -s -u "$CC_ID:$CC_SECRET" -d grant_type=client_credentials "$BASE/token" | json_field access_token; kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true)
-  post_lua "$WORK/intro.lua" "token=$token" "$RS_ID:$RS_SECRET"
+  intro_lua A "$OTHER"; intro_lua B "$NEW"
   # Alternate which binary goes first, so neither always meets a warmer machine.
-  if [ $((i % 2)) -eq 1 ]; then
-    CC_A[$i]=$(rps "$OTHER" "$WORK/cc.lua" /token); CC_B[$i]=$(rps "$NEW" "$WORK/cc.lua" /token)
-    IN_A[$i]=$(rps "$OTHER" "$WORK/intro.lua" /introspect); IN_B[$i]=$(rps "$NEW" "$WORK/intro.lua" /introspect)
-  else
-    CC_B[$i]=$(rps "$NEW" "$WORK/cc.lua" /token); CC_A[$i]=$(rps "$OTHER" "$WORK/cc.lua" /token)
-    IN_B[$i]=$(rps "$NEW" "$WORK/intro.lua" /introspect); IN_A[$i]=$(rps "$OTHER" "$WORK/intro.lua" /introspect)
-  fi
+  if [ $((i % 2)) -eq 1 ]; then order="A B"; else order="B A"; fi
+  for side in $order; do
+    bin=$([ "$side" = A ] && echo "$OTHER" || echo "$NEW")
+    eval "CC_$side[$i]=\$(rps $side \"\$bin\" \"\$WORK/cc_$side.lua\" /token)"
+    eval "IN_$side[$i]=\$(rps $side \"\$bin\" \"\$WORK/intro_$side.lua\" /introspect)"
+  done
   log "round $i: client_credentials A ${CC_A[$i]}/s B ${CC_B[$i]}/s; introspection A ${IN_A[$i]}/s B ${IN_B[$i]}/s"
 done
 
