@@ -1,6 +1,8 @@
 //! Database migrations: one file per migration, applied in order.
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
+
 mod m20261123_000001_init;
 mod m20261123_000002_usage_and_admin_scope;
 mod m20261123_000003_code_replayed;

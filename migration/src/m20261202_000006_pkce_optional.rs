@@ -1,5 +1,7 @@
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{self, flag};
+
 /// `clients.pkce_optional`: PKCE is required of every client (RFC 9700
 /// §2.1.1) unless a legacy confidential client is registered as unable to
 /// send it.
@@ -9,16 +11,10 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("clients"))
-                .add_column(ColumnDef::new(Alias::new("pkce_optional")).boolean().not_null().default(false))
-                .to_owned(),
-        )
-        .await
+        columns::add(m, "clients", &mut flag("pkce_optional")).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(Table::alter().table(Alias::new("clients")).drop_column(Alias::new("pkce_optional")).to_owned()).await
+        columns::drop(m, "clients", "pkce_optional").await
     }
 }

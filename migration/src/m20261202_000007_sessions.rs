@@ -1,15 +1,13 @@
 use sea_orm_migration::prelude::*;
 
+use crate::columns::name as s;
+
 /// `sessions`: signed-in browser sessions of the embedded token store (the
 /// Redis store keeps them in Redis). The cookie holds a random id; this row,
 /// keyed by the id's SHA-256, is what makes it signed in, so logging out or
 /// revoking a user's sessions ends them everywhere.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn s(name: &str) -> Alias {
-    Alias::new(name)
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -1,5 +1,7 @@
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{self, flag};
+
 /// Self-service machine tokens wait for an admin:
 /// * `scopes.machine_open`: a scope any app may get without a user (through
 ///   client_credentials) without an admin's approval; off by default.
@@ -12,24 +14,12 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("scopes"))
-                .add_column(ColumnDef::new(Alias::new("machine_open")).boolean().not_null().default(false))
-                .to_owned(),
-        )
-        .await?;
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("clients"))
-                .add_column(ColumnDef::new(Alias::new("machine_pending")).boolean().not_null().default(false))
-                .to_owned(),
-        )
-        .await
+        columns::add(m, "scopes", &mut flag("machine_open")).await?;
+        columns::add(m, "clients", &mut flag("machine_pending")).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(Table::alter().table(Alias::new("clients")).drop_column(Alias::new("machine_pending")).to_owned()).await?;
-        m.alter_table(Table::alter().table(Alias::new("scopes")).drop_column(Alias::new("machine_open")).to_owned()).await
+        columns::drop(m, "clients", "machine_pending").await?;
+        columns::drop(m, "scopes", "machine_open").await
     }
 }

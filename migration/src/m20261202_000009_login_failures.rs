@@ -1,15 +1,13 @@
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{self, name as s};
+
 /// `login_failures`: the embedded store's login lockout, one row per name
 /// typed at a login (an account's or not, so a lock reveals nothing). It
 /// replaces `users.failed_logins` and `users.locked_until`, which only
 /// accounts had.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn s(name: &str) -> Alias {
-    Alias::new(name)
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -25,15 +23,13 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        // One column per statement: SQLite drops one at a time.
-        m.alter_table(Table::alter().table(s("users")).drop_column(s("failed_logins")).to_owned()).await?;
-        m.alter_table(Table::alter().table(s("users")).drop_column(s("locked_until")).to_owned()).await
+        columns::drop(m, "users", "failed_logins").await?;
+        columns::drop(m, "users", "locked_until").await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(Table::alter().table(s("users")).add_column(ColumnDef::new(s("failed_logins")).integer().not_null().default(0)).to_owned())
-            .await?;
-        m.alter_table(Table::alter().table(s("users")).add_column(ColumnDef::new(s("locked_until")).big_integer().null()).to_owned()).await?;
+        columns::add(m, "users", ColumnDef::new(s("failed_logins")).integer().not_null().default(0)).await?;
+        columns::add(m, "users", ColumnDef::new(s("locked_until")).big_integer().null()).await?;
         m.drop_table(Table::drop().table(s("login_failures")).to_owned()).await
     }
 }

@@ -1,5 +1,7 @@
 use sea_orm_migration::prelude::*;
 
+use crate::columns;
+
 /// A rotated secret may stay valid for a grace period, so that running
 /// instances of an app can move to the new one without an outage:
 /// `clients.previous_secret_hash` until `clients.previous_secret_expires_at`.
@@ -9,21 +11,12 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter().table(Alias::new("clients")).add_column(ColumnDef::new(Alias::new("previous_secret_hash")).string_len(64).null()).to_owned(),
-        )
-        .await?;
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("clients"))
-                .add_column(ColumnDef::new(Alias::new("previous_secret_expires_at")).big_integer().null())
-                .to_owned(),
-        )
-        .await
+        columns::add(m, "clients", ColumnDef::new(columns::name("previous_secret_hash")).string_len(64).null()).await?;
+        columns::add(m, "clients", ColumnDef::new(columns::name("previous_secret_expires_at")).big_integer().null()).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(Table::alter().table(Alias::new("clients")).drop_column(Alias::new("previous_secret_expires_at")).to_owned()).await?;
-        m.alter_table(Table::alter().table(Alias::new("clients")).drop_column(Alias::new("previous_secret_hash")).to_owned()).await
+        columns::drop(m, "clients", "previous_secret_expires_at").await?;
+        columns::drop(m, "clients", "previous_secret_hash").await
     }
 }

@@ -1,5 +1,7 @@
 use sea_orm_migration::prelude::*;
 
+use crate::columns;
+
 /// `clients.allowed_origins`: the browser origins (space-separated) a
 /// single-page app calls the token, revocation and userinfo endpoints from
 /// (CORS). Empty: none.
@@ -9,16 +11,10 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("clients"))
-                .add_column(ColumnDef::new(Alias::new("allowed_origins")).text().not_null().default(""))
-                .to_owned(),
-        )
-        .await
+        columns::add(m, "clients", ColumnDef::new(columns::name("allowed_origins")).text().not_null().default("")).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(Table::alter().table(Alias::new("clients")).drop_column(Alias::new("allowed_origins")).to_owned()).await
+        columns::drop(m, "clients", "allowed_origins").await
     }
 }

@@ -1,15 +1,13 @@
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{self, name as s};
+
 /// Pushed authorization requests (RFC 9126) of the embedded token store:
 /// the parameters a client pushed, by the SHA-256 of their `request_uri`,
 /// single use, for a minute. And `clients.require_par`: a client whose
 /// authorization requests must be pushed.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn s(name: &str) -> Alias {
-    Alias::new(name)
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -24,12 +22,11 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.alter_table(Table::alter().table(s("clients")).add_column(ColumnDef::new(s("require_par")).boolean().not_null().default(false)).to_owned())
-            .await
+        columns::add(m, "clients", &mut columns::flag("require_par")).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(Table::alter().table(s("clients")).drop_column(s("require_par")).to_owned()).await?;
+        columns::drop(m, "clients", "require_par").await?;
         m.drop_table(Table::drop().table(s("pushed_requests")).to_owned()).await
     }
 }
