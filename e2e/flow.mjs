@@ -100,6 +100,14 @@ try {
   const rowText = await row.textContent();
   assert.ok(rowText.includes('read:data') && rowText.includes('write:data') && rowText.includes('openid'));
   await up.screenshot({ path: `${SHOTS}/connected-apps.png`, fullPage: true });
+  // This user is on a phone, where the table's header is hidden: each date
+  // says what it is. On a wide screen the column headers say it instead.
+  assert.ok(await row.getByText('Last used').isVisible(), 'the date is labelled on a narrow screen');
+  assert.ok(await row.getByText('Granted').isVisible());
+  const phone = up.viewportSize();
+  await up.setViewportSize({ width: 1280, height: 800 });
+  assert.ok(!(await row.getByText('Last used').isVisible()), 'the column header says it on a wide screen');
+  await up.setViewportSize(phone);
   await up.getByRole('button', { name: 'Revoke access of Acme Sync' }).click();
   await up.getByText('Access revoked.').waitFor();
   assert.ok((await up.textContent('main')).includes('No app has access to your account.'));
