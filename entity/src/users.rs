@@ -14,6 +14,8 @@ pub struct Model {
     /// `user`, `developer` or `admin`
     pub role: String,
     pub created_at: i64,
+    /// A disabled account cannot sign in.
+    pub disabled: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

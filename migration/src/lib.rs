@@ -15,6 +15,7 @@ mod m20261202_000009_login_failures;
 mod m20261202_000010_secret_grace;
 mod m20261202_000011_allowed_origins;
 mod m20261202_000012_pushed_requests;
+mod m20261202_000013_user_disabled;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_secret_grace::Migration),
             Box::new(m20261202_000011_allowed_origins::Migration),
             Box::new(m20261202_000012_pushed_requests::Migration),
+            Box::new(m20261202_000013_user_disabled::Migration),
         ]
     }
 }

@@ -25,6 +25,16 @@ pub enum UserCmd {
     /// A user's browser sessions
     #[command(subcommand)]
     Sessions(SessionsCmd),
+    /// Disable an account: it cannot sign in, its sessions end and its tokens are revoked everywhere
+    Disable {
+        /// user id or username
+        user: String,
+    },
+    /// Enable a disabled account again
+    Enable {
+        /// user id or username
+        user: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -49,6 +59,8 @@ pub async fn run(setup: Setup, cmd: UserCmd, out: Out) -> Result<()> {
         UserCmd::List => out.print(&users::list(&setup.db().await?).await?, |v| {
             v.iter().map(|u| format!("{}  {}  {}  {}", u.user_id, u.username, u.email, u.role)).collect::<Vec<_>>().join("\n")
         }),
+        UserCmd::Disable { user } => set_disabled(setup, &user, true, out).await,
+        UserCmd::Enable { user } => set_disabled(setup, &user, false, out).await,
         UserCmd::Sessions(SessionsCmd::Revoke { user }) => {
             let (db, store) = setup.db_and_store().await?;
             let uid = super::consent::resolve(&db, &user).await?;
@@ -58,4 +70,11 @@ pub async fn run(setup: Setup, cmd: UserCmd, out: Out) -> Result<()> {
             out.print(&serde_json::json!({"user_id": uid, "sessions_ended": n}), |_| format!("{n} session(s) ended"))
         }
     }
+}
+
+async fn set_disabled(setup: Setup, user: &str, disabled: bool, out: Out) -> Result<()> {
+    let (db, store) = setup.db_and_store().await?;
+    let uid = super::consent::resolve(&db, user).await?;
+    let u = users::set_disabled(&db, store.as_ref(), &uid, disabled, ACTOR).await?;
+    out.print(&u, |u| format!("{} is {}", u.username, if u.disabled { "disabled" } else { "enabled" }))
 }

@@ -188,6 +188,7 @@ pub async fn login(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> Http
             let error = Some("Invalid username or password.");
             login_page(&t, &f.session, client_name.as_deref(), authz, error, &username, StatusCode::UNAUTHORIZED)
         }
+        Login::Disabled => login_page(&t, &f.session, None, authz, Some("This account is disabled."), &username, StatusCode::FORBIDDEN),
         Login::Throttled { retry_after_secs } => {
             let msg = format!("Too many failed attempts. Wait {} minute(s) and try again.", (retry_after_secs + 59) / 60);
             let mut resp = login_page(&t, &f.session, None, authz, Some(&msg), &username, StatusCode::TOO_MANY_REQUESTS);

@@ -133,10 +133,10 @@ pub fn redirect(status: StatusCode, location: &str) -> HttpResponse {
         .finish()
 }
 
-/// The logged-in user of the session, if the account still exists.
+/// The logged-in user of the session, if the account still exists and is not disabled.
 pub async fn current_user(t: &Tessera, s: &Session) -> Option<crate::registry::users::User> {
     let uid = s.uid.as_deref()?;
-    crate::registry::users::get(&t.db, uid).await.ok().flatten()
+    crate::registry::users::get(&t.db, uid).await.ok().flatten().filter(|u| !u.disabled)
 }
 
 /// Human time for pages: "2026-11-23 10:40 UTC".

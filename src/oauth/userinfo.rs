@@ -32,6 +32,7 @@ mod tests {
             email_verified: false,
             role: "user".into(),
             created_at: 0,
+            disabled: false,
         };
         assert_eq!(claims(&u, &["openid"]), json!({"sub": "u1"}));
         let c = claims(&u, &["openid", "email"]);

@@ -22,6 +22,8 @@ pub struct User {
     pub email_verified: bool,
     pub role: String,
     pub created_at: i64,
+    /// A disabled account cannot sign in.
+    pub disabled: bool,
 }
 
 impl From<users::Model> for User {
@@ -33,6 +35,7 @@ impl From<users::Model> for User {
             email_verified: m.email_verified,
             role: m.role,
             created_at: m.created_at,
+            disabled: m.disabled,
         }
     }
 }
@@ -103,6 +106,7 @@ pub async fn create(db: &DatabaseConnection, username: &str, email: &str, passwo
         password_hash: Set(hash),
         role: Set(role.into()),
         created_at: Set(now()),
+        disabled: Set(false),
     };
     let m = users::Entity::insert(am).exec_with_returning(db).await?;
     audit::record(db, Event { event: "user.created", user_id: Some(&m.user_id), actor, ..Default::default() })
@@ -130,11 +134,38 @@ pub enum Login {
     Invalid,
     /// Too many failures for this account or from this address; try later.
     Throttled { retry_after_secs: i64 },
+    /// The password was right, but the account is disabled.
+    Disabled,
 }
 
 static ARGON2_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
     tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
 });
+
+/// Disable an account (or enable it again). Disabling ends its sessions
+/// everywhere and revokes its tokens at every app (refresh families, live
+/// access tokens): a disabled account holds nothing.
+pub async fn set_disabled(db: &DatabaseConnection, store: &dyn crate::store::TokenStore, user_id: &str, disabled: bool, actor: Option<&str>) -> Result<User> {
+    let res = users::Entity::update_many()
+        .col_expr(users::Column::Disabled, sea_orm::sea_query::Expr::value(disabled))
+        .filter(users::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(Error::NotFound(format!("user {user_id}")));
+    }
+    let mut tokens = 0;
+    if disabled {
+        store.end_user_sessions(user_id).await?;
+        for app in crate::registry::consents::list_for_user(db, user_id).await? {
+            tokens += store.revoke_user_client(user_id, &app.grant.client_id, now()).await?;
+        }
+    }
+    let event = if disabled { "user.disabled" } else { "user.enabled" };
+    let detail = Some(serde_json::json!({"tokens_revoked": tokens}));
+    audit::record(db, Event { event, actor, user_id: Some(user_id), detail, ..Default::default() }).await;
+    get(db, user_id).await?.ok_or_else(|| Error::NotFound(format!("user {user_id}")))
+}
 
 /// Failures before a name locks, and the first lock's length (doubling after).
 pub const LOCK_AFTER: i64 = crate::rate_limit::LOGIN_LOCK.after;
@@ -202,7 +233,7 @@ pub async fn authenticate(
         Some(r) if ok => {
             store.login_succeeded(&name).await?;
             give_back_ip().await;
-            Ok(Login::Ok(r.into()))
+            Ok(if r.disabled { Login::Disabled } else { Login::Ok(r.into()) })
         }
         row => {
             let user_id = row.as_ref().map(|r| r.user_id.clone());

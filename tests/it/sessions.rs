@@ -4,7 +4,7 @@
 use crate::both_backends;
 use crate::support::{hidden, start, start_with, user, Backend, TestDb, TestServer, PASSWORD};
 
-both_backends!(a_cookie_saved_before_logout_signs_no_one_in, revoking_a_users_sessions_signs_them_out_everywhere);
+both_backends!(a_cookie_saved_before_logout_signs_no_one_in, revoking_a_users_sessions_signs_them_out_everywhere, a_disabled_account_holds_nothing);
 
 /// Sign in by hand and return the session cookie (`name=value`) the login set.
 async fn sign_in(s: &TestServer, username: &str) -> String {
@@ -57,6 +57,44 @@ async fn revoking_a_users_sessions_signs_them_out_everywhere(b: Backend) {
     assert_eq!(account_with(&s, &laptop).await, 302);
     assert_eq!(account_with(&s, &phone).await, 302);
     assert_eq!(account_with(&s, &bobs).await, 200, "bob stays signed in");
+}
+
+/// `tessera user disable`: the account's sessions end, its tokens are
+/// revoked at every app, and it cannot sign in (the right password gets a
+/// page saying so) nor use the password grant; enabled again, it signs in.
+async fn a_disabled_account_holds_nothing(b: Backend) {
+    let s = start(b).await;
+    user(&s.db, "alice", "user").await;
+    let (app, _) = crate::support::app(&s.db, "public", "openid read:data").await;
+    let tok = s.tokens_for(&app, "alice", "openid read:data").await;
+    let session = sign_in(&s, "alice").await;
+    let cli = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).envs(s.tdb.env()).output().expect("run tessera");
+    let out = cli(&["user", "disable", "alice", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["disabled"], true);
+
+    assert_eq!(account_with(&s, &session).await, 302, "her session ended");
+    let r = s.refresh(&app, tok["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status(), 400, "her refresh token was revoked");
+    let r = s.http.get(s.url("/userinfo")).bearer_auth(tok["access_token"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(r.status(), 401, "her access token was denylisted");
+    let b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = b.get(s.url("/login")).send().await.unwrap();
+    let anonymous = cookie_of(&r);
+    let html = r.text().await.unwrap();
+    let form = [("csrf", hidden(&html, "csrf")), ("authz", String::new()), ("username", "alice".into()), ("password", PASSWORD.into())];
+    let r = b.post(s.url("/login")).header("cookie", anonymous).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("This account is disabled."));
+
+    let (legacy, secret) = crate::support::legacy_client(&s.db).await;
+    let r = s.post_basic("/token", &legacy, &secret, &[("grant_type", "password"), ("username", "alice"), ("password", PASSWORD)]).await;
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!((v["error"].as_str(), v["error_description"].as_str()), (Some("invalid_grant"), Some("the account is disabled")));
+
+    assert!(cli(&["user", "enable", "alice"]).status.success());
+    let again = sign_in(&s, "alice").await;
+    assert_eq!(account_with(&s, &again).await, 200);
 }
 
 /// With an https issuer the cookie is `__Host-` prefixed and Secure, so a

@@ -21,6 +21,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
     let user = match crate::registry::users::authenticate(s.db, s.store, username, password, None).await? {
         crate::registry::users::Login::Ok(u) => u,
         crate::registry::users::Login::Invalid => return Err(Error::invalid_grant("invalid username or password")),
+        crate::registry::users::Login::Disabled => return Err(Error::invalid_grant("the account is disabled")),
         crate::registry::users::Login::Throttled { retry_after_secs } => {
             return Err(Error::invalid_grant(format!("too many failed attempts; retry in {retry_after_secs} s")))
         }
