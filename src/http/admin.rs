@@ -106,12 +106,7 @@ fn ok(b: &Api, v: impl serde::Serialize) -> HttpResponse {
 }
 
 fn created(b: &Api, v: impl serde::Serialize) -> HttpResponse {
-    let mut r = HttpResponse::Created();
-    r.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(d) = &b.0.rate {
-        super::error::rate_headers(&mut r, d);
-    }
-    r.json(v)
+    super::error::ok_no_store(&b.0.rate).status(StatusCode::CREATED).json(v)
 }
 
 /// A JSON body if the request has one, else the defaults.

@@ -67,8 +67,3 @@ async fn read_limited(req: &HttpRequest, mut payload: impl Body, limit: usize) -
     }
     Ok(body)
 }
-
-/// The `Authorization` header as text, if any.
-pub fn authorization(req: &HttpRequest) -> Option<&str> {
-    req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
-}

@@ -167,9 +167,8 @@ pub async fn set_disabled(db: &DatabaseConnection, store: &dyn crate::store::Tok
     get(db, user_id).await?.ok_or_else(|| Error::NotFound(format!("user {user_id}")))
 }
 
-/// Failures before a name locks, and the first lock's length (doubling after).
+/// Failures before a name locks (the whole policy: `rate_limit::LOGIN_LOCK`).
 pub const LOCK_AFTER: i64 = crate::rate_limit::LOGIN_LOCK.after;
-pub const FIRST_LOCK_SECS: i64 = crate::rate_limit::LOGIN_LOCK.first_secs;
 /// Failed logins from one address per minute before it is throttled.
 pub const IP_FAILURES_PER_MIN: i64 = 20;
 
