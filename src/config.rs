@@ -36,6 +36,8 @@ pub struct Config {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub code_ttl: Duration,
+    /// How long a device authorization waits for its user (`TESSERA_DEVICE_CODE_TTL`, RFC 8628 `expires_in`).
+    pub device_code_ttl: Duration,
     /// The `aud` of access tokens when no `resource`/`audience` is requested.
     pub default_audience: String,
     /// Audiences a client may ask for with `resource` or `audience`.
@@ -171,6 +173,7 @@ impl Config {
             access_token_ttl: seconds("TESSERA_ACCESS_TOKEN_TTL", 900, 86_400)?,
             refresh_token_ttl: seconds("TESSERA_REFRESH_TOKEN_TTL", 30 * 86_400, 365 * 86_400)?,
             code_ttl: seconds("TESSERA_CODE_TTL", 60, 600)?,
+            device_code_ttl: seconds("TESSERA_DEVICE_CODE_TTL", 600, 3_600)?,
             default_audience,
             audiences,
             jwks_max_age: seconds("TESSERA_JWKS_MAX_AGE", 300, 86_400)?,
@@ -239,6 +242,7 @@ impl Config {
             access_token_ttl: Duration::from_secs(900),
             refresh_token_ttl: Duration::from_secs(86_400),
             code_ttl: Duration::from_secs(60),
+            device_code_ttl: Duration::from_secs(600),
             default_audience: "https://api.example.com".into(),
             audiences: vec!["https://api.example.com".into(), "https://billing.example.com".into()],
             jwks_max_age: Duration::from_secs(300),

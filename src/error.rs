@@ -42,6 +42,19 @@ pub enum Error {
     InvalidTarget(String),
     #[error("{0}")]
     AccessDenied(String),
+    /// RFC 8628 §3.5: the user has not decided yet.
+    #[error("the user has not yet approved or denied the request")]
+    AuthorizationPending,
+    /// RFC 8628 §3.5: the user denied the device (400 at the token endpoint,
+    /// unlike [`Error::AccessDenied`], a refused action of a signed-in user).
+    #[error("the user denied the request")]
+    DeviceDenied,
+    /// RFC 8628 §3.5: polling faster than the interval.
+    #[error("polling too fast: wait at least 5 seconds more between polls")]
+    SlowDown,
+    /// RFC 8628 §3.5: the device code's lifetime is over.
+    #[error("the device_code has expired; start again")]
+    ExpiredToken,
     #[error("{0}")]
     UnsupportedTokenType(String),
     /// RFC 6750 §3.1 `invalid_token`: a bearer token that is malformed,

@@ -12,7 +12,7 @@ use crate::registry::grant_types::GrantType;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
-pub const ENDPOINTS: [&str; 9] = ["token", "introspect", "revoke", "userinfo", "authorize", "jwks", "discovery", "pages", "other"];
+pub const ENDPOINTS: [&str; 10] = ["token", "introspect", "revoke", "userinfo", "authorize", "device_authorization", "jwks", "discovery", "pages", "other"];
 
 #[derive(Default)]
 struct Histogram {
@@ -23,7 +23,7 @@ struct Histogram {
 
 pub struct Metrics {
     tokens: [AtomicU64; GrantType::ALL.len()],
-    latency: [Histogram; 9],
+    latency: [Histogram; ENDPOINTS.len()],
     store_errors: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -42,7 +42,8 @@ pub fn endpoint_of(path: &str) -> usize {
         "/introspect" => "introspect",
         "/revoke" => "revoke",
         "/userinfo" => "userinfo",
-        "/authorize" | "/login" | "/authorize/consent" => "authorize",
+        "/authorize" | "/login" | "/authorize/consent" | "/device" => "authorize",
+        "/device_authorization" => "device_authorization",
         "/.well-known/jwks.json" => "jwks",
         "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server" => "discovery",
         p if p.starts_with("/portal") || p.starts_with("/admin") || p.starts_with("/account") => "pages",
@@ -83,7 +84,7 @@ impl Metrics {
         let mut s = String::with_capacity(4096);
         s.push_str("# HELP tessera_tokens_issued_total Access tokens issued, by grant type.\n# TYPE tessera_tokens_issued_total counter\n");
         for g in GrantType::ALL {
-            let _ = writeln!(s, "tessera_tokens_issued_total{{grant_type=\"{g}\"}} {}", self.tokens[g.index()].load(Relaxed));
+            let _ = writeln!(s, "tessera_tokens_issued_total{{grant_type=\"{}\"}} {}", g.label(), self.tokens[g.index()].load(Relaxed));
         }
         s.push_str("# HELP tessera_errors_total Error responses, by OAuth error code.\n# TYPE tessera_errors_total counter\n");
         if let Ok(m) = self.errors.lock() {

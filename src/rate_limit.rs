@@ -17,6 +17,8 @@ pub enum Endpoint {
     Admin,
     /// `/par`, pushed authorization requests.
     Par,
+    /// `/device_authorization` (RFC 8628).
+    Device,
 }
 
 /// Limits and costs (`TESSERA_RATE_TIERS`, `TESSERA_RATE_COSTS`).
@@ -31,6 +33,7 @@ pub struct Policy {
     pub userinfo_cost: i64,
     pub admin_cost: i64,
     pub par_cost: i64,
+    pub device_cost: i64,
     /// When the counter store is down: refuse (503, the default) or let requests through.
     pub fail_open: bool,
 }
@@ -47,6 +50,7 @@ impl Default for Policy {
             userinfo_cost: 1,
             admin_cost: 1,
             par_cost: 1,
+            device_cost: 1,
             fail_open: false,
         }
     }
@@ -70,6 +74,7 @@ impl Policy {
             Endpoint::Userinfo => self.userinfo_cost,
             Endpoint::Admin => self.admin_cost,
             Endpoint::Par => self.par_cost,
+            Endpoint::Device => self.device_cost,
         }
     }
 
@@ -88,6 +93,7 @@ impl Policy {
                 "userinfo" => &mut self.userinfo_cost,
                 "admin" => &mut self.admin_cost,
                 "par" => &mut self.par_cost,
+                "device" => &mut self.device_cost,
                 other => return Err(format!("unknown name {other:?}")),
             };
             *slot = n;

@@ -8,6 +8,7 @@ pub mod auth_codes;
 pub mod client_usage;
 pub mod clients;
 pub mod denylist;
+pub mod device_codes;
 pub mod grants;
 pub mod login_failures;
 pub mod pushed_requests;

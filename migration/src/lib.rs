@@ -16,6 +16,7 @@ mod m20261202_000010_secret_grace;
 mod m20261202_000011_allowed_origins;
 mod m20261202_000012_pushed_requests;
 mod m20261202_000013_user_disabled;
+mod m20261202_000014_device_codes;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_allowed_origins::Migration),
             Box::new(m20261202_000012_pushed_requests::Migration),
             Box::new(m20261202_000013_user_disabled::Migration),
+            Box::new(m20261202_000014_device_codes::Migration),
         ]
     }
 }

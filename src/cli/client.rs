@@ -18,7 +18,7 @@ pub enum ClientCmd {
         /// confidential or public
         #[arg(long = "type", default_value = "confidential")]
         client_type: String,
-        /// comma- or space-separated: authorization_code, refresh_token, client_credentials, password
+        /// comma- or space-separated: authorization_code, refresh_token, client_credentials, password, device_code (RFC 8628)
         #[arg(long)]
         grant_types: String,
         /// space-separated scopes from the catalogue

@@ -51,7 +51,7 @@ async fn proceed(t: &Tessera, req: &HttpRequest, s: &Session, query: &str, fresh
         None => None,
     };
     match authorize::next_step(&areq, who, fresh, granted.as_deref(), crate::db::now()) {
-        Step::Login => login_page(t, s, Some(&areq.client.name), query, None, "", StatusCode::OK),
+        Step::Login => login_page(t, s, Some(&areq.client.name), Continue::authz(query), None, "", StatusCode::OK),
         Step::Consent => consent_page(t, s, &areq, query, user.as_ref()).await,
         Step::Fail(error) => redirect(
             status,
@@ -77,40 +77,66 @@ async fn code_redirect(t: &Tessera, req: &HttpRequest, areq: &AuthorizeRequest, 
     }
 }
 
-fn with_session(mut resp: HttpResponse, t: &Tessera, s: &Session) -> HttpResponse {
+pub fn with_session(mut resp: HttpResponse, t: &Tessera, s: &Session) -> HttpResponse {
     if let Err(e) = resp.add_cookie(&session_cookie(t, s)) {
         log::error!("setting the session cookie: {e}");
     }
     resp
 }
 
-fn login_page(
+/// Where a login continues: an authorization request, or a page of ours.
+#[derive(Clone, Copy, Default)]
+pub struct Continue<'a> {
+    pub authz: &'a str,
+    /// A local path (`/device?user_code=…`), see [`local_path`].
+    pub next: &'a str,
+}
+
+impl<'a> Continue<'a> {
+    pub fn authz(authz: &'a str) -> Self {
+        Continue { authz, next: "" }
+    }
+}
+
+/// `next` if it is a path on this server (never another host: no `//`, no
+/// backslash, no scheme), else `None`.
+pub fn local_path(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.chars().any(char::is_control);
+    ok.then_some(next)
+}
+
+pub fn login_page(
     t: &Tessera,
     s: &Session,
     client_name: Option<&str>,
-    authz: &str,
+    cont: Continue,
     error: Option<&str>,
     username: &str,
     status: StatusCode,
 ) -> HttpResponse {
+    let next = local_path(cont.next);
     let resp = render(
         status,
         "login.html",
-        json!({"csrf": s.csrf, "authz": authz, "client_name": client_name, "error": error, "username": username}),
+        json!({"csrf": s.csrf, "authz": cont.authz, "next": next, "client_name": client_name, "error": error, "username": username}),
     );
     with_session(resp, t, s)
 }
 
-async fn consent_page(t: &Tessera, s: &Session, areq: &AuthorizeRequest, authz: &str, user: Option<&User>) -> HttpResponse {
+/// The scopes with the descriptions users read on a consent screen.
+pub async fn described(t: &Tessera, names: &[String]) -> Vec<serde_json::Value> {
     let catalogue = crate::registry::catalogue::list(&t.db).await.unwrap_or_default();
-    let scopes: Vec<_> = areq
-        .scopes
+    names
         .iter()
         .map(|name| {
             let description = catalogue.iter().find(|c| &c.name == name).map(|c| c.description.clone()).unwrap_or_default();
             json!({"name": name, "description": description})
         })
-        .collect();
+        .collect()
+}
+
+async fn consent_page(t: &Tessera, s: &Session, areq: &AuthorizeRequest, authz: &str, user: Option<&User>) -> HttpResponse {
+    let scopes = described(t, &areq.scopes).await;
     // Where the user is sent back: a web app's host, or a native app's own scheme.
     let redirect_host = url::Url::parse(&areq.redirect_uri)
         .map(|u| u.host_str().map(str::to_string).unwrap_or_else(|| format!("{}:", u.scheme())))
@@ -160,11 +186,12 @@ async fn pushed(t: &Tessera, query: &str) -> Result<String, HttpResponse> {
 /// `GET /login`: sign in without an app (to manage connected apps).
 pub async fn login_form(t: web::Data<Tessera>, req: HttpRequest) -> HttpResponse {
     let s = session(&t, &req).await;
-    login_page(&t, &s, None, "", None, "", StatusCode::OK)
+    login_page(&t, &s, None, Continue::default(), None, "", StatusCode::OK)
 }
 
 pub async fn login(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> HttpResponse {
     let authz = f.get("authz");
+    let cont = Continue { authz, next: f.get("next") };
     let username = f.get("username").trim().to_lowercase();
     let ip = client_ip(&req, &t.cfg.trusted_proxies);
     let outcome = match users::authenticate(&t.db, t.store.as_ref(), &username, f.get("password"), ip.as_deref()).await {
@@ -177,21 +204,22 @@ pub async fn login(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> Http
             if let Err(e) = begin_session(&t, &fresh).await {
                 return unavailable(e, "starting a session", "The service is unavailable.");
             }
-            let resp = match authz.is_empty() {
-                true => redirect(StatusCode::SEE_OTHER, "/account"),
-                false => proceed(&t, &req, &fresh, authz, true, StatusCode::SEE_OTHER).await,
+            let resp = match (authz.is_empty(), local_path(cont.next)) {
+                (false, _) => proceed(&t, &req, &fresh, authz, true, StatusCode::SEE_OTHER).await,
+                (true, Some(next)) => redirect(StatusCode::SEE_OTHER, next),
+                (true, None) => redirect(StatusCode::SEE_OTHER, "/account"),
             };
             with_session(resp, &t, &fresh)
         }
         Login::Invalid => {
             let client_name = client_name_of(&t, authz).await;
             let error = Some("Invalid username or password.");
-            login_page(&t, &f.session, client_name.as_deref(), authz, error, &username, StatusCode::UNAUTHORIZED)
+            login_page(&t, &f.session, client_name.as_deref(), cont, error, &username, StatusCode::UNAUTHORIZED)
         }
-        Login::Disabled => login_page(&t, &f.session, None, authz, Some("This account is disabled."), &username, StatusCode::FORBIDDEN),
+        Login::Disabled => login_page(&t, &f.session, None, cont, Some("This account is disabled."), &username, StatusCode::FORBIDDEN),
         Login::Throttled { retry_after_secs } => {
             let msg = format!("Too many failed attempts. Wait {} minute(s) and try again.", (retry_after_secs + 59) / 60);
-            let mut resp = login_page(&t, &f.session, None, authz, Some(&msg), &username, StatusCode::TOO_MANY_REQUESTS);
+            let mut resp = login_page(&t, &f.session, None, cont, Some(&msg), &username, StatusCode::TOO_MANY_REQUESTS);
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&retry_after_secs.to_string()) {
                 resp.headers_mut().insert(actix_web::http::header::RETRY_AFTER, v);
             }

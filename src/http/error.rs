@@ -82,6 +82,10 @@ impl From<Error> for OAuthError {
             Error::InvalidTarget(_) => bad("invalid_target"),
             Error::UnsupportedTokenType(_) => bad("unsupported_token_type"),
             Error::AccessDenied(_) => OAuthError::new(S::FORBIDDEN, "access_denied", e.to_string()),
+            Error::AuthorizationPending => bad("authorization_pending"),
+            Error::SlowDown => bad("slow_down"),
+            Error::DeviceDenied => bad("access_denied"),
+            Error::ExpiredToken => bad("expired_token"),
             Error::NotFound(_) => OAuthError::new(S::NOT_FOUND, "not_found", e.to_string()),
             Error::Conflict(_) => OAuthError::new(S::CONFLICT, "conflict", e.to_string()),
             Error::RateLimited(d) => OAuthError {

@@ -7,6 +7,7 @@ pub mod account;
 pub mod admin;
 pub mod authorize;
 pub mod cors;
+pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod extract;
@@ -66,6 +67,8 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/revoke", &[M::POST]).route(web::post().to(revoke::revoke)))
             .service(resource("/introspect", &[M::POST]).route(web::post().to(introspect::introspect)))
             .service(resource("/par", &[M::POST]).route(web::post().to(par::push)))
+            .service(resource("/device_authorization", &[M::POST]).route(web::post().to(device::start)))
+            .service(resource("/device", &[M::GET, M::POST]).route(get().to(device::page)).route(web::post().to(device::submit)))
             .service(resource("/.well-known/jwks.json", &[M::GET]).route(get().to(jwks::jwks)))
             .service(resource("/.well-known/openid-configuration", &[M::GET]).route(get().to(discovery::openid_configuration)))
             .service(resource("/.well-known/oauth-authorization-server", &[M::GET]).route(get().to(discovery::oauth_authorization_server)))

@@ -20,6 +20,7 @@ fn env() -> &'static Environment<'static> {
             ("layout.html", include_str!("../../templates/layout.html")),
             ("login.html", include_str!("../../templates/login.html")),
             ("consent.html", include_str!("../../templates/consent.html")),
+            ("device.html", include_str!("../../templates/device.html")),
             ("error.html", include_str!("../../templates/error.html")),
             ("account.html", include_str!("../../templates/account.html")),
             ("portal.html", include_str!("../../templates/portal.html")),

@@ -25,6 +25,7 @@ pub fn metadata(cfg: &Config, scopes: &[String]) -> Value {
         "introspection_endpoint": format!("{base}/introspect"),
         "pushed_authorization_request_endpoint": format!("{base}/par"),
         "require_pushed_authorization_requests": cfg.require_par,
+        "device_authorization_endpoint": format!("{base}/device_authorization"),
         "grant_types_supported": GrantType::ALL,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -81,7 +82,8 @@ mod tests {
     fn every_grant_type_is_advertised_by_name() {
         let cfg = Config::for_tests("sqlite::memory:", None, "k".into());
         let m = metadata(&cfg, &["openid".to_string()]);
-        assert_eq!(m["grant_types_supported"], json!(["authorization_code", "refresh_token", "client_credentials", "password"]));
+        assert_eq!(m["grant_types_supported"], json!(["authorization_code", "refresh_token", "client_credentials", "password", "urn:ietf:params:oauth:grant-type:device_code"]));
+        assert_eq!(m["device_authorization_endpoint"], "http://127.0.0.1/device_authorization");
         assert_eq!(m["scopes_supported"], json!(["openid"]));
         assert_eq!(m["token_endpoint"], "http://127.0.0.1/token");
     }

@@ -22,11 +22,13 @@
 //! | `registration.rs` | what a client may be registered with, and who may grant what |
 //! | `origins.rs` | browser origins a single-page app may call from (CORS) |
 //! | `par.rs` | pushed authorization requests (RFC 9126) |
+//! | `device.rs` | device authorization: user codes, guesses, decisions (RFC 8628) |
 //! | `params.rs` | form parameters (no repeats, RFC 6749 §3.1) |
 pub mod admin;
 pub mod authorize;
 pub mod bearer;
 pub mod client_auth;
+pub mod device;
 pub mod discovery;
 pub mod gate;
 pub mod grants;

@@ -24,13 +24,13 @@ pub fn validate(n: &NewClient) -> Result<ClientType> {
     if n.grant_types.is_empty() {
         return Err(Error::validation("give at least one grant type"));
     }
-    let grants = n.grant_types.iter().map(|g| GrantType::parse(g)).collect::<Result<Vec<_>, _>>().map_err(Error::Validation)?;
+    let grants = n.grant_types.iter().map(|g| GrantType::parse_registered(g)).collect::<Result<Vec<_>, _>>().map_err(Error::Validation)?;
     let has = |g: GrantType| grants.contains(&g);
     if ct == ClientType::Public && (has(GrantType::ClientCredentials) || has(GrantType::Password)) {
         return Err(Error::validation("a public client cannot use client_credentials or password: it cannot keep a secret"));
     }
-    if has(GrantType::RefreshToken) && !has(GrantType::AuthorizationCode) && !has(GrantType::Password) {
-        return Err(Error::validation("refresh_token needs authorization_code (or password)"));
+    if has(GrantType::RefreshToken) && !has(GrantType::AuthorizationCode) && !has(GrantType::DeviceCode) && !has(GrantType::Password) {
+        return Err(Error::validation("refresh_token needs authorization_code or device_code (or password)"));
     }
     if has(GrantType::AuthorizationCode) && n.redirect_uris.is_empty() {
         return Err(Error::validation("authorization_code needs at least one redirect URI"));
@@ -71,8 +71,12 @@ pub fn validate(n: &NewClient) -> Result<ClientType> {
 }
 
 /// Check and store a new client; a confidential client's secret is in the answer, once.
-pub async fn register(db: &DatabaseConnection, n: NewClient, actor: Option<&str>) -> Result<Created> {
+pub async fn register(db: &DatabaseConnection, mut n: NewClient, actor: Option<&str>) -> Result<Created> {
     let ct = validate(&n)?;
+    // Stored by their wire names (the device grant's short form becomes its URN).
+    for g in n.grant_types.iter_mut() {
+        *g = GrantType::parse_registered(g).map_err(Error::Validation)?.as_str().to_string();
+    }
     clients::insert(db, &n, ct, actor).await
 }
 
@@ -240,6 +244,12 @@ mod tests {
             },
             "public client cannot hold tessera:admin",
         );
+        bad(|n| n.grant_types = vec!["refresh_token".into()], "needs authorization_code or device_code");
+        // A device (RFC 8628) needs no redirect URI, public or not, and may refresh.
+        let mut tv = base();
+        tv.client_type = "public".into();
+        tv.grant_types = vec!["device_code".into(), "refresh_token".into()];
+        assert_eq!(validate(&tv).unwrap(), ClientType::Public);
     }
 
     #[test]

@@ -13,12 +13,20 @@ pub enum GrantType {
     ClientCredentials,
     /// RFC 6749 §4.3, for migrating legacy apps only (RFC 9700 §2.4).
     Password,
+    /// RFC 8628, devices without a browser (TVs, command-line tools).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
 }
 
 impl GrantType {
     /// Every grant type, in the order discovery and metrics list them.
-    pub const ALL: [GrantType; 4] =
-        [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials, GrantType::Password];
+    pub const ALL: [GrantType; 5] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+        GrantType::Password,
+        GrantType::DeviceCode,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -26,6 +34,7 @@ impl GrantType {
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
             GrantType::Password => "password",
+            GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
         }
     }
 
@@ -40,6 +49,24 @@ impl GrantType {
                 GrantType::ALL.map(GrantType::as_str).join(", ")
             ),
         })
+    }
+
+    /// A grant type as a person registering a client may write it: the
+    /// device grant's URN also as `device_code` (never at the token endpoint,
+    /// where RFC 8628 §3.4 names the URN).
+    pub fn parse_registered(name: &str) -> Result<GrantType, String> {
+        match name {
+            "device_code" => Ok(GrantType::DeviceCode),
+            _ => GrantType::parse(name),
+        }
+    }
+
+    /// The short name metrics label it with.
+    pub fn label(self) -> &'static str {
+        match self {
+            GrantType::DeviceCode => "device_code",
+            g => g.as_str(),
+        }
     }
 
     /// Position in [`GrantType::ALL`] (for per-grant counters).
@@ -68,5 +95,8 @@ mod tests {
         let e = GrantType::parse("implicit").unwrap_err();
         assert!(e.contains("RFC 9700"), "{e}");
         assert!(GrantType::parse("magic").unwrap_err().contains("one of authorization_code"));
+        assert!(GrantType::parse("device_code").is_err(), "the token endpoint takes the URN only");
+        assert_eq!(GrantType::parse_registered("device_code"), Ok(GrantType::DeviceCode));
+        assert_eq!(GrantType::DeviceCode.label(), "device_code");
     }
 }

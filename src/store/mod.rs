@@ -78,6 +78,35 @@ pub enum CodeRedemption {
     Invalid,
 }
 
+/// A device authorization (RFC 8628 §3.2) as the store keeps it: keyed by
+/// the SHA-256 of its `device_code`, found by its `user_code`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRecord {
+    pub device_hash: String,
+    /// Normalised (upper case, no dash): what the user types, looked up as is.
+    pub user_code: String,
+    pub client_id: String,
+    /// Opaque to the store: JSON of the request (scopes).
+    pub data: String,
+    pub expires_at: i64,
+}
+
+/// What a device's poll of the token endpoint finds (RFC 8628 §3.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DevicePoll {
+    /// Not decided yet; this poll is recorded.
+    Pending,
+    /// Not decided yet, and polled sooner than `interval` after the last poll.
+    SlowDown,
+    /// Approved: the decision (opaque JSON), handed out this once.
+    Approved(String),
+    Denied,
+    /// Past its lifetime (remembered a while, to say so).
+    Expired,
+    /// Unknown, another client's, or already exchanged for tokens.
+    Invalid,
+}
+
 /// What the hot endpoints ask the store on every request, asked at once.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Round<'a> {
@@ -186,6 +215,20 @@ pub trait TokenStore: Send + Sync {
     /// Take a pushed request, once: its data if it exists and has not
     /// expired; it is gone afterwards either way.
     async fn take_pushed(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
+
+    /// Keep a device authorization until `expires_at` (and remember it
+    /// [`REPLAY_MEMORY_SECS`] longer, to answer `expired_token`). `false`:
+    /// its user code is taken (the caller draws another); nothing written.
+    async fn put_device(&self, rec: &DeviceRecord) -> Result<bool, StoreError>;
+    /// The undecided, unexpired device authorization a user code stands for.
+    async fn pending_device(&self, user_code: &str, now: i64) -> Result<Option<DeviceRecord>, StoreError>;
+    /// Decide a device authorization once: `Some(approval)` allows it (the
+    /// opaque JSON the poll hands out), `None` denies it. `false`: it was
+    /// not pending (decided already, expired or unknown) and nothing changed.
+    async fn decide_device(&self, device_hash: &str, approval: Option<&str>, now: i64) -> Result<bool, StoreError>;
+    /// A poll by `client_id`, atomically: records the poll while pending,
+    /// and hands out an approval once.
+    async fn poll_device(&self, device_hash: &str, client_id: &str, now: i64, interval: i64) -> Result<DevicePoll, StoreError>;
 
     /// Spend one login attempt of `name` (any name typed, an account's or
     /// not) at `now` under `lock`, atomically: refused while the name is

@@ -10,6 +10,10 @@
 //! * `sess:{sha256}` — a signed-in browser session: `{expires_at}:{user}`, expiring with it;
 //!   `usess:{user}` — the set of a user's sessions (to end them all).
 //! * `par:{sha256}` — a pushed authorization request (RFC 9126): `{expires_at}:{params}`, taken once.
+//! * `dev:{sha256}` — a device authorization (RFC 8628): hash {user, client,
+//!   data, status, decision, last, exp}, kept a while after expiry to answer
+//!   `expired_token`; `devu:{user_code}` — the device a user code stands
+//!   for, while it lives (taken with NX: two live codes never collide).
 //! * `login:{name}` — the login lockout of a name typed at a login: hash
 //!   {f: consecutive failures, u: locked until}, forgotten a day after the last failure.
 //! * `uc:{user}|{client}` — set of the families of one user at one client,
@@ -23,7 +27,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
-use super::{LoginAttempt, CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, DENY_MARGIN_SECS, REPLAY_MEMORY_SECS};
+use super::{DevicePoll, DeviceRecord, LoginAttempt, CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, DENY_MARGIN_SECS, REPLAY_MEMORY_SECS};
 
 /// The default key prefix (`TESSERA_REDIS_PREFIX`); deployments sharing one Redis pick their own.
 pub const DEFAULT_PREFIX: &str = "tessera:";
@@ -133,6 +137,34 @@ redis.call('EXPIRE', KEYS[1], memory)
 return {'ok', lock}
 "#;
 
+/// Decide a pending device authorization once. ARGV: now, status, decision.
+const DECIDE_DEVICE: &str = r#"
+local h = redis.call('HMGET', KEYS[1], 'status', 'exp')
+if h[1] ~= 'pending' or tonumber(h[2]) <= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decision', ARGV[3])
+return 1
+"#;
+
+/// A device's poll. ARGV: client, now, interval.
+const POLL_DEVICE: &str = r#"
+local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'exp', 'last', 'decision')
+if not h[1] or h[1] ~= ARGV[1] or h[2] == 'issued' then return {'invalid'} end
+local now, interval = tonumber(ARGV[2]), tonumber(ARGV[3])
+if tonumber(h[3]) <= now then return {'expired'} end
+if h[2] == 'pending' then
+  local last = tonumber(h[4])
+  redis.call('HSET', KEYS[1], 'last', now)
+  if last > 0 and now < last + interval then return {'slow_down'} end
+  return {'pending'}
+end
+if h[2] == 'approved' then
+  redis.call('HSET', KEYS[1], 'status', 'issued')
+  return {'approved', h[5]}
+end
+if h[2] == 'denied' then return {'denied'} end
+return {'invalid'}
+"#;
+
 /// End every session of a user: its index names them.
 const END_USER_SESSIONS: &str = r#"
 local n = 0
@@ -164,6 +196,8 @@ pub struct RedisStore {
     revoke_user_client: Script,
     end_user_sessions: Script,
     login_attempt: Script,
+    decide_device: Script,
+    poll_device: Script,
 }
 
 
@@ -188,6 +222,8 @@ impl RedisStore {
             revoke_user_client: Script::new(&format!("{}{REVOKE_USER_CLIENT}", revoke_fn())),
             end_user_sessions: Script::new(END_USER_SESSIONS),
             login_attempt: Script::new(LOGIN_ATTEMPT),
+            decide_device: Script::new(DECIDE_DEVICE),
+            poll_device: Script::new(POLL_DEVICE),
         })
     }
 }
@@ -528,6 +564,75 @@ impl TokenStore for RedisStore {
             let (exp, data) = v.split_once(':')?;
             (exp.parse::<i64>().ok()? > now).then(|| data.to_string())
         }))
+    }
+
+    async fn put_device(&self, rec: &DeviceRecord) -> Result<bool, StoreError> {
+        let mut con = self.con.clone();
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(self.key("devu", &rec.user_code))
+            .arg(&rec.device_hash)
+            .arg("NX")
+            .arg("EXAT")
+            .arg(rec.expires_at)
+            .query_async(&mut con)
+            .await?;
+        if taken.is_none() {
+            return Ok(false);
+        }
+        let key = self.key("dev", &rec.device_hash);
+        let _: () = redis::pipe()
+            .atomic()
+            .hset_multiple(
+                &key,
+                &[
+                    ("user", rec.user_code.as_str()),
+                    ("client", rec.client_id.as_str()),
+                    ("data", rec.data.as_str()),
+                    ("status", "pending"),
+                    ("last", "0"),
+                    ("exp", &rec.expires_at.to_string()),
+                ],
+            )
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&key)
+            .arg(rec.expires_at + REPLAY_MEMORY_SECS)
+            .ignore()
+            .query_async(&mut con)
+            .await?;
+        Ok(true)
+    }
+
+    async fn pending_device(&self, user_code: &str, now: i64) -> Result<Option<DeviceRecord>, StoreError> {
+        let mut con = self.con.clone();
+        let Some(device_hash) = con.get::<_, Option<String>>(self.key("devu", user_code)).await? else { return Ok(None) };
+        let h: std::collections::HashMap<String, String> = con.hgetall(self.key("dev", &device_hash)).await?;
+        let get = |k: &str| h.get(k).cloned().ok_or_else(|| StoreError::Corrupt(format!("device authorization without {k}")));
+        if h.is_empty() || get("status")? != "pending" {
+            return Ok(None);
+        }
+        let expires_at: i64 = get("exp")?.parse().map_err(|_| StoreError::Corrupt("device exp".into()))?;
+        Ok((expires_at > now).then_some(DeviceRecord { device_hash, user_code: user_code.to_string(), client_id: get("client")?, data: get("data")?, expires_at }))
+    }
+
+    async fn decide_device(&self, device_hash: &str, approval: Option<&str>, now: i64) -> Result<bool, StoreError> {
+        let mut con = self.con.clone();
+        let status = if approval.is_some() { "approved" } else { "denied" };
+        let n: i64 = self.decide_device.key(self.key("dev", device_hash)).arg(now).arg(status).arg(approval.unwrap_or("")).invoke_async(&mut con).await?;
+        Ok(n == 1)
+    }
+
+    async fn poll_device(&self, device_hash: &str, client_id: &str, now: i64, interval: i64) -> Result<DevicePoll, StoreError> {
+        let mut con = self.con.clone();
+        let reply: Vec<String> = self.poll_device.key(self.key("dev", device_hash)).arg(client_id).arg(now).arg(interval).invoke_async(&mut con).await?;
+        Ok(match reply.first().map(String::as_str) {
+            Some("pending") => DevicePoll::Pending,
+            Some("slow_down") => DevicePoll::SlowDown,
+            Some("approved") => DevicePoll::Approved(reply.get(1).cloned().unwrap_or_default()),
+            Some("denied") => DevicePoll::Denied,
+            Some("expired") => DevicePoll::Expired,
+            _ => DevicePoll::Invalid,
+        })
     }
 
     async fn login_attempt(&self, name: &str, now: i64, lock: &crate::rate_limit::LoginLock) -> Result<LoginAttempt, StoreError> {

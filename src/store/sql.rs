@@ -4,14 +4,14 @@
 //! Every single-use decision is one conditional `UPDATE` whose affected-row
 //! count tells the one winner, never a read followed by a write.
 use async_trait::async_trait;
-use entity::{auth_codes, client_usage, denylist, login_failures, pushed_requests, rate_counters, refresh_tokens, sessions};
+use entity::{auth_codes, client_usage, denylist, device_codes, login_failures, pushed_requests, rate_counters, refresh_tokens, sessions};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
     TransactionTrait,
 };
 
-use super::{LoginAttempt, CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, DENY_MARGIN_SECS, REPLAY_MEMORY_SECS};
+use super::{DevicePoll, DeviceRecord, LoginAttempt, CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, DENY_MARGIN_SECS, REPLAY_MEMORY_SECS};
 
 pub struct SqlStore {
     db: DatabaseConnection,
@@ -345,6 +345,7 @@ impl TokenStore for SqlStore {
             .rows_affected;
         n += sessions::Entity::delete_many().filter(sessions::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
         n += pushed_requests::Entity::delete_many().filter(pushed_requests::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
+        n += device_codes::Entity::delete_many().filter(device_codes::Column::ExpiresAt.lt(keep_until)).exec(&self.db).await?.rows_affected;
         n += login_failures::Entity::delete_many().filter(login_failures::Column::ForgetAt.lt(now)).exec(&self.db).await?.rows_affected;
         Ok(n)
     }
@@ -362,6 +363,89 @@ impl TokenStore for SqlStore {
         // The delete picks the one winner among concurrent takers.
         let won = pushed_requests::Entity::delete_by_id(id_hash.to_string()).exec(&self.db).await?.rows_affected == 1;
         Ok((won && row.expires_at > now).then_some(row.data))
+    }
+
+    async fn put_device(&self, rec: &DeviceRecord) -> Result<bool, StoreError> {
+        let _guard = self.serialize().await;
+        let am = device_codes::ActiveModel {
+            device_hash: Set(rec.device_hash.clone()),
+            user_code: Set(rec.user_code.clone()),
+            client_id: Set(rec.client_id.clone()),
+            data: Set(rec.data.clone()),
+            status: Set("pending".into()),
+            decision: Set(None),
+            last_poll: Set(0),
+            expires_at: Set(rec.expires_at),
+        };
+        let n = device_codes::Entity::insert(am)
+            .on_conflict(OnConflict::column(device_codes::Column::UserCode).do_nothing().to_owned())
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn pending_device(&self, user_code: &str, now: i64) -> Result<Option<DeviceRecord>, StoreError> {
+        let row = device_codes::Entity::find()
+            .filter(device_codes::Column::UserCode.eq(user_code))
+            .filter(device_codes::Column::Status.eq("pending"))
+            .filter(device_codes::Column::ExpiresAt.gt(now))
+            .one(&self.db)
+            .await?;
+        Ok(row.map(|r| DeviceRecord { device_hash: r.device_hash, user_code: r.user_code, client_id: r.client_id, data: r.data, expires_at: r.expires_at }))
+    }
+
+    async fn decide_device(&self, device_hash: &str, approval: Option<&str>, now: i64) -> Result<bool, StoreError> {
+        let _guard = self.serialize().await;
+        let n = device_codes::Entity::update_many()
+            .col_expr(device_codes::Column::Status, Expr::value(if approval.is_some() { "approved" } else { "denied" }))
+            .col_expr(device_codes::Column::Decision, Expr::value(approval.map(str::to_string)))
+            .filter(device_codes::Column::DeviceHash.eq(device_hash))
+            .filter(device_codes::Column::Status.eq("pending"))
+            .filter(device_codes::Column::ExpiresAt.gt(now))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        Ok(n == 1)
+    }
+
+    async fn poll_device(&self, device_hash: &str, client_id: &str, now: i64, interval: i64) -> Result<DevicePoll, StoreError> {
+        let _guard = self.serialize().await;
+        let Some(row) = device_codes::Entity::find_by_id(device_hash.to_string()).one(&self.db).await? else { return Ok(DevicePoll::Invalid) };
+        if row.client_id != client_id || row.status == "issued" {
+            return Ok(DevicePoll::Invalid);
+        }
+        if row.expires_at <= now {
+            return Ok(DevicePoll::Expired);
+        }
+        // Each step is a conditional UPDATE on what was read: of concurrent
+        // polls one moves the row, the others lost (too fast, or too late).
+        let step = |status: &'static str| {
+            device_codes::Entity::update_many()
+                .filter(device_codes::Column::DeviceHash.eq(device_hash))
+                .filter(device_codes::Column::Status.eq(status))
+        };
+        match row.status.as_str() {
+            "pending" => {
+                let too_soon = row.last_poll > 0 && now < row.last_poll + interval;
+                let moved = step("pending")
+                    .col_expr(device_codes::Column::LastPoll, Expr::value(now))
+                    .filter(device_codes::Column::LastPoll.eq(row.last_poll))
+                    .exec(&self.db)
+                    .await?
+                    .rows_affected
+                    == 1;
+                Ok(if too_soon || !moved { DevicePoll::SlowDown } else { DevicePoll::Pending })
+            }
+            "approved" => {
+                let won = step("approved").col_expr(device_codes::Column::Status, Expr::value("issued")).exec(&self.db).await?.rows_affected == 1;
+                Ok(match (won, row.decision) {
+                    (true, Some(d)) => DevicePoll::Approved(d),
+                    _ => DevicePoll::Invalid,
+                })
+            }
+            "denied" => Ok(DevicePoll::Denied),
+            _ => Ok(DevicePoll::Invalid),
+        }
     }
 
     async fn login_attempt(&self, name: &str, now: i64, lock: &crate::rate_limit::LoginLock) -> Result<LoginAttempt, StoreError> {

@@ -95,7 +95,7 @@ async fn every_refusal_is_an_rfc_error_and_issues_nothing(b: Backend) {
         .await;
     expect_error(r, 400, "invalid_target").await;
     // unsupported grant types, including implicit-era ones
-    for g in ["implicit", "urn:ietf:params:oauth:grant-type:device_code", "token"] {
+    for g in ["implicit", "urn:ietf:params:oauth:grant-type:jwt-bearer", "token"] {
         let r = s.post_basic("/token", &id, &secret, &[("grant_type", g)]).await;
         expect_error(r, 400, "unsupported_grant_type").await;
     }

@@ -10,6 +10,7 @@ mod authorize;
 mod cli;
 mod client_credentials;
 mod cors;
+mod device;
 mod discovery;
 mod e2e;
 mod edge;

@@ -3,7 +3,7 @@
 //! the Redis store.
 use std::sync::Arc;
 
-use tessera::store::{redis::RedisStore, sql::SqlStore, CodeRedemption, RefreshRecord, RefreshState, Round, Rotation, TokenStore};
+use tessera::store::{redis::RedisStore, sql::SqlStore, CodeRedemption, DevicePoll, DeviceRecord, RefreshRecord, RefreshState, Round, Rotation, TokenStore};
 use tessera::crypto::{new_jti, random_token};
 
 use crate::both_backends;
@@ -51,7 +51,61 @@ both_backends!(
     sessions_end_one_by_one_or_all_of_a_user,
     login_attempts_lock_and_double,
     pushed_requests_are_taken_once,
+    device_authorizations_are_decided_once_and_handed_out_once,
 );
+
+fn device(user_code: &str, expires_at: i64) -> DeviceRecord {
+    DeviceRecord { device_hash: new_jti(), user_code: user_code.into(), client_id: "tv".into(), data: r#"{"scopes":["openid"]}"#.into(), expires_at }
+}
+
+async fn device_authorizations_are_decided_once_and_handed_out_once(b: Backend) {
+    let (s, _d) = store(b).await;
+    let t = now();
+    let code = format!("BCDF{}", &random_token(8)[..4]);
+    let d = device(&code, t + 600);
+    assert!(s.put_device(&d).await.unwrap());
+    // a live user code is never handed out twice
+    assert!(!s.put_device(&device(&code, t + 600)).await.unwrap(), "user code collision must be refused");
+    assert_eq!(s.pending_device(&code, t).await.unwrap(), Some(d.clone()));
+    assert_eq!(s.pending_device("ZZZZZZZZ", t).await.unwrap(), None);
+
+    // polls: recorded, too fast, another client's
+    assert_eq!(s.poll_device(&d.device_hash, "tv", t, 5).await.unwrap(), DevicePoll::Pending);
+    assert_eq!(s.poll_device(&d.device_hash, "tv", t + 2, 5).await.unwrap(), DevicePoll::SlowDown);
+    assert_eq!(s.poll_device(&d.device_hash, "tv", t + 8, 5).await.unwrap(), DevicePoll::Pending);
+    assert_eq!(s.poll_device(&d.device_hash, "other", t + 20, 5).await.unwrap(), DevicePoll::Invalid);
+    assert_eq!(s.poll_device("unknown", "tv", t + 20, 5).await.unwrap(), DevicePoll::Invalid);
+
+    // decided once: the second decision changes nothing
+    assert!(s.decide_device(&d.device_hash, Some(r#"{"user":"u1"}"#), t + 21).await.unwrap());
+    assert!(!s.decide_device(&d.device_hash, None, t + 22).await.unwrap());
+    assert_eq!(s.pending_device(&code, t + 22).await.unwrap(), None, "decided: no longer pending");
+
+    // handed out once, to one of many racing polls
+    let polls: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, h) = (s.clone(), d.device_hash.clone());
+            tokio::spawn(async move { s.poll_device(&h, "tv", t + 30, 5).await.unwrap() })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for p in polls {
+        answers.push(p.await.unwrap());
+    }
+    assert_eq!(answers.iter().filter(|a| **a == DevicePoll::Approved(r#"{"user":"u1"}"#.into())).count(), 1, "{answers:?}");
+    assert!(answers.iter().all(|a| matches!(a, DevicePoll::Approved(_) | DevicePoll::Invalid)), "{answers:?}");
+
+    // denied, and expired
+    let denied = device(&format!("CDFG{}", &random_token(8)[..4]), t + 600);
+    assert!(s.put_device(&denied).await.unwrap());
+    assert!(s.decide_device(&denied.device_hash, None, t).await.unwrap());
+    assert_eq!(s.poll_device(&denied.device_hash, "tv", t + 1, 5).await.unwrap(), DevicePoll::Denied);
+    let old = device(&format!("DFGH{}", &random_token(8)[..4]), t + 10);
+    assert!(s.put_device(&old).await.unwrap());
+    assert_eq!(s.pending_device(&old.user_code, t + 10).await.unwrap(), None, "expired: no longer pending");
+    assert!(!s.decide_device(&old.device_hash, Some("{}"), t + 10).await.unwrap(), "an expired request cannot be approved");
+    assert_eq!(s.poll_device(&old.device_hash, "tv", t + 11, 5).await.unwrap(), DevicePoll::Expired);
+}
 
 async fn pushed_requests_are_taken_once(b: Backend) {
     let (s, _d) = store(b).await;

@@ -7,6 +7,7 @@
 //! never the whole server.
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod password;
 pub mod refresh_token;
 pub mod user_tokens;
@@ -65,6 +66,7 @@ pub async fn token(s: Stores<'_>, issuer: &Issuer, client: &Client, req: &TokenR
         GrantType::AuthorizationCode => authorization_code::exchange(s, issuer, client, p).await,
         GrantType::RefreshToken => refresh_token::exchange(s, issuer, client, p, refresh).await,
         GrantType::Password => password::exchange(s, issuer, client, p).await,
+        GrantType::DeviceCode => device_code::exchange(s, issuer, client, p).await,
     }?;
     crate::metrics::METRICS.token_issued(g);
     Ok(resp)

@@ -190,6 +190,8 @@ pub enum Stored {
     RefreshTokens,
     /// Denylisted access-token ids.
     Denylisted,
+    /// Device authorizations (RFC 8628).
+    DeviceCodes,
 }
 
 impl TestDb {
@@ -200,6 +202,7 @@ impl TestDb {
             Stored::Codes => ("auth_codes", "code"),
             Stored::RefreshTokens => ("refresh_tokens", "rt"),
             Stored::Denylisted => ("denylist", "deny"),
+            Stored::DeviceCodes => ("device_codes", "dev"),
         };
         match &self.redis_url {
             None => {
