@@ -139,6 +139,37 @@ try {
   await dev.page.goto(`${BASE}/portal`);
   assert.equal(await dev.page.getByRole('link', { name: 'Forged' }).count(), 0);
 
+  // 8. A TV (RFC 8628): it shows a code; a person on a phone opens the link,
+  // signs in, confirms the pre-filled code, sees the app, allows; the TV's
+  // next poll gets tokens.
+  step('device flow on a phone');
+  const tv = process.env.TESSERA_DEVICE_CLIENT;
+  const publicForm = (o) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(o) });
+  r = await fetch(`${BASE}/device_authorization`, publicForm({ client_id: tv, scope: 'openid read:data' }));
+  assert.equal(r.status, 200);
+  const dev8628 = await r.json();
+  const poll = () => fetch(`${BASE}/token`, publicForm({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: dev8628.device_code, client_id: tv }));
+  r = await poll();
+  assert.equal((await r.json()).error, 'authorization_pending');
+  const phoneCtx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const phonePage = await phoneCtx.newPage();
+  await phonePage.goto(dev8628.verification_uri_complete);
+  await phonePage.getByLabel('Username').fill(process.env.TESSERA_USER);
+  await phonePage.getByLabel('Password').fill(PASSWORD);
+  await phonePage.getByRole('button', { name: 'Sign in' }).click();
+  await phonePage.getByRole('heading', { name: 'Connect a device' }).waitFor();
+  assert.equal(await phonePage.getByLabel('Code').inputValue(), dev8628.user_code, 'the link pre-fills the code');
+  await phonePage.getByRole('button', { name: 'Continue' }).click();
+  await phonePage.getByText('Living-room TV').first().waitFor();
+  assert.ok((await phonePage.textContent('main')).includes(dev8628.user_code), 'the consent screen repeats the code');
+  await phonePage.screenshot({ path: `${SHOTS}/device-consent.png`, fullPage: true });
+  await phonePage.getByRole('button', { name: 'Allow' }).click();
+  await phonePage.getByRole('heading', { name: 'Device connected' }).waitFor();
+  r = await poll();
+  assert.equal(r.status, 200);
+  const tvTokens = await r.json();
+  assert.ok(tvTokens.access_token && tvTokens.refresh_token && tvTokens.id_token);
+
   console.log('e2e: all checks passed');
 } finally {
   await browser.close();

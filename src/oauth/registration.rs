@@ -174,6 +174,8 @@ pub enum PortalKind {
     UserAndMachine,
     /// A machine only: client credentials, no users, no redirect URI.
     MachineOnly,
+    /// A device without a browser (TV, command-line tool): RFC 8628 with refresh, no redirect URI.
+    Device,
 }
 
 impl PortalKind {
@@ -182,6 +184,7 @@ impl PortalKind {
         match machine {
             "1" => PortalKind::UserAndMachine,
             "only" => PortalKind::MachineOnly,
+            "device" => PortalKind::Device,
             _ => PortalKind::UserApp,
         }
     }
@@ -193,6 +196,7 @@ pub fn portal_grant_types(kind: PortalKind) -> Vec<String> {
         PortalKind::UserApp => &[GrantType::AuthorizationCode, GrantType::RefreshToken],
         PortalKind::UserAndMachine => &[GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials],
         PortalKind::MachineOnly => &[GrantType::ClientCredentials],
+        PortalKind::Device => &[GrantType::DeviceCode, GrantType::RefreshToken],
     };
     g.iter().map(|g| g.as_str().to_string()).collect()
 }
@@ -267,5 +271,6 @@ mod tests {
         assert_eq!(portal_grant_types(PortalKind::from_form("")), ["authorization_code", "refresh_token"]);
         assert_eq!(portal_grant_types(PortalKind::from_form("1")), ["authorization_code", "refresh_token", "client_credentials"]);
         assert_eq!(portal_grant_types(PortalKind::from_form("only")), ["client_credentials"]);
+        assert_eq!(portal_grant_types(PortalKind::from_form("device")), ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]);
     }
 }

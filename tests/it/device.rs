@@ -5,7 +5,7 @@ use tessera::registry::clients::NewClient;
 
 use crate::both_backends;
 use crate::support::{
-    browser, hidden, start, user, verify_offline, Backend, Stored, TestServer, PASSWORD,
+    browser, hidden, start, user, verify_offline, Backend, Stored, TestServer,
 };
 
 both_backends!(
@@ -54,71 +54,6 @@ async fn poll(s: &TestServer, client_id: &str, device_code: &str) -> (u16, serde
         .await
         .unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
-}
-
-/// Sign `username` in through the login page that `/device` shows first;
-/// the login must lead back to the code it was given.
-async fn sign_in_at_device(
-    s: &TestServer,
-    b: &reqwest::Client,
-    username: &str,
-    complete: &str,
-) -> String {
-    let html = b.get(complete).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Sign in"), "{html}");
-    let r = b
-        .post(s.url("/login"))
-        .form(&[
-            ("csrf", hidden(&html, "csrf")),
-            ("authz", String::new()),
-            ("next", hidden(&html, "next")),
-            ("username", username.into()),
-            ("password", PASSWORD.into()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let back = r.headers()["location"].to_str().unwrap().to_string();
-    assert!(back.starts_with("/device?user_code="), "{back}");
-    b.get(s.url(&back))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-/// Post the code on the entry page; the answer.
-async fn enter(
-    s: &TestServer,
-    b: &reqwest::Client,
-    page: &str,
-    user_code: &str,
-) -> reqwest::Response {
-    b.post(s.url("/device"))
-        .form(&[
-            ("csrf", hidden(page, "csrf")),
-            ("user_code", user_code.into()),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn decide(
-    s: &TestServer,
-    b: &reqwest::Client,
-    consent: &str,
-    decision: &str,
-) -> reqwest::Response {
-    let form = [
-        ("csrf", hidden(consent, "csrf")),
-        ("user_code", hidden(consent, "user_code")),
-        ("decision", decision.into()),
-    ];
-    b.post(s.url("/device")).form(&form).send().await.unwrap()
 }
 
 async fn a_device_gets_tokens_once_after_its_user_allows(b: Backend) {
@@ -212,12 +147,12 @@ async fn a_device_gets_tokens_once_after_its_user_allows(b: Backend) {
 
     // the person: sign in, the code pre-filled, confirm it, see the app and its scopes, allow
     let br = browser();
-    let page = sign_in_at_device(&s, &br, "alice", &complete).await;
+    let page = s.sign_in_at_device(&br, "alice", &complete).await;
     assert!(
         page.contains(&format!("value=\"{user_code}\"")),
         "pre-filled: {page}"
     );
-    let r = enter(&s, &br, &page, &user_code.to_lowercase().replace('-', " ")).await;
+    let r = s.enter_user_code(&br, &page, &user_code.to_lowercase().replace('-', " ")).await;
     assert_eq!(r.status(), 200);
     let consent = r.text().await.unwrap();
     assert!(
@@ -226,11 +161,11 @@ async fn a_device_gets_tokens_once_after_its_user_allows(b: Backend) {
             && consent.contains(&user_code),
         "{consent}"
     );
-    let r = decide(&s, &br, &consent, "allow").await;
+    let r = s.decide_device(&br, &consent, "allow").await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("Device connected"));
     // decided once
-    assert_eq!(decide(&s, &br, &consent, "deny").await.status(), 400);
+    assert_eq!(s.decide_device(&br, &consent, "deny").await.status(), 400);
 
     // the device's next poll gets the tokens, once
     let (st, tokens) = poll(&s, &tv, &device_code).await;
@@ -310,19 +245,17 @@ async fn denied_expired_and_refused_requests(b: Backend) {
         .await
         .unwrap();
     let br = browser();
-    let page = sign_in_at_device(
-        &s,
-        &br,
+    let page = s.sign_in_at_device(&br,
         "bob",
         v["verification_uri_complete"].as_str().unwrap(),
     )
     .await;
-    let consent = enter(&s, &br, &page, v["user_code"].as_str().unwrap())
+    let consent = s.enter_user_code(&br, &page, v["user_code"].as_str().unwrap())
         .await
         .text()
         .await
         .unwrap();
-    let r = decide(&s, &br, &consent, "deny").await;
+    let r = s.decide_device(&br, &consent, "deny").await;
     assert!(r.text().await.unwrap().contains("Request denied"));
     let (st, e) = poll(&s, &tv, v["device_code"].as_str().unwrap()).await;
     assert_eq!(
@@ -432,13 +365,13 @@ async fn wrong_user_codes_are_bounded_per_session_and_address(b: Backend) {
 
     // one session: five wrong codes, then even the right one waits
     let br = browser();
-    let page = sign_in_at_device(&s, &br, "carol", &s.url("/device")).await;
+    let page = s.sign_in_at_device(&br, "carol", &s.url("/device")).await;
     for _ in 0..tessera::oauth::device::GUESSES_PER_MIN_SESSION {
-        let r = enter(&s, &br, &page, "BCDF-BCDF").await;
+        let r = s.enter_user_code(&br, &page, "BCDF-BCDF").await;
         assert_eq!(r.status(), 400);
         assert!(r.text().await.unwrap().contains("not valid"));
     }
-    let r = enter(&s, &br, &page, right).await;
+    let r = s.enter_user_code(&br, &page, right).await;
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
 
@@ -447,23 +380,23 @@ async fn wrong_user_codes_are_bounded_per_session_and_address(b: Backend) {
     let mut spent = GUESSES_PER_MIN_SESSION;
     loop {
         let br = browser();
-        let page = sign_in_at_device(&s, &br, "carol", &s.url("/device")).await;
+        let page = s.sign_in_at_device(&br, "carol", &s.url("/device")).await;
         if spent == GUESSES_PER_MIN_ADDRESS {
             assert_eq!(
-                enter(&s, &br, &page, right).await.status(),
+                s.enter_user_code(&br, &page, right).await.status(),
                 429,
                 "the address's budget is spent"
             );
-            assert_eq!(enter(&s, &br, &page, "BCDF-BCDF").await.status(), 429);
+            assert_eq!(s.enter_user_code(&br, &page, "BCDF-BCDF").await.status(), 429);
             break;
         }
         assert_eq!(
-            enter(&s, &br, &page, right).await.status(),
+            s.enter_user_code(&br, &page, right).await.status(),
             200,
             "the right code is not a guess"
         );
         for _ in 0..GUESSES_PER_MIN_SESSION.min(GUESSES_PER_MIN_ADDRESS - spent) {
-            assert_eq!(enter(&s, &br, &page, "BCDF-BCDF").await.status(), 400);
+            assert_eq!(s.enter_user_code(&br, &page, "BCDF-BCDF").await.status(), 400);
             spent += 1;
         }
     }

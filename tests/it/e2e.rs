@@ -1,7 +1,8 @@
 //! End to end in headless Chromium (Debian's package, driven by playwright-core
 //! from `e2e/flow.mjs`): a developer registers an app in the portal, a user
 //! authorizes it through login and consent, sees it under connected apps,
-//! revokes it, and the app's refresh token is refused. Plus isolation between
+//! revokes it, and the app's refresh token is refused; a TV's device flow
+//! (RFC 8628) approved on a phone. Plus isolation between
 //! developers, 403 on admin pages for non-admins, and CSRF refusal.
 //! Screenshots land in `target/e2e-screenshots/`.
 use std::process::Command;
@@ -20,6 +21,15 @@ async fn portal_consent_connected_apps_in_chromium() {
     user(&s.db, "dev1", "developer").await;
     user(&s.db, "dev2", "developer").await;
     user(&s.db, "alice", "user").await;
+    let tv = tessera::registry::clients::NewClient {
+        name: "Living-room TV".into(),
+        client_type: "public".into(),
+        grant_types: vec!["device_code".into(), "refresh_token".into()],
+        scopes: vec!["openid".into(), "read:data".into()],
+        ..Default::default()
+    };
+    let tv = tessera::oauth::registration::register(&s.db, tv, None).await.unwrap().client.client_id;
+    let tv_id = tv.clone();
     let shots = root.join("target/e2e-screenshots");
     let out = tokio::task::spawn_blocking({
         let base = s.base.clone();
@@ -33,6 +43,7 @@ async fn portal_consent_connected_apps_in_chromium() {
                 .env("TESSERA_DEV", "dev1")
                 .env("TESSERA_OTHER_DEV", "dev2")
                 .env("TESSERA_USER", "alice")
+                .env("TESSERA_DEVICE_CLIENT", &tv_id)
                 .env("TESSERA_SHOTS", &shots)
                 .output()
                 .expect("run node")
@@ -44,7 +55,7 @@ async fn portal_consent_connected_apps_in_chromium() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "browser flow failed\n{stdout}\n{stderr}");
     assert!(stdout.contains("e2e: all checks passed"));
-    for shot in ["portal.png", "consent.png", "connected-apps.png"] {
+    for shot in ["portal.png", "consent.png", "connected-apps.png", "device-consent.png"] {
         let meta = std::fs::metadata(shots.join(shot)).expect(shot);
         assert!(meta.len() > 5_000, "{shot} looks empty");
     }
@@ -52,5 +63,7 @@ async fn portal_consent_connected_apps_in_chromium() {
     let apps = tessera::registry::clients::list(&s.db, None).await.unwrap();
     assert!(apps.iter().any(|c| c.name == "Acme Sync"));
     assert!(!apps.iter().any(|c| c.name == "Forged"));
-    assert_eq!(crate::support::count_rows(&s.db, "grants").await, 0);
+    // the revoked app's grant is gone; the TV's is the only one
+    assert_eq!(crate::support::count_rows(&s.db, "grants").await, 1);
+    assert_eq!(crate::support::count_where(&s.db, "grants", &format!("client_id = '{tv}'")).await, 1);
 }

@@ -332,6 +332,14 @@ async fn machine_scopes_open_to_all_need_no_approval(be: Backend) {
     let cron = tessera::registry::clients::get(&s.db, &text_of(&html, "client-id")).await.unwrap();
     assert_eq!(cron.grant_types, [tessera::registry::grant_types::GrantType::ClientCredentials]);
     assert!(cron.redirect_uris.is_empty() && cron.machine_pending);
+    // a device app (RFC 8628) from the portal: public, no redirect URI, no approval to wait for
+    let html = register(&s, &b, "Living-room TV", &[("machine", "device"), ("client_type", "public"), ("redirect_uris", "")]).await.text().await.unwrap();
+    let tv = tessera::registry::clients::get(&s.db, &text_of(&html, "client-id")).await.unwrap();
+    use tessera::registry::grant_types::GrantType;
+    assert_eq!(tv.grant_types, [GrantType::DeviceCode, GrantType::RefreshToken]);
+    assert!(tv.redirect_uris.is_empty() && !tv.machine_pending);
+    let r = s.http.post(s.url("/device_authorization")).form(&[("client_id", tv.client_id.as_str()), ("scope", "read:data")]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
     let changed = update_self_service(&s.db, store.as_ref(), &open.client, tessera::registry::clients::Change { scopes, ..Default::default() }, Some(&dev), false).await.unwrap();
     assert!(changed.machine_pending);
     let r = s.post_basic("/token", &open.client.client_id, open.client_secret.as_deref().unwrap(), &[("grant_type", "client_credentials")]).await;

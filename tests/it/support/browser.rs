@@ -106,5 +106,44 @@ impl TestServer {
         assert_eq!(r.status(), 200);
         r.json().await.unwrap()
     }
-}
 
+    /// Sign `username` in through the login page that the device page
+    /// (`complete`, a `verification_uri[_complete]`) shows first; the login
+    /// must lead back to the code it was given. The code-entry page.
+    pub async fn sign_in_at_device(&self, b: &reqwest::Client, username: &str, complete: &str) -> String {
+        let html = b.get(complete).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("Sign in"), "{html}");
+        let form = [
+            ("csrf", hidden(&html, "csrf")),
+            ("authz", String::new()),
+            ("next", hidden(&html, "next")),
+            ("username", username.into()),
+            ("password", PASSWORD.into()),
+        ];
+        let r = b.post(self.url("/login")).form(&form).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        let back = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(back.starts_with("/device?user_code="), "{back}");
+        b.get(self.url(&back)).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// Post a user code on the code-entry page.
+    pub async fn enter_user_code(&self, b: &reqwest::Client, page: &str, user_code: &str) -> reqwest::Response {
+        b.post(self.url("/device")).form(&[("csrf", hidden(page, "csrf")), ("user_code", user_code.into())]).send().await.unwrap()
+    }
+
+    /// Allow or deny on the device consent screen.
+    pub async fn decide_device(&self, b: &reqwest::Client, consent: &str, decision: &str) -> reqwest::Response {
+        let form = [("csrf", hidden(consent, "csrf")), ("user_code", hidden(consent, "user_code")), ("decision", decision.into())];
+        b.post(self.url("/device")).form(&form).send().await.unwrap()
+    }
+
+    /// A person approves a device: signs in at `complete`, confirms the code, allows.
+    pub async fn approve_device(&self, username: &str, complete: &str, user_code: &str) {
+        let b = browser();
+        let page = self.sign_in_at_device(&b, username, complete).await;
+        let consent = self.enter_user_code(&b, &page, user_code).await.text().await.unwrap();
+        let r = self.decide_device(&b, &consent, "allow").await;
+        assert!(r.text().await.unwrap().contains("Device connected"));
+    }
+}
