@@ -86,6 +86,9 @@ impl Tessera {
                     Ok(_) => {}
                     Err(e) => log::warn!("purging the token store failed: {e}"),
                 }
+                if let Err(e) = crate::registry::registration_tokens::purge(&self.db).await {
+                    log::warn!("purging registration tokens failed: {e}");
+                }
             }
         }
     }

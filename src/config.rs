@@ -61,6 +61,27 @@ pub struct Config {
     pub trusted_proxies: Vec<crate::net::Cidr>,
     /// Every client's authorization requests must be pushed first (`TESSERA_REQUIRE_PAR`, RFC 9126).
     pub require_par: bool,
+    /// Who may register clients at `/register` (`TESSERA_REGISTRATION`, RFC 7591).
+    pub registration: RegistrationMode,
+}
+
+/// Who may register (`TESSERA_REGISTRATION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistrationMode {
+    Off,
+    Token,
+    Open,
+}
+
+impl RegistrationMode {
+    pub fn parse(s: &str) -> Result<RegistrationMode, String> {
+        match s {
+            "off" => Ok(RegistrationMode::Off),
+            "token" => Ok(RegistrationMode::Token),
+            "open" => Ok(RegistrationMode::Open),
+            other => Err(format!("must be off, token or open, not {other:?}")),
+        }
+    }
 }
 
 /// Read a setting, or its `_FILE` twin.
@@ -217,6 +238,10 @@ impl Config {
                 Some("true") | Some("1") => true,
                 Some(other) => return Err(Error::Config(format!("TESSERA_REQUIRE_PAR must be true or false, not {other:?}"))),
             },
+            registration: match var("TESSERA_REGISTRATION") {
+                None => RegistrationMode::Token,
+                Some(v) => RegistrationMode::parse(&v).map_err(|e| Error::Config(format!("TESSERA_REGISTRATION {e}")))?,
+            },
             trusted_proxies: match var("TESSERA_TRUSTED_PROXIES") {
                 None => Vec::new(),
                 Some(list) => crate::net::Cidr::parse_list(&list).map_err(|e| Error::Config(format!("TESSERA_TRUSTED_PROXIES: {e}")))?,
@@ -254,6 +279,7 @@ impl Config {
             signing_alg: crate::keys::Alg::RS256,
             trusted_proxies: Vec::new(),
             require_par: false,
+            registration: RegistrationMode::Token,
         }
     }
 

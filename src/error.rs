@@ -42,6 +42,12 @@ pub enum Error {
     InvalidTarget(String),
     #[error("{0}")]
     AccessDenied(String),
+    /// RFC 7591 §3.2.2: a redirect URI a registering client sent is not acceptable.
+    #[error("{0}")]
+    InvalidRedirectUri(String),
+    /// RFC 7591 §3.2.2: other client metadata is not acceptable.
+    #[error("{0}")]
+    InvalidClientMetadata(String),
     /// RFC 8628 §3.5: the user has not decided yet.
     #[error("the user has not yet approved or denied the request")]
     AuthorizationPending,

@@ -37,6 +37,10 @@ pub struct Model {
     pub allowed_origins: String,
     /// Its authorization requests must be pushed (RFC 9126).
     pub require_par: bool,
+    /// Dynamically registered (RFC 7591): hex SHA-256 of its registration access token (RFC 7592).
+    pub registration_token_hash: Option<String>,
+    /// Dynamically registered: the metadata it registered that has no column (JSON).
+    pub registered_metadata: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

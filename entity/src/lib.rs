@@ -14,6 +14,7 @@ pub mod login_failures;
 pub mod pushed_requests;
 pub mod rate_counters;
 pub mod refresh_tokens;
+pub mod registration_tokens;
 pub mod scopes;
 pub mod sessions;
 pub mod signing_keys;

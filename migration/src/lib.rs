@@ -17,6 +17,7 @@ mod m20261202_000011_allowed_origins;
 mod m20261202_000012_pushed_requests;
 mod m20261202_000013_user_disabled;
 mod m20261202_000014_device_codes;
+mod m20261202_000015_dynamic_registration;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_pushed_requests::Migration),
             Box::new(m20261202_000013_user_disabled::Migration),
             Box::new(m20261202_000014_device_codes::Migration),
+            Box::new(m20261202_000015_dynamic_registration::Migration),
         ]
     }
 }

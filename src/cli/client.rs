@@ -2,7 +2,7 @@
 //! the portal and the admin API).
 use clap::Subcommand;
 
-use super::{list_arg, Out, Setup, ACTOR};
+use super::{duration_secs, list_arg, Out, Setup, ACTOR};
 use crate::error::{Error, Result};
 use crate::oauth::registration;
 use crate::registry::clients::{self, Change, Client, Created, NewClient, StatusChange};
@@ -98,21 +98,6 @@ pub enum ClientCmd {
     Delete { client_id: String },
 }
 
-/// `3600`, `90m`, `24h`, `7d` in seconds.
-fn duration_secs(s: &str) -> Option<i64> {
-    if let Ok(n) = s.parse::<i64>() {
-        return Some(n);
-    }
-    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
-    let n: i64 = n.parse().ok()?;
-    Some(n * match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    })
-}
 
 fn line(c: &Client) -> String {
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
@@ -151,6 +136,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
                 pkce_optional,
                 machine_pending: false,
                 require_par,
+                ..Default::default()
             };
             out.print(&registration::register(&db, n, ACTOR).await?, created)
         }
@@ -183,17 +169,5 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
             clients::delete(&db, store, &client_id, ACTOR).await?;
             out.print(&serde_json::json!({"deleted": client_id}), |_| format!("deleted {client_id}"))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn grace_periods_read_as_people_write_them() {
-        assert_eq!(super::duration_secs("0"), Some(0));
-        assert_eq!(super::duration_secs("24h"), Some(86_400));
-        assert_eq!(super::duration_secs("90m"), Some(5_400));
-        assert_eq!(super::duration_secs("7d"), Some(604_800));
-        assert_eq!(super::duration_secs("soon"), None);
     }
 }

@@ -7,6 +7,7 @@ mod audit;
 mod client;
 mod consent;
 mod keys;
+mod registration;
 mod scope;
 mod serve;
 mod user;
@@ -60,6 +61,9 @@ pub enum Command {
     /// Read the audit trail
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Initial access tokens for apps that register themselves (RFC 7591)
+    #[command(subcommand)]
+    RegistrationToken(registration::RegistrationTokenCmd),
 }
 
 /// What every command starts from: the configuration, and on demand the
@@ -120,6 +124,22 @@ pub fn list_arg(s: &str) -> Vec<String> {
     s.split([',', ' ']).filter(|x| !x.is_empty()).map(str::to_string).collect()
 }
 
+/// `3600`, `90m`, `24h`, `7d` in seconds.
+pub fn duration_secs(s: &str) -> Option<i64> {
+    if let Ok(n) = s.parse::<i64>() {
+        return Some(n);
+    }
+    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
+    let n: i64 = n.parse().ok()?;
+    Some(n * match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    })
+}
+
 /// Run a command; returns the process exit code (2: bad configuration, 1: the command failed).
 pub fn run(cli: Cli) -> i32 {
     let out = Out { json: cli.json };
@@ -160,8 +180,21 @@ async fn dispatch(setup: Setup, cmd: Command, out: Out) -> Result<()> {
         Command::User(u) => user::run(setup, u, out).await,
         Command::Grant(g) => consent::run(setup, g, out).await,
         Command::Audit(a) => audit::run(setup, a, out).await,
+        Command::RegistrationToken(r) => registration::run(setup, r, out).await,
     }
 }
 
 /// Who the admin commands act as, in the audit trail.
 pub const ACTOR: Option<&str> = Some("cli");
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn grace_periods_read_as_people_write_them() {
+        assert_eq!(super::duration_secs("0"), Some(0));
+        assert_eq!(super::duration_secs("24h"), Some(86_400));
+        assert_eq!(super::duration_secs("90m"), Some(5_400));
+        assert_eq!(super::duration_secs("7d"), Some(604_800));
+        assert_eq!(super::duration_secs("soon"), None);
+    }
+}

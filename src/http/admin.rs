@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::oauth::registration;
 use crate::oauth::bearer::Resource;
 use crate::registry::clients::{self, NewClient, StatusChange};
-use crate::registry::{audit, catalogue, users};
+use crate::registry::{audit, catalogue, registration_tokens, users};
 
 type Console = PageUser<Admin>;
 
@@ -27,7 +27,7 @@ async fn console(t: &Tessera, p: &Console, notice: Option<String>) -> HttpRespon
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|c| json!({"client_id": c.client_id, "name": c.name, "status": c.status, "hold": c.admin_hold, "can_introspect": c.can_introspect, "machine_pending": c.machine_pending, "owner": owner(&c.owner_user_id)}))
+        .map(|c| json!({"client_id": c.client_id, "name": c.name, "status": c.status, "hold": c.admin_hold, "can_introspect": c.can_introspect, "machine_pending": c.machine_pending, "owner": owner(&c.owner_user_id), "dynamic": c.dynamic}))
         .collect();
     let keys: Vec<_> = (t.keys.list().await.unwrap_or_default().into_iter())
         .map(|k| json!({"kid": k.kid, "alg": k.alg, "state": k.state, "created": when(Some(k.created_at)), "published": k.published}))
@@ -71,6 +71,18 @@ pub async fn client_action(t: web::Data<Tessera>, p: Console, f: CsrfForm, path:
 pub async fn add_scope(t: web::Data<Tessera>, p: Console, f: CsrfForm) -> HttpResponse {
     let notice = match registration::add_scope(&t.db, f.get("name"), f.get("description"), f.get("machine_open") == "1").await {
         Ok(sc) => format!("Scope {} added.", sc.name),
+        Err(e) => e.to_string(),
+    };
+    console(&t, &p, Some(notice)).await
+}
+
+/// `POST /admin/registration-tokens`: an initial access token for
+/// `/register` (RFC 7591), shown once in the notice.
+pub async fn create_registration_token(t: web::Data<Tessera>, p: Console, f: CsrfForm) -> HttpResponse {
+    let hours: i64 = f.get("hours").parse().unwrap_or(1);
+    let uses: i64 = f.get("uses").parse().unwrap_or(1);
+    let notice = match registration_tokens::create(&t.db, hours.saturating_mul(3600), uses, Some(p.user.user_id.as_str())).await {
+        Ok(i) => format!("Registration token (shown once, {} use(s), {} h): {}", i.uses, hours, i.token),
         Err(e) => e.to_string(),
     };
     console(&t, &p, Some(notice)).await
@@ -174,6 +186,7 @@ impl From<NewClientJson> for NewClient {
             pkce_optional: j.pkce_optional,
             machine_pending: false,
             require_par: j.require_par,
+            ..Default::default()
         }
     }
 }
@@ -235,6 +248,34 @@ pub async fn api_rotate_keys(t: web::Data<Tessera>, b: Api, req: HttpRequest, bo
         Err(e @ crate::keys::KeyError::TooSoon { .. }) => Err(Error::Conflict(e.to_string()).into()),
         Err(e) => Err(Error::from(e).into()),
     }
+}
+
+#[derive(Deserialize)]
+pub struct RegistrationTokenJson {
+    #[serde(default = "an_hour")]
+    ttl_secs: i64,
+    #[serde(default = "one")]
+    uses: i64,
+}
+
+fn an_hour() -> i64 {
+    3600
+}
+
+fn one() -> i64 {
+    1
+}
+
+impl Default for RegistrationTokenJson {
+    fn default() -> Self {
+        RegistrationTokenJson { ttl_secs: an_hour(), uses: one() }
+    }
+}
+
+/// `POST /admin/api/registration-tokens` `{"ttl_secs", "uses"}`: an initial access token (RFC 7591), shown once.
+pub async fn api_create_registration_token(t: web::Data<Tessera>, b: Api, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
+    let j: RegistrationTokenJson = optional_json(&t, &req, body).await?;
+    Ok(created(&b, registration_tokens::create(&t.db, j.ttl_secs, j.uses, Some(&actor(&b))).await?))
 }
 
 pub async fn api_scopes(t: web::Data<Tessera>, b: Api) -> Result<HttpResponse, OAuthError> {

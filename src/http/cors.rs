@@ -26,7 +26,7 @@ pub enum Kind {
 pub fn kind_of(path: &str) -> Option<Kind> {
     match path {
         "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server" | "/.well-known/jwks.json" => Some(Kind::Public),
-        "/token" | "/revoke" | "/device_authorization" => Some(Kind::Clients("POST")),
+        "/token" | "/revoke" | "/device_authorization" | "/register" => Some(Kind::Clients("POST")),
         "/userinfo" => Some(Kind::Clients("GET, POST")),
         _ => None,
     }

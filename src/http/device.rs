@@ -13,6 +13,7 @@ use super::extract::{client_ip, CsrfForm, MeteredClient};
 use super::pages::{current_user, error_page, render, session, unavailable};
 use crate::app::Tessera;
 use crate::oauth::device::{self, Approval, Pending};
+use crate::oauth::throttle;
 use crate::oauth::params::Params;
 use crate::rate_limit::Endpoint;
 use crate::registry::users::User;
@@ -106,7 +107,7 @@ async fn looked_up(
     let now_ms = chrono::Utc::now().timestamp_millis();
     let store = t.store.as_ref();
     let fail = |e| unavailable(e, "looking up a device code", "The service is unavailable.");
-    if let Some(retry) = device::spend_guess(store, &keys, now_ms)
+    if let Some(retry) = throttle::spend(store, &keys, now_ms)
         .await
         .map_err(fail)?
     {
@@ -130,7 +131,7 @@ async fn looked_up(
             StatusCode::BAD_REQUEST,
         ));
     };
-    device::refund_guess(store, &keys, now_ms)
+    throttle::refund(store, &keys, now_ms)
         .await
         .map_err(fail)?;
     Ok(pending)

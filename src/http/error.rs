@@ -83,6 +83,8 @@ impl From<Error> for OAuthError {
             Error::UnsupportedTokenType(_) => bad("unsupported_token_type"),
             Error::AccessDenied(_) => OAuthError::new(S::FORBIDDEN, "access_denied", e.to_string()),
             Error::AuthorizationPending => bad("authorization_pending"),
+            Error::InvalidRedirectUri(_) => bad("invalid_redirect_uri"),
+            Error::InvalidClientMetadata(_) => bad("invalid_client_metadata"),
             Error::SlowDown => bad("slow_down"),
             Error::DeviceDenied => bad("access_denied"),
             Error::ExpiredToken => bad("expired_token"),

@@ -18,6 +18,7 @@ pub mod jwks;
 pub mod pages;
 pub mod par;
 pub mod portal;
+pub mod register;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -68,6 +69,13 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/introspect", &[M::POST]).route(web::post().to(introspect::introspect)))
             .service(resource("/par", &[M::POST]).route(web::post().to(par::push)))
             .service(resource("/device_authorization", &[M::POST]).route(web::post().to(device::start)))
+            .service(resource("/register", &[M::POST]).route(web::post().to(register::register)))
+            .service(
+                resource("/register/{client_id}", &[M::GET, M::PUT, M::DELETE])
+                    .route(get().to(register::read))
+                    .route(web::put().to(register::replace))
+                    .route(web::delete().to(register::delete)),
+            )
             .service(resource("/device", &[M::GET, M::POST]).route(get().to(device::page)).route(web::post().to(device::submit)))
             .service(resource("/.well-known/jwks.json", &[M::GET]).route(get().to(jwks::jwks)))
             .service(resource("/.well-known/openid-configuration", &[M::GET]).route(get().to(discovery::openid_configuration)))
@@ -89,6 +97,8 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/admin/clients/{id}/{action}", &[M::POST]).route(web::post().to(admin::client_action)))
             .service(resource("/admin/scopes", &[M::POST]).route(web::post().to(admin::add_scope)))
             .service(resource("/admin/keys/rotate", &[M::POST]).route(web::post().to(admin::rotate_keys)))
+            .service(resource("/admin/registration-tokens", &[M::POST]).route(web::post().to(admin::create_registration_token)))
+            .service(resource("/admin/api/registration-tokens", &[M::POST]).route(web::post().to(admin::api_create_registration_token)))
             .service(
                 resource("/admin/api/clients", &[M::GET, M::POST])
                     .route(get().to(admin::api_clients))

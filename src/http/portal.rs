@@ -52,6 +52,7 @@ fn new_client(f: &CsrfForm, owner: &str) -> NewClient {
         pkce_optional: false,
         machine_pending: false,
         require_par: false,
+        ..Default::default()
     }
 }
 

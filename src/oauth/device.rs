@@ -156,7 +156,8 @@ pub struct Pending {
 }
 
 /// The pending authorization a typed code stands for, if any. Callers
-/// bound the guesses first ([`guess_keys`]).
+/// bound the guesses first ([`guess_keys`], spent with `oauth::throttle`,
+/// given back when the code was right: only wrong ones count).
 pub async fn find(store: &dyn TokenStore, typed: &str, now: i64) -> Result<Option<Pending>> {
     let Some(code) = normalize(typed) else {
         return Ok(None);
@@ -179,41 +180,6 @@ pub fn guess_keys(session_key: &str, address: Option<&str>) -> Vec<(String, i64)
         keys.push((format!("device-guess-ip:{a}"), GUESSES_PER_MIN_ADDRESS));
     }
     keys
-}
-
-/// Spend one guess on each key before the code is looked up (so that
-/// concurrent guesses cannot all read the same count); `Some(seconds)`:
-/// refused, retry after so long (nothing spent).
-pub async fn spend_guess(
-    store: &dyn TokenStore,
-    keys: &[(String, i64)],
-    now_ms: i64,
-) -> Result<Option<i64>> {
-    let (window, elapsed) = crate::rate_limit::window_of(now_ms);
-    for (i, (key, limit)) in keys.iter().enumerate() {
-        let (prev, cur) = store.rate_add(key, window, 1).await?;
-        let d = crate::rate_limit::decide(prev, cur, elapsed, *limit, 1);
-        if !d.allowed {
-            for (k, _) in &keys[..=i] {
-                store.rate_refund(k, window, 1).await?;
-            }
-            return Ok(Some(d.retry_after_secs));
-        }
-    }
-    Ok(None)
-}
-
-/// Give back the guesses of a code that was right: only wrong ones count.
-pub async fn refund_guess(
-    store: &dyn TokenStore,
-    keys: &[(String, i64)],
-    now_ms: i64,
-) -> Result<()> {
-    let (window, _) = crate::rate_limit::window_of(now_ms);
-    for (k, _) in keys {
-        store.rate_refund(k, window, 1).await?;
-    }
-    Ok(())
 }
 
 /// Record the user's decision on a pending authorization, once: `false`

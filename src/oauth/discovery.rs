@@ -15,7 +15,7 @@ use crate::registry::grant_types::GrantType;
 /// The metadata document (pure: a function of the configuration and the scopes).
 pub fn metadata(cfg: &Config, scopes: &[String]) -> Value {
     let base = cfg.base();
-    json!({
+    let mut m = json!({
         "issuer": cfg.issuer,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
@@ -43,7 +43,11 @@ pub fn metadata(cfg: &Config, scopes: &[String]) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "access_token_signing_alg_values_supported": [cfg.signing_alg.as_str()],
-    })
+    });
+    if cfg.registration != crate::config::RegistrationMode::Off {
+        m["registration_endpoint"] = json!(format!("{base}/register"));
+    }
+    m
 }
 
 /// The serialised document, served from memory.
@@ -86,5 +90,8 @@ mod tests {
         assert_eq!(m["device_authorization_endpoint"], "http://127.0.0.1/device_authorization");
         assert_eq!(m["scopes_supported"], json!(["openid"]));
         assert_eq!(m["token_endpoint"], "http://127.0.0.1/token");
+        assert_eq!(m["registration_endpoint"], "http://127.0.0.1/register");
+        let off = Config { registration: crate::config::RegistrationMode::Off, ..cfg };
+        assert!(metadata(&off, &[]).get("registration_endpoint").is_none());
     }
 }

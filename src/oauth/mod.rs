@@ -20,9 +20,11 @@
 //! | `userinfo.rs` | which claims a scope releases (OIDC Core §5.3) |
 //! | `discovery.rs` | the metadata document (RFC 8414, OIDC Discovery) |
 //! | `registration.rs` | what a client may be registered with, and who may grant what |
+//! | `dynamic_registration.rs` | apps that register themselves (RFC 7591) and manage it (RFC 7592) |
 //! | `origins.rs` | browser origins a single-page app may call from (CORS) |
 //! | `par.rs` | pushed authorization requests (RFC 9126) |
 //! | `device.rs` | device authorization: user codes, guesses, decisions (RFC 8628) |
+//! | `throttle.rs` | budgets of anonymous requests per session or address |
 //! | `params.rs` | form parameters (no repeats, RFC 6749 §3.1) |
 pub mod admin;
 pub mod authorize;
@@ -30,6 +32,7 @@ pub mod bearer;
 pub mod client_auth;
 pub mod device;
 pub mod discovery;
+pub mod dynamic_registration;
 pub mod gate;
 pub mod grants;
 pub mod introspection;
@@ -42,5 +45,6 @@ pub mod redirect_uri;
 pub mod registration;
 pub mod revocation;
 pub mod scopes;
+pub mod throttle;
 pub mod tokens;
 pub mod userinfo;

@@ -99,6 +99,8 @@ pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
         pkce_optional: c.pkce_optional,
         machine_pending: c.machine_pending,
         require_par: c.require_par,
+        registration_token_hash: None,
+        registered_metadata: None,
     };
     validate(&n)?;
     clients::update(db, store, client_id, &change, actor).await

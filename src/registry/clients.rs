@@ -72,6 +72,14 @@ pub struct Client {
     pub allowed_origins: Vec<String>,
     /// Its authorization requests must be pushed (RFC 9126).
     pub require_par: bool,
+    /// Registered dynamically (RFC 7591): the SHA-256 of its registration access token.
+    #[serde(skip)]
+    pub registration_token_hash: Option<String>,
+    /// Registered dynamically: the metadata it registered beyond the columns (JSON).
+    #[serde(skip)]
+    pub registered_metadata: Option<String>,
+    /// Registered dynamically (RFC 7591), owned by no developer.
+    pub dynamic: bool,
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -100,6 +108,9 @@ impl TryFrom<clients::Model> for Client {
             previous_secret_expires_at: m.previous_secret_expires_at,
             allowed_origins: split_list(&m.allowed_origins),
             require_par: m.require_par,
+            dynamic: m.registration_token_hash.is_some(),
+            registration_token_hash: m.registration_token_hash,
+            registered_metadata: m.registered_metadata,
         })
     }
 }
@@ -135,6 +146,10 @@ pub struct NewClient {
     pub allowed_origins: Vec<String>,
     /// Its authorization requests must be pushed (RFC 9126).
     pub require_par: bool,
+    /// Registered dynamically (RFC 7591): the SHA-256 of its registration
+    /// access token, and the metadata it registered beyond the columns.
+    pub registration_token_hash: Option<String>,
+    pub registered_metadata: Option<String>,
 }
 
 /// The one moment a secret is visible: right after creation or rotation.
@@ -176,6 +191,8 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         previous_secret_expires_at: Set(None),
         allowed_origins: Set(join_list(&n.allowed_origins)),
         require_par: Set(n.require_par),
+        registration_token_hash: Set(n.registration_token_hash.clone()),
+        registered_metadata: Set(n.registered_metadata.clone()),
     };
     let txn = db.begin().await?;
     let model = clients::Entity::insert(am).exec_with_returning(&txn).await?;
@@ -287,6 +304,19 @@ pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
         },
     )
     .await;
+    get(db, client_id).await
+}
+
+/// Store the metadata a dynamically registered client keeps beside its
+/// columns (RFC 7592 `PUT`), checked by `oauth::dynamic_registration`.
+pub async fn set_registered_metadata(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, json: &str) -> Result<Client> {
+    clients::Entity::update_many()
+        .col_expr(clients::Column::RegisteredMetadata, Expr::value(json))
+        .col_expr(clients::Column::UpdatedAt, Expr::value(now()))
+        .filter(clients::Column::ClientId.eq(client_id))
+        .exec(db)
+        .await?;
+    store.bump_clients_epoch().await?;
     get(db, client_id).await
 }
 
@@ -476,5 +506,8 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         previous_secret_expires_at: None,
         allowed_origins: vec![],
         require_par: false,
+        registration_token_hash: None,
+        registered_metadata: None,
+        dynamic: false,
     }
 }

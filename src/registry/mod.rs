@@ -8,4 +8,5 @@ pub mod catalogue;
 pub mod clients;
 pub mod consents;
 pub mod grant_types;
+pub mod registration_tokens;
 pub mod users;

@@ -6,13 +6,13 @@ use crate::support::{count_rows, start, Backend, TestServer};
 
 both_backends!(client_lifecycle_through_the_cli, bad_registrations_write_nothing, a_secret_rotates_with_a_grace_period, a_client_changes_through_the_cli);
 
-struct Out {
+pub(crate) struct Out {
     ok: bool,
     stdout: String,
     stderr: String,
 }
 
-fn tessera(s: &TestServer, args: &[&str]) -> Out {
+pub(crate) fn tessera(s: &TestServer, args: &[&str]) -> Out {
     let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(args)
         .envs(s.tdb.env())
@@ -25,7 +25,7 @@ fn tessera(s: &TestServer, args: &[&str]) -> Out {
     }
 }
 
-fn json(o: &Out) -> serde_json::Value {
+pub(crate) fn json(o: &Out) -> serde_json::Value {
     assert!(o.ok, "command failed: {}", o.stderr);
     serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", o.stdout))
 }
@@ -210,7 +210,7 @@ async fn output_for_people_and_for_scripts() {
 
     // every command and subcommand says what it does in `--help`
     let top = tessera(&s, &["--help"]);
-    let groups = ["client", "keys", "scope", "user", "grant", "audit"];
+    let groups = ["client", "keys", "scope", "user", "grant", "audit", "registration-token"];
     for g in groups {
         assert!(top.stdout.lines().any(|l| l.trim_start().starts_with(g) && l.split_whitespace().count() > 1), "no help line for {g}");
         let help = tessera(&s, &[g, "--help"]);

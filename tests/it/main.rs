@@ -12,6 +12,7 @@ mod client_credentials;
 mod cors;
 mod device;
 mod discovery;
+mod dynamic_registration;
 mod e2e;
 mod edge;
 mod faults;

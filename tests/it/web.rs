@@ -264,6 +264,23 @@ async fn admin_console_and_json_api(be: Backend) {
     assert!(audit.as_array().unwrap().len() >= 2);
     let r = s.http.delete(api(&format!("/clients/{new_id}"))).bearer_auth(&admin_token).send().await.unwrap();
     assert_eq!(r.status(), 200);
+
+    // initial access tokens for dynamic registration (RFC 7591), from the API and the console
+    let r = s.http.post(api("/registration-tokens")).bearer_auth(&admin_token).json(&serde_json::json!({"ttl_secs": 600, "uses": 2})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let issued: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(issued["uses"], 2);
+    let body = serde_json::json!({"grant_types": ["client_credentials"], "scope": "read:data"});
+    let r = s.http.post(s.url("/register")).bearer_auth(issued["token"].as_str().unwrap()).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let r = s.http.post(api("/registration-tokens")).bearer_auth(&admin_token).json(&serde_json::json!({"uses": 0})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let (_, console) = page(&admin, s.url("/admin")).await;
+    let r = admin.post(s.url("/admin/registration-tokens")).form(&[("csrf", hidden(&console, "csrf")), ("hours", "2".into()), ("uses", "1".into())]).send().await.unwrap();
+    let html = r.text().await.unwrap();
+    let token = html.split("Registration token").nth(1).and_then(|t| t.split("tri_").nth(1)).map(|t| format!("tri_{}", &t[..43])).expect("the token is shown");
+    let r = s.http.post(s.url("/register")).bearer_auth(&token).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
 }
 
 /// An admin suspends a developer's app: the developer sees it and why, and
