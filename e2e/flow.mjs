@@ -170,6 +170,29 @@ try {
   const tvTokens = await r.json();
   assert.ok(tvTokens.access_token && tvTokens.refresh_token && tvTokens.id_token);
 
+  // 9. Someone signs up as a developer from the login page; an admin
+  // approves; the portal opens to them.
+  step('developer sign-up and approval');
+  const newcomer = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const np = await newcomer.newPage();
+  await np.goto(`${BASE}/login`);
+  await np.getByRole('link', { name: 'Create a developer account' }).click();
+  await np.getByLabel('Username').fill('newdev');
+  await np.getByLabel('Email').fill('newdev@example.com');
+  await np.getByLabel('Password').fill(PASSWORD);
+  await np.screenshot({ path: `${SHOTS}/signup.png`, fullPage: true });
+  await np.getByRole('button', { name: 'Create account' }).click();
+  await np.waitForURL(`${BASE}/account`);
+  await np.getByText("waits for an admin's approval").waitFor();
+  assert.equal(await np.getByRole('link', { name: 'Developer portal' }).count(), 0);
+  const admin = await signIn(process.env.TESSERA_ADMIN, { width: 1280, height: 900 });
+  await admin.page.goto(`${BASE}/admin`);
+  await admin.page.getByRole('button', { name: 'Approve newdev as a developer' }).click();
+  await admin.page.getByText('newdev is developer.').waitFor();
+  await np.reload();
+  await np.getByRole('link', { name: 'Developer portal' }).click();
+  await np.waitForURL(`${BASE}/portal`);
+
   console.log('e2e: all checks passed');
 } finally {
   await browser.close();

@@ -63,6 +63,29 @@ pub struct Config {
     pub require_par: bool,
     /// Who may register clients at `/register` (`TESSERA_REGISTRATION`, RFC 7591).
     pub registration: RegistrationMode,
+    /// Whether people may sign up as developers (`TESSERA_DEVELOPER_SIGNUP`).
+    pub developer_signup: SignupMode,
+}
+
+/// Developer sign-up (`TESSERA_DEVELOPER_SIGNUP`): no page (`closed`), an
+/// account that waits for an admin's approval (`approval`, the default), or
+/// a developer at once (`open`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignupMode {
+    Closed,
+    Approval,
+    Open,
+}
+
+impl SignupMode {
+    pub fn parse(s: &str) -> Result<SignupMode, String> {
+        match s {
+            "closed" => Ok(SignupMode::Closed),
+            "approval" => Ok(SignupMode::Approval),
+            "open" => Ok(SignupMode::Open),
+            other => Err(format!("must be closed, approval or open, not {other:?}")),
+        }
+    }
 }
 
 /// Who may register (`TESSERA_REGISTRATION`).
@@ -242,6 +265,10 @@ impl Config {
                 None => RegistrationMode::Token,
                 Some(v) => RegistrationMode::parse(&v).map_err(|e| Error::Config(format!("TESSERA_REGISTRATION {e}")))?,
             },
+            developer_signup: match var("TESSERA_DEVELOPER_SIGNUP") {
+                None => SignupMode::Approval,
+                Some(v) => SignupMode::parse(&v).map_err(|e| Error::Config(format!("TESSERA_DEVELOPER_SIGNUP {e}")))?,
+            },
             trusted_proxies: match var("TESSERA_TRUSTED_PROXIES") {
                 None => Vec::new(),
                 Some(list) => crate::net::Cidr::parse_list(&list).map_err(|e| Error::Config(format!("TESSERA_TRUSTED_PROXIES: {e}")))?,
@@ -280,6 +307,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             require_par: false,
             registration: RegistrationMode::Token,
+            developer_signup: SignupMode::Approval,
         }
     }
 

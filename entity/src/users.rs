@@ -16,6 +16,8 @@ pub struct Model {
     pub created_at: i64,
     /// A disabled account cannot sign in.
     pub disabled: bool,
+    /// Signed up as a developer; waits for an admin's approval.
+    pub developer_requested: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,7 @@ mod m20261202_000012_pushed_requests;
 mod m20261202_000013_user_disabled;
 mod m20261202_000014_device_codes;
 mod m20261202_000015_dynamic_registration;
+mod m20261202_000016_developer_requests;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_user_disabled::Migration),
             Box::new(m20261202_000014_device_codes::Migration),
             Box::new(m20261202_000015_dynamic_registration::Migration),
+            Box::new(m20261202_000016_developer_requests::Migration),
         ]
     }
 }

@@ -35,6 +35,22 @@ pub enum UserCmd {
         /// user id or username
         user: String,
     },
+    /// Approve a developer sign-up (TESSERA_DEVELOPER_SIGNUP=approval): the account becomes a developer
+    Approve {
+        /// user id or username
+        user: String,
+    },
+    /// Give an account a role: user, developer or admin
+    SetRole {
+        /// user id or username
+        user: String,
+        role: String,
+    },
+    /// Lift an account's login lock after repeated failed sign-ins
+    Unlock {
+        /// user id or username
+        user: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -61,6 +77,21 @@ pub async fn run(setup: Setup, cmd: UserCmd, out: Out) -> Result<()> {
         }),
         UserCmd::Disable { user } => set_disabled(setup, &user, true, out).await,
         UserCmd::Enable { user } => set_disabled(setup, &user, false, out).await,
+        UserCmd::Approve { user } => {
+            let (db, store) = setup.db_and_store().await?;
+            let u = users::approve_developer(&db, store.as_ref(), &super::consent::resolve(&db, &user).await?, ACTOR).await?;
+            out.print(&u, |u| format!("{} is a developer", u.username))
+        }
+        UserCmd::SetRole { user, role } => {
+            let (db, store) = setup.db_and_store().await?;
+            let u = users::set_role(&db, store.as_ref(), &super::consent::resolve(&db, &user).await?, &role, ACTOR).await?;
+            out.print(&u, |u| format!("{} is {}", u.username, u.role))
+        }
+        UserCmd::Unlock { user } => {
+            let (db, store) = setup.db_and_store().await?;
+            let u = users::unlock(&db, store.as_ref(), &super::consent::resolve(&db, &user).await?, ACTOR).await?;
+            out.print(&u, |u| format!("{} may sign in again", u.username))
+        }
         UserCmd::Sessions(SessionsCmd::Revoke { user }) => {
             let (db, store) = setup.db_and_store().await?;
             let uid = super::consent::resolve(&db, &user).await?;

@@ -22,21 +22,27 @@ type Console = PageUser<Admin>;
 
 async fn console(t: &Tessera, p: &Console, notice: Option<String>) -> HttpResponse {
     let users = users::list(&t.db).await.unwrap_or_default();
-    let owner = |o: &Option<String>| o.as_ref().and_then(|o| users.iter().find(|u| &u.user_id == o)).map(|u| u.username.clone());
-    let clients: Vec<_> = clients::list(&t.db, None)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| json!({"client_id": c.client_id, "name": c.name, "status": c.status, "hold": c.admin_hold, "can_introspect": c.can_introspect, "machine_pending": c.machine_pending, "owner": owner(&c.owner_user_id), "dynamic": c.dynamic}))
+    let all_clients = clients::list(&t.db, None).await.unwrap_or_default();
+    let username = |id: &Option<String>| id.as_ref().and_then(|i| users.iter().find(|u| &u.user_id == i)).map(|u| u.username.clone());
+    let client_name = |id: &Option<String>| id.as_ref().and_then(|i| all_clients.iter().find(|c| &c.client_id == i)).map(|c| c.name.clone());
+    let audit: Vec<_> = (audit::list(&t.db, &audit::Filter { limit: 50, ..Default::default() }).await.unwrap_or_default().into_iter())
+        .map(|e| {
+            json!({
+                "when": when(Some(e.at)), "event": e.event, "client_id": e.client_id, "client_name": client_name(&e.client_id),
+                "user_id": e.user_id, "username": username(&e.user_id), "ip": e.ip,
+            })
+        })
+        .collect();
+    let clients: Vec<_> = all_clients
+        .iter()
+        .map(|c| json!({"client_id": c.client_id, "name": c.name, "status": c.status, "hold": c.admin_hold, "can_introspect": c.can_introspect, "machine_pending": c.machine_pending, "owner": username(&c.owner_user_id), "dynamic": c.dynamic}))
         .collect();
     let keys: Vec<_> = (t.keys.list().await.unwrap_or_default().into_iter())
         .map(|k| json!({"kid": k.kid, "alg": k.alg, "state": k.state, "created": when(Some(k.created_at)), "published": k.published}))
         .collect();
     let scopes = catalogue::list(&t.db).await.unwrap_or_default();
-    let audit: Vec<_> = (audit::list(&t.db, &audit::Filter { limit: 50, ..Default::default() }).await.unwrap_or_default().into_iter())
-        .map(|e| json!({"when": when(Some(e.at)), "event": e.event, "client_id": e.client_id, "user_id": e.user_id, "ip": e.ip}))
-        .collect();
-    let ctx = json!({"user": p.user, "csrf": p.session.csrf, "clients": clients, "keys": keys, "scopes": scopes, "audit": audit, "notice": notice});
+
+    let ctx = json!({"user": p.user, "csrf": p.session.csrf, "clients": clients, "users": users, "roles": users::ROLES, "keys": keys, "scopes": scopes, "audit": audit, "notice": notice});
     render(StatusCode::OK, "admin.html", ctx)
 }
 
@@ -62,6 +68,34 @@ pub async fn client_action(t: web::Data<Tessera>, p: Console, f: CsrfForm, path:
         Ok(c) if what == "approve" => format!("{}'s machine access is approved.", c.name),
         Ok(c) if what.ends_with("introspection") => format!("{} {} introspect other apps' tokens.", c.name, if c.can_introspect { "may" } else { "may not" }),
         Ok(c) => format!("{} is now {}.", c.name, c.status),
+        Err(e) => e.to_string(),
+    };
+    console(&t, &p, Some(notice)).await
+}
+
+/// An admin's action on an account: `disable`, `enable`, `unlock`,
+/// `approve` (a developer request) or `role` (to `role`).
+async fn user_action(t: &Tessera, id: &str, what: &str, role: &str, actor: &str) -> Result<users::User, Error> {
+    let (db, store, actor) = (&t.db, t.store.as_ref(), Some(actor));
+    match what {
+        "disable" => users::set_disabled(db, store, id, true, actor).await,
+        "enable" => users::set_disabled(db, store, id, false, actor).await,
+        "unlock" => users::unlock(db, store, id, actor).await,
+        "approve" => users::approve_developer(db, store, id, actor).await,
+        "role" => users::set_role(db, store, id, role, actor).await,
+        _ => Err(Error::NotFound(format!("action {what}"))),
+    }
+}
+
+/// `POST /admin/users/{id}/disable|enable|unlock|approve|role`.
+pub async fn user_form(t: web::Data<Tessera>, p: Console, f: CsrfForm, path: web::Path<(String, String)>) -> HttpResponse {
+    let (id, what) = path.into_inner();
+    if id == p.user.user_id && (what == "disable" || what == "role") {
+        return console(&t, &p, Some("You cannot disable yourself or change your own role.".into())).await;
+    }
+    let notice = match user_action(&t, &id, &what, f.get("role"), &p.user.user_id).await {
+        Ok(u) if what == "unlock" => format!("{} may sign in again.", u.username),
+        Ok(u) => format!("{} is {}{}.", u.username, if u.disabled { "disabled, " } else { "" }, u.role),
         Err(e) => e.to_string(),
     };
     console(&t, &p, Some(notice)).await
@@ -276,6 +310,23 @@ impl Default for RegistrationTokenJson {
 pub async fn api_create_registration_token(t: web::Data<Tessera>, b: Api, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
     let j: RegistrationTokenJson = optional_json(&t, &req, body).await?;
     Ok(created(&b, registration_tokens::create(&t.db, j.ttl_secs, j.uses, Some(&actor(&b))).await?))
+}
+
+pub async fn api_users(t: web::Data<Tessera>, b: Api) -> Result<HttpResponse, OAuthError> {
+    Ok(ok(&b, users::list(&t.db).await?))
+}
+
+#[derive(Deserialize, Default)]
+pub struct UserActionJson {
+    #[serde(default)]
+    role: String,
+}
+
+/// `POST /admin/api/users/{id}/disable|enable|unlock|approve|role` (`{"role": …}`).
+pub async fn api_user_action(t: web::Data<Tessera>, b: Api, path: web::Path<(String, String)>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
+    let (id, what) = path.into_inner();
+    let j: UserActionJson = optional_json(&t, &req, body).await?;
+    Ok(ok(&b, user_action(&t, &id, &what, &j.role, &actor(&b)).await?))
 }
 
 pub async fn api_scopes(t: web::Data<Tessera>, b: Api) -> Result<HttpResponse, OAuthError> {

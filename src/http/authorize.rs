@@ -118,7 +118,10 @@ pub fn login_page(
     let resp = render(
         status,
         "login.html",
-        json!({"csrf": s.csrf, "authz": cont.authz, "next": next, "client_name": client_name, "error": error, "username": username}),
+        json!({
+            "csrf": s.csrf, "authz": cont.authz, "next": next, "client_name": client_name, "error": error, "username": username,
+            "signup": t.cfg.developer_signup != crate::config::SignupMode::Closed && cont.authz.is_empty(),
+        }),
     );
     with_session(resp, t, s)
 }

@@ -20,6 +20,7 @@ pub mod par;
 pub mod portal;
 pub mod register;
 pub mod revoke;
+pub mod signup;
 pub mod token;
 pub mod userinfo;
 
@@ -82,6 +83,7 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/.well-known/oauth-authorization-server", &[M::GET]).route(get().to(discovery::oauth_authorization_server)))
             .service(resource("/authorize", &[M::GET]).route(get().to(authorize::authorize)))
             .service(resource("/login", &[M::GET, M::POST]).route(get().to(authorize::login_form)).route(web::post().to(authorize::login)))
+            .service(resource("/signup", &[M::GET, M::POST]).route(get().to(signup::page)).route(web::post().to(signup::submit)))
             .service(resource("/authorize/consent", &[M::POST]).route(web::post().to(authorize::consent)))
             .service(resource("/logout", &[M::POST]).route(web::post().to(authorize::logout)))
             .service(resource("/userinfo", &[M::GET, M::POST]).route(get().to(userinfo::userinfo)).route(web::post().to(userinfo::userinfo)))
@@ -95,6 +97,9 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/portal/apps/{id}/{action}", &[M::POST]).route(web::post().to(portal::action)))
             .service(resource("/admin", &[M::GET]).route(get().to(admin::index)))
             .service(resource("/admin/clients/{id}/{action}", &[M::POST]).route(web::post().to(admin::client_action)))
+            .service(resource("/admin/users/{id}/{action}", &[M::POST]).route(web::post().to(admin::user_form)))
+            .service(resource("/admin/api/users", &[M::GET]).route(get().to(admin::api_users)))
+            .service(resource("/admin/api/users/{id}/{action}", &[M::POST]).route(web::post().to(admin::api_user_action)))
             .service(resource("/admin/scopes", &[M::POST]).route(web::post().to(admin::add_scope)))
             .service(resource("/admin/keys/rotate", &[M::POST]).route(web::post().to(admin::rotate_keys)))
             .service(resource("/admin/registration-tokens", &[M::POST]).route(web::post().to(admin::create_registration_token)))

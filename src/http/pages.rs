@@ -21,6 +21,7 @@ fn env() -> &'static Environment<'static> {
             ("login.html", include_str!("../../templates/login.html")),
             ("consent.html", include_str!("../../templates/consent.html")),
             ("device.html", include_str!("../../templates/device.html")),
+            ("signup.html", include_str!("../../templates/signup.html")),
             ("error.html", include_str!("../../templates/error.html")),
             ("account.html", include_str!("../../templates/account.html")),
             ("portal.html", include_str!("../../templates/portal.html")),

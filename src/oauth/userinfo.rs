@@ -33,6 +33,7 @@ mod tests {
             role: "user".into(),
             created_at: 0,
             disabled: false,
+            developer_requested: false,
         };
         assert_eq!(claims(&u, &["openid"]), json!({"sub": "u1"}));
         let c = claims(&u, &["openid", "email"]);

@@ -24,6 +24,8 @@ pub struct User {
     pub created_at: i64,
     /// A disabled account cannot sign in.
     pub disabled: bool,
+    /// Signed up as a developer; waits for an admin's approval.
+    pub developer_requested: bool,
 }
 
 impl From<users::Model> for User {
@@ -36,6 +38,7 @@ impl From<users::Model> for User {
             role: m.role,
             created_at: m.created_at,
             disabled: m.disabled,
+            developer_requested: m.developer_requested,
         }
     }
 }
@@ -83,6 +86,22 @@ pub fn validate_username(u: &str) -> Result<()> {
 
 /// Create a user (argon2id-hashed password); `actor` is who did it, for the audit trail.
 pub async fn create(db: &DatabaseConnection, username: &str, email: &str, password: &str, role: &str, actor: Option<&str>) -> Result<User> {
+    insert(db, NewUser { username, email, password, role, developer_requested: false }, actor).await
+}
+
+/// An account to create.
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub role: &'a str,
+    /// Signed up as a developer, waiting for an admin.
+    pub developer_requested: bool,
+}
+
+/// Create an account after checking every field.
+pub async fn insert(db: &DatabaseConnection, n: NewUser<'_>, actor: Option<&str>) -> Result<User> {
+    let NewUser { username, email, password, role, developer_requested } = n;
     validate_username(username)?;
     if !ROLES.contains(&role) {
         return Err(Error::validation(format!("role must be one of {}", ROLES.join(", "))));
@@ -107,6 +126,7 @@ pub async fn create(db: &DatabaseConnection, username: &str, email: &str, passwo
         role: Set(role.into()),
         created_at: Set(now()),
         disabled: Set(false),
+        developer_requested: Set(developer_requested),
     };
     let m = users::Entity::insert(am).exec_with_returning(db).await?;
     audit::record(db, Event { event: "user.created", user_id: Some(&m.user_id), actor, ..Default::default() })
@@ -165,6 +185,62 @@ pub async fn set_disabled(db: &DatabaseConnection, store: &dyn crate::store::Tok
     let detail = Some(serde_json::json!({"tokens_revoked": tokens}));
     audit::record(db, Event { event, actor, user_id: Some(user_id), detail, ..Default::default() }).await;
     get(db, user_id).await?.ok_or_else(|| Error::NotFound(format!("user {user_id}")))
+}
+
+/// Someone signs up as a developer (`TESSERA_DEVELOPER_SIGNUP`): a
+/// developer at once (`open`), or an account whose request waits for an
+/// admin (`approval`). `closed`: there is no sign-up.
+pub async fn sign_up(db: &DatabaseConnection, mode: crate::config::SignupMode, username: &str, email: &str, password: &str, ip: Option<&str>) -> Result<User> {
+    use crate::config::SignupMode;
+    let (role, developer_requested) = match mode {
+        SignupMode::Closed => return Err(Error::NotFound("sign-up".into())),
+        SignupMode::Approval => ("user", true),
+        SignupMode::Open => ("developer", false),
+    };
+    let u = insert(db, NewUser { username, email, password, role, developer_requested }, Some("sign-up")).await?;
+    let detail = Some(serde_json::json!({"developer_requested": developer_requested, "role": role}));
+    audit::record(db, Event { event: "user.signed_up", user_id: Some(&u.user_id), ip, detail, ..Default::default() }).await;
+    Ok(u)
+}
+
+/// Give a user a role (`user`, `developer` or `admin`); an approval of a
+/// developer request is the role `developer`, and clears the request.
+pub async fn set_role(db: &DatabaseConnection, store: &dyn crate::store::TokenStore, user_id: &str, role: &str, actor: Option<&str>) -> Result<User> {
+    if !ROLES.contains(&role) {
+        return Err(Error::validation(format!("role must be one of {}", ROLES.join(", "))));
+    }
+    let before = get(db, user_id).await?.ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
+    users::Entity::update_many()
+        .col_expr(users::Column::Role, sea_orm::sea_query::Expr::value(role))
+        .col_expr(users::Column::DeveloperRequested, sea_orm::sea_query::Expr::value(false))
+        .filter(users::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    // A role taken away ends the sessions that carried it.
+    if before.is_admin() && role != "admin" || before.is_developer() && role == "user" {
+        store.end_user_sessions(user_id).await?;
+    }
+    let detail = Some(serde_json::json!({"from": before.role, "to": role}));
+    audit::record(db, Event { event: "user.role_changed", actor, user_id: Some(user_id), detail, ..Default::default() }).await;
+    get(db, user_id).await?.ok_or_else(|| Error::NotFound(format!("user {user_id}")))
+}
+
+/// Approve a developer request: the account becomes a developer. Refused
+/// when it asked for nothing (use [`set_role`] to make anyone a developer).
+pub async fn approve_developer(db: &DatabaseConnection, store: &dyn crate::store::TokenStore, user_id: &str, actor: Option<&str>) -> Result<User> {
+    let u = get(db, user_id).await?.ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
+    if !u.developer_requested {
+        return Err(Error::Conflict(format!("{} has not asked to become a developer", u.username)));
+    }
+    set_role(db, store, user_id, "developer", actor).await
+}
+
+/// Lift the login lock of an account (its failures are forgotten).
+pub async fn unlock(db: &DatabaseConnection, store: &dyn crate::store::TokenStore, user_id: &str, actor: Option<&str>) -> Result<User> {
+    let u = get(db, user_id).await?.ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
+    store.login_succeeded(&u.username).await?;
+    audit::record(db, Event { event: "user.unlocked", actor, user_id: Some(user_id), ..Default::default() }).await;
+    Ok(u)
 }
 
 /// Failures before a name locks (the whole policy: `rate_limit::LOGIN_LOCK`).

@@ -7,7 +7,7 @@ use crate::support::{count_rows, start, Backend, TestServer};
 both_backends!(client_lifecycle_through_the_cli, bad_registrations_write_nothing, a_secret_rotates_with_a_grace_period, a_client_changes_through_the_cli);
 
 pub(crate) struct Out {
-    ok: bool,
+    pub ok: bool,
     stdout: String,
     stderr: String,
 }

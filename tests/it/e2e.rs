@@ -2,7 +2,7 @@
 //! from `e2e/flow.mjs`): a developer registers an app in the portal, a user
 //! authorizes it through login and consent, sees it under connected apps,
 //! revokes it, and the app's refresh token is refused; a TV's device flow
-//! (RFC 8628) approved on a phone. Plus isolation between
+//! (RFC 8628) approved on a phone; a developer's sign-up approved by an admin. Plus isolation between
 //! developers, 403 on admin pages for non-admins, and CSRF refusal.
 //! Screenshots land in `target/e2e-screenshots/`.
 use std::process::Command;
@@ -21,6 +21,7 @@ async fn portal_consent_connected_apps_in_chromium() {
     user(&s.db, "dev1", "developer").await;
     user(&s.db, "dev2", "developer").await;
     user(&s.db, "alice", "user").await;
+    user(&s.db, "root", "admin").await;
     let tv = tessera::registry::clients::NewClient {
         name: "Living-room TV".into(),
         client_type: "public".into(),
@@ -44,6 +45,7 @@ async fn portal_consent_connected_apps_in_chromium() {
                 .env("TESSERA_OTHER_DEV", "dev2")
                 .env("TESSERA_USER", "alice")
                 .env("TESSERA_DEVICE_CLIENT", &tv_id)
+                .env("TESSERA_ADMIN", "root")
                 .env("TESSERA_SHOTS", &shots)
                 .output()
                 .expect("run node")
@@ -55,7 +57,7 @@ async fn portal_consent_connected_apps_in_chromium() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "browser flow failed\n{stdout}\n{stderr}");
     assert!(stdout.contains("e2e: all checks passed"));
-    for shot in ["portal.png", "consent.png", "connected-apps.png", "device-consent.png"] {
+    for shot in ["portal.png", "consent.png", "connected-apps.png", "device-consent.png", "signup.png"] {
         let meta = std::fs::metadata(shots.join(shot)).expect(shot);
         assert!(meta.len() > 5_000, "{shot} looks empty");
     }

@@ -4,6 +4,7 @@
 //! store) and against PostgreSQL + Redis, which `scripts/test.sh` starts.
 mod support;
 
+mod accounts;
 mod admin_api;
 mod audit;
 mod authorize;
