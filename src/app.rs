@@ -29,6 +29,8 @@ pub struct Tessera {
     pub gate: Gate,
     /// The discovery document, served from memory.
     pub discovery: Discovery,
+    /// Tokens and rate-limit refusals per client, written on the background tick.
+    pub tally: Arc<crate::registry::usage::Tally>,
 }
 
 impl Tessera {
@@ -50,10 +52,11 @@ impl Tessera {
         let keys = KeyManager::start(db.clone(), kek, cfg.key_policy()).await?;
         let store = crate::store::open(cfg.redis_url.as_deref(), &cfg.redis_prefix, &db).await?;
         log::info!("token store: {}", store.kind());
-        let issuer = Issuer::new(&cfg, keys.clone(), store.clone());
-        let gate = Gate::new(db.clone(), store.clone(), cfg.rate.clone());
+        let tally = Arc::new(crate::registry::usage::Tally::default());
+        let issuer = Issuer::new(&cfg, keys.clone(), store.clone(), tally.clone());
+        let gate = Gate::new(db.clone(), store.clone(), cfg.rate.clone(), tally.clone());
         let discovery = Discovery::load(&cfg, &db).await?;
-        Ok(Arc::new(Tessera { cfg, db, store, keys, session_key, issuer, gate, discovery }))
+        Ok(Arc::new(Tessera { cfg, db, store, keys, session_key, issuer, gate, discovery, tally }))
     }
 
     /// What grants and management calls read and write.
@@ -75,7 +78,7 @@ impl Tessera {
             if let Err(e) = self.keys.rotate_if_due().await {
                 log::warn!("scheduled key rotation failed: {e}");
             }
-            self.issuer.flush_usage().await;
+            self.tally.flush(&self.db, self.store.as_ref(), crate::db::now()).await;
             if let Err(e) = self.discovery.rebuild(&self.cfg, &self.db).await {
                 log::warn!("rebuilding the discovery document failed: {e}");
             }

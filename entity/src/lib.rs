@@ -4,6 +4,7 @@
 //! compare them the same way; lists (scopes, grant types, redirect URIs) are
 //! stored space-separated, since none of their members may contain a space.
 pub mod audit_events;
+pub mod client_daily;
 pub mod auth_codes;
 pub mod client_usage;
 pub mod clients;

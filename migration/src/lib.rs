@@ -19,6 +19,7 @@ mod m20261202_000013_user_disabled;
 mod m20261202_000014_device_codes;
 mod m20261202_000015_dynamic_registration;
 mod m20261202_000016_developer_requests;
+mod m20261202_000017_client_daily;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_device_codes::Migration),
             Box::new(m20261202_000015_dynamic_registration::Migration),
             Box::new(m20261202_000016_developer_requests::Migration),
+            Box::new(m20261202_000017_client_daily::Migration),
         ]
     }
 }

@@ -50,11 +50,75 @@ pub async fn index(t: web::Data<Tessera>, p: Console) -> HttpResponse {
     console(&t, &p, None).await
 }
 
+/// A client's page in the console: its facts, its 30 days, its settings.
+async fn client_page(t: &Tessera, p: &Console, c: &clients::Client, said: Result<Option<&str>, String>, status: StatusCode) -> HttpResponse {
+    let grants = crate::registry::consents::list_for_client(&t.db, &c.client_id).await.unwrap_or_default();
+    let tokens = t.issuer.usage(&c.client_id).await.unwrap_or(0);
+    let (chart, limited_7d) = super::portal::daily_chart(t, c).await;
+    let usage = json!({"users": grants.len(), "tokens": tokens, "limit": t.cfg.rate.limit_for(&c.tier, c.rate_limit), "limited_7d": limited_7d, "chart": chart});
+    let owner = match &c.owner_user_id {
+        Some(o) => users::get(&t.db, o).await.ok().flatten().map(|u| u.username),
+        None => None,
+    };
+    let (notice, error) = match said {
+        Ok(n) => (n, None),
+        Err(e) => (None, Some(e)),
+    };
+    let catalogue = catalogue::list(&t.db).await.unwrap_or_default();
+    let ctx = json!({
+        "user": p.user, "csrf": p.session.csrf, "app": c, "owner": owner, "usage": usage, "catalogue": catalogue,
+        "tiers": clients::TIERS, "notice": notice, "error": error,
+    });
+    render(status, "admin_client.html", ctx)
+}
+
+/// `GET /admin/clients/{id}`.
+pub async fn client(t: web::Data<Tessera>, p: Console, path: web::Path<String>) -> HttpResponse {
+    match clients::find(&t.db, &path).await {
+        Ok(Some(c)) => client_page(&t, &p, &c, Ok(None), StatusCode::OK).await,
+        Ok(None) => error_page(StatusCode::NOT_FOUND, "Not found", "No such client."),
+        Err(e) => super::pages::unavailable(e, "loading a client", "The service is unavailable."),
+    }
+}
+
+/// The console's change of a client: everything the form shows.
+async fn edit_client(t: &Tessera, p: &Console, f: &CsrfForm, id: &str) -> HttpResponse {
+    let c = match clients::find(&t.db, id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return error_page(StatusCode::NOT_FOUND, "Not found", "No such client."),
+        Err(e) => return super::pages::unavailable(e, "loading a client", "The service is unavailable."),
+    };
+    let rate_limit = match f.get("rate_limit").trim() {
+        "" => None,
+        n => match n.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => return client_page(t, p, &c, Err("The rate limit must be a whole number.".into()), StatusCode::BAD_REQUEST).await,
+        },
+    };
+    let change = clients::Change {
+        redirect_uris: super::portal::lines(f.get("redirect_uris")),
+        scopes: f.all("scope"),
+        allowed_origins: super::portal::lines(f.get("allowed_origins")),
+        name: f.field("name"),
+        description: f.field("description"),
+        tier: f.field("tier"),
+        rate_limit,
+    };
+    match registration::update(&t.db, t.store.as_ref(), id, change, Some(p.user.user_id.as_str())).await {
+        Ok(c) => client_page(t, p, &c, Ok(Some("Saved.")), StatusCode::OK).await,
+        Err(e @ (Error::Validation(_) | Error::Conflict(_))) => client_page(t, p, &c, Err(e.to_string()), StatusCode::BAD_REQUEST).await,
+        Err(e) => super::pages::unavailable(e, "changing a client", "Nothing was changed."),
+    }
+}
+
 /// `POST /admin/clients/{id}/suspend|activate|allow-introspection|deny-introspection|approve`:
 /// an admin's suspension (with the reason the form gives) only an admin
 /// lifts; whether the client may introspect other clients' tokens.
 pub async fn client_action(t: web::Data<Tessera>, p: Console, f: CsrfForm, path: web::Path<(String, String)>) -> HttpResponse {
     let (id, what) = path.into_inner();
+    if what == "edit" {
+        return edit_client(&t, &p, &f, &id).await;
+    }
     let (db, store, actor) = (&t.db, t.store.as_ref(), Some(p.user.user_id.as_str()));
     let done = match what.as_str() {
         "suspend" => clients::set_status(db, store, &id, StatusChange::Hold { reason: f.get("reason") }, actor).await,
@@ -232,6 +296,35 @@ pub async fn api_create_client(t: web::Data<Tessera>, b: Api, req: HttpRequest, 
 
 pub async fn api_client(t: web::Data<Tessera>, b: Api, path: web::Path<String>) -> Result<HttpResponse, OAuthError> {
     Ok(ok(&b, clients::get(&t.db, &path).await?))
+}
+
+/// What `PATCH /admin/api/clients/{id}` may change; what is absent stays.
+#[derive(Deserialize)]
+pub struct ClientChangeJson {
+    name: Option<String>,
+    description: Option<String>,
+    redirect_uris: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
+    scopes: Option<Vec<String>>,
+    tier: Option<String>,
+    rate_limit: Option<i64>,
+}
+
+/// `PATCH /admin/api/clients/{id}`: the same rules as `tessera client update`.
+pub async fn api_update_client(t: web::Data<Tessera>, b: Api, path: web::Path<String>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
+    let j: ClientChangeJson = read_json(&req, body, t.cfg.max_body_bytes).await?;
+    let c = clients::get(&t.db, &path).await?;
+    let keep = clients::Change::keeping(&c);
+    let change = clients::Change {
+        redirect_uris: j.redirect_uris.unwrap_or(keep.redirect_uris),
+        scopes: j.scopes.unwrap_or(keep.scopes),
+        allowed_origins: j.allowed_origins.unwrap_or(keep.allowed_origins),
+        name: j.name,
+        description: j.description,
+        tier: j.tier,
+        rate_limit: j.rate_limit,
+    };
+    Ok(ok(&b, registration::update(&t.db, t.store.as_ref(), &c.client_id, change, Some(&actor(&b))).await?))
 }
 
 #[derive(Deserialize, Default)]

@@ -344,6 +344,11 @@ impl CsrfForm {
     pub fn all(&self, name: &str) -> Vec<String> {
         self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
     }
+
+    /// The field's value if the form has the field at all (to change only what a form shows).
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
 }
 
 impl FromRequest for CsrfForm {

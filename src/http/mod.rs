@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod authorize;
+pub mod chart;
 pub mod cors;
 pub mod device;
 pub mod discovery;
@@ -96,6 +97,7 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/portal/apps/{id}", &[M::GET]).route(get().to(portal::show)))
             .service(resource("/portal/apps/{id}/{action}", &[M::POST]).route(web::post().to(portal::action)))
             .service(resource("/admin", &[M::GET]).route(get().to(admin::index)))
+            .service(resource("/admin/clients/{id}", &[M::GET]).route(get().to(admin::client)))
             .service(resource("/admin/clients/{id}/{action}", &[M::POST]).route(web::post().to(admin::client_action)))
             .service(resource("/admin/users/{id}/{action}", &[M::POST]).route(web::post().to(admin::user_form)))
             .service(resource("/admin/api/users", &[M::GET]).route(get().to(admin::api_users)))
@@ -110,8 +112,9 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::post().to(admin::api_create_client)),
             )
             .service(
-                resource("/admin/api/clients/{id}", &[M::GET, M::DELETE])
+                resource("/admin/api/clients/{id}", &[M::GET, M::PATCH, M::DELETE])
                     .route(get().to(admin::api_client))
+                    .route(web::patch().to(admin::api_update_client))
                     .route(web::delete().to(admin::api_delete_client)),
             )
             .service(resource("/admin/api/clients/{id}/{action}", &[M::POST]).route(web::post().to(admin::api_client_action)))

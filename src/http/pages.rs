@@ -27,6 +27,7 @@ fn env() -> &'static Environment<'static> {
             ("portal.html", include_str!("../../templates/portal.html")),
             ("portal_app.html", include_str!("../../templates/portal_app.html")),
             ("admin.html", include_str!("../../templates/admin.html")),
+            ("admin_client.html", include_str!("../../templates/admin_client.html")),
         ] {
             if let Err(err) = e.add_template(name, src) {
                 log::error!("template {name}: {err}");

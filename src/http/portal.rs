@@ -15,7 +15,7 @@ use crate::registry::{catalogue, consents};
 
 type Dev = PageUser<Developer>;
 
-fn lines(s: &str) -> Vec<String> {
+pub(super) fn lines(s: &str) -> Vec<String> {
     s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
 }
 
@@ -75,12 +75,22 @@ pub async fn create(t: web::Data<Tessera>, p: Dev, f: CsrfForm) -> HttpResponse 
     }
 }
 
+/// The 30-day chart of a client (inline SVG) and its 429s of the last 7 days.
+pub async fn daily_chart(t: &Tessera, c: &Client) -> (String, i64) {
+    let unwritten = t.tally.unwritten_today(&c.client_id);
+    let days = crate::registry::usage::last_days(&t.db, &c.client_id, 30, crate::db::now(), unwritten).await.unwrap_or_default();
+    let limited_7d = days.iter().rev().take(7).map(|d| d.limited).sum();
+    (super::chart::daily(&days, "usage-chart"), limited_7d)
+}
+
 /// An app's page; `said`: the notice of what was just done, or the error of what was refused.
 async fn app_page(t: &Tessera, p: &Dev, c: &Client, secret: Option<&str>, said: Result<Option<&str>, String>, status: StatusCode) -> HttpResponse {
     let grants = consents::list_for_client(&t.db, &c.client_id).await.unwrap_or_default();
     let last = grants.iter().filter_map(|g| g.last_used_at).max();
     let tokens = t.issuer.usage(&c.client_id).await.unwrap_or(0);
-    let usage = json!({"users": grants.len(), "tokens": tokens, "last_used": when(last)});
+    let (chart, limited_7d) = daily_chart(t, c).await;
+    let limit = t.cfg.rate.limit_for(&c.tier, c.rate_limit);
+    let usage = json!({"users": grants.len(), "tokens": tokens, "last_used": when(last), "limit": limit, "limited_7d": limited_7d, "chart": chart});
     let catalogue = catalogue_for(t, p).await;
     let (notice, error) = match said {
         Ok(n) => (n, None),
@@ -108,6 +118,24 @@ pub async fn show(t: web::Data<Tessera>, p: Dev, path: web::Path<String>) -> Htt
     }
 }
 
+/// The portal's change of an app's settings: what the form shows. `Err`: the page of a refusal.
+async fn edit(t: &Tessera, p: &Dev, f: &CsrfForm, c: &Client) -> Result<Result<(Client, Option<String>, &'static str), Error>, HttpResponse> {
+    let scopes = f.all("scope");
+    if let Err(e) = registration::may_grant_scopes(p.user.is_admin(), &c.scopes, &scopes) {
+        return Err(app_page(t, p, c, None, Err(e.to_string()), StatusCode::FORBIDDEN).await);
+    }
+    let change = Change {
+        redirect_uris: lines(f.get("redirect_uris")),
+        scopes,
+        allowed_origins: lines(f.get("allowed_origins")),
+        name: f.field("name"),
+        description: f.field("description"),
+        ..Default::default()
+    };
+    let actor = Some(p.user.user_id.as_str());
+    Ok(registration::update_self_service(&t.db, t.store.as_ref(), c, change, actor, p.user.is_admin()).await.map(|c| (c, None, "Saved.")))
+}
+
 /// `POST /portal/apps/{id}/{action}`: edit, rotate-secret, suspend, activate, delete.
 pub async fn action(t: web::Data<Tessera>, p: Dev, f: CsrfForm, path: web::Path<(String, String)>) -> HttpResponse {
     let (id, what) = path.into_inner();
@@ -117,14 +145,10 @@ pub async fn action(t: web::Data<Tessera>, p: Dev, f: CsrfForm, path: web::Path<
     };
     let (db, store, actor) = (&t.db, t.store.as_ref(), Some(p.user.user_id.as_str()));
     let result = match what.as_str() {
-        "edit" => {
-            let scopes = f.all("scope");
-            if let Err(e) = registration::may_grant_scopes(p.user.is_admin(), &c.scopes, &scopes) {
-                return app_page(&t, &p, &c, None, Err(e.to_string()), StatusCode::FORBIDDEN).await;
-            }
-            let change = Change { redirect_uris: lines(f.get("redirect_uris")), scopes, allowed_origins: lines(f.get("allowed_origins")), ..Default::default() };
-            registration::update_self_service(db, store, &c, change, actor, p.user.is_admin()).await.map(|c| (c, None, "Saved."))
-        }
+        "edit" => match edit(&t, &p, &f, &c).await {
+            Ok(done) => done,
+            Err(page) => return page,
+        },
         "rotate-secret" => {
             // "grace": how long the old secret keeps working (0: it stops now, for a leak)
             let grace = f.get("grace").parse::<i64>().unwrap_or(0);

@@ -41,6 +41,8 @@ pub struct Gate {
     /// Clients by id, each with the store's clients epoch it was read at
     /// (only with a store that coordinates caches: Redis).
     cache: RwLock<HashMap<String, CachedClient>>,
+    /// Counts refusals per client for the charts.
+    tally: Arc<crate::registry::usage::Tally>,
 }
 
 /// What the store asks besides the rate count.
@@ -75,8 +77,8 @@ pub struct Passed {
 }
 
 impl Gate {
-    pub fn new(db: DatabaseConnection, store: Arc<dyn TokenStore>, policy: Policy) -> Gate {
-        Gate { db, store, policy, cache: RwLock::default() }
+    pub fn new(db: DatabaseConnection, store: Arc<dyn TokenStore>, policy: Policy, tally: Arc<crate::registry::usage::Tally>) -> Gate {
+        Gate { db, store, policy, cache: RwLock::default(), tally }
     }
 
     /// Count a request against `client_id` on `endpoint` (none: count
@@ -159,6 +161,7 @@ impl Gate {
     }
 
     async fn rate_refused(&self, client: &Client, window: i64, limit: i64, endpoint: Endpoint) {
+        self.tally.limited(&client.client_id);
         // One audit row per client and window, however hard it hammers.
         let first = self.store.rate_add(&format!("audit:{}", client.client_id), window, 1).await.map(|(_, c)| c == 1);
         if first.unwrap_or(false) {

@@ -2,11 +2,9 @@
 //! Core §2) with the current keys, and counts tokens issued per client.
 //!
 //! Every grant ends here, so the shape of a token is decided in one file.
-//! Usage is counted in memory and written to the token store by
-//! [`Issuer::flush_usage`] on the background tick, which keeps a store write
-//! off the token endpoint's hot path.
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+//! Usage is counted in memory (`registry::usage::Tally`) and written on the
+//! background tick, which keeps a store write off the token endpoint's hot path.
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -55,12 +53,12 @@ pub struct Issuer {
     audiences: Vec<String>,
     keys: Arc<KeyManager>,
     store: Arc<dyn TokenStore>,
-    /// Tokens issued per client since the last flush to the store.
-    pending_usage: Mutex<HashMap<String, i64>>,
+    /// Counts tokens per client (written on the background tick).
+    tally: Arc<crate::registry::usage::Tally>,
 }
 
 impl Issuer {
-    pub fn new(cfg: &Config, keys: Arc<KeyManager>, store: Arc<dyn TokenStore>) -> Issuer {
+    pub fn new(cfg: &Config, keys: Arc<KeyManager>, store: Arc<dyn TokenStore>, tally: Arc<crate::registry::usage::Tally>) -> Issuer {
         Issuer {
             issuer: cfg.issuer.clone(),
             access_ttl: cfg.access_token_ttl.as_secs() as i64,
@@ -69,7 +67,7 @@ impl Issuer {
             audiences: cfg.audiences.clone(),
             keys,
             store,
-            pending_usage: Mutex::default(),
+            tally,
         }
     }
 
@@ -142,31 +140,12 @@ impl Issuer {
     }
 
     fn note_issued(&self, client_id: &str) {
-        if let Ok(mut m) = self.pending_usage.lock() {
-            *m.entry(client_id.to_string()).or_insert(0) += 1;
-        }
+        self.tally.token(client_id);
     }
 
-    /// Write the in-memory usage counts to the store.
-    pub async fn flush_usage(&self) {
-        let pending: Vec<(String, i64)> = match self.pending_usage.lock() {
-            Ok(mut m) => m.drain().collect(),
-            Err(_) => return,
-        };
-        for (client, n) in pending {
-            if let Err(e) = self.store.add_usage(&client, n).await {
-                log::warn!("usage of client {client} not recorded: {e}");
-                if let Ok(mut m) = self.pending_usage.lock() {
-                    *m.entry(client).or_insert(0) += n;
-                }
-            }
-        }
-    }
-
-    /// Tokens issued to a client: the store's count plus this instance's unflushed ones.
+    /// Tokens issued to a client: the store's count plus this instance's unwritten ones.
     pub async fn usage(&self, client_id: &str) -> Result<i64> {
-        let local = self.pending_usage.lock().map(|m| m.get(client_id).copied().unwrap_or(0)).unwrap_or(0);
-        Ok(self.store.usage(client_id).await? + local)
+        Ok(self.store.usage(client_id).await? + self.tally.unwritten_total(client_id))
     }
 }
 

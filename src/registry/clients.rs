@@ -277,10 +277,13 @@ pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
         .exec(&txn)
         .await?;
     // Users' consents shrink with the client: a scope it may no longer ask
-    // for is no longer granted (and refreshes stop carrying it).
+    // for is no longer granted, the live access tokens that may carry it are
+    // denylisted, and refreshes issue only what is still covered.
+    let mut narrowed = Vec::new();
     for g in entity::grants::Entity::find().filter(entity::grants::Column::ClientId.eq(client_id)).all(&txn).await? {
         let kept: Vec<String> = split_list(&g.scopes).into_iter().filter(|s| scopes.contains(s)).collect();
         if kept.len() != split_list(&g.scopes).len() {
+            narrowed.push(g.user_id.clone());
             entity::grants::Entity::update_many()
                 .col_expr(entity::grants::Column::Scopes, Expr::value(join_list(&kept)))
                 .filter(entity::grants::Column::GrantId.eq(g.grant_id.as_str()))
@@ -290,6 +293,10 @@ pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
     }
     txn.commit().await?;
     store.bump_clients_epoch().await?;
+    let mut revoked = 0;
+    for user_id in &narrowed {
+        revoked += store.deny_user_client_access(user_id, client_id, now()).await?;
+    }
     audit::record(
         db,
         Event {
@@ -298,7 +305,7 @@ pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
             client_id: Some(client_id),
             detail: Some(serde_json::json!({
                 "redirect_uris": redirect_uris, "scopes": scopes, "allowed_origins": allowed_origins,
-                "name": name, "tier": tier, "rate_limit": rate_limit,
+                "name": name, "tier": tier, "rate_limit": rate_limit, "users_narrowed": narrowed.len(), "tokens_revoked": revoked,
             })),
             ..Default::default()
         },

@@ -9,4 +9,5 @@ pub mod clients;
 pub mod consents;
 pub mod grant_types;
 pub mod registration_tokens;
+pub mod usage;
 pub mod users;

@@ -190,6 +190,10 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError>;
     /// Revoke every family of one user at one client.
     async fn revoke_user_client(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError>;
+    /// Denylist the live access tokens of one user at one client, leaving
+    /// the refresh families alive (their next refresh carries what the
+    /// consent still covers). Returns how many were denylisted.
+    async fn deny_user_client_access(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError>;
 
     /// Add `cost` to the rate counter of `key` in `window`; returns the
     /// previous window's count and the current one's (including `cost`).

@@ -175,6 +175,22 @@ redis.call('DEL', KEYS[1])
 return n
 "#;
 
+/// Denylist the live access tokens of one user's families at one client,
+/// without revoking the families.
+const DENY_USER_CLIENT_ACCESS: &str = r#"
+local n, now = 0, tonumber(ARGV[2])
+for _, fam in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  for _, h in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'fam:' .. fam)) do
+    local v = redis.call('HMGET', ARGV[1] .. 'rt:' .. h, 'jti', 'jexp')
+    if v[1] and tonumber(v[2]) + DENY_MARGIN > now then
+      redis.call('SET', ARGV[1] .. 'deny:' .. v[1], '1', 'EXAT', tonumber(v[2]) + DENY_MARGIN)
+      n = n + 1
+    end
+  end
+end
+return n
+"#;
+
 const REVOKE_USER_CLIENT: &str = r#"
 local n = 0
 for _, fam in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -194,6 +210,7 @@ pub struct RedisStore {
     rotate: Script,
     revoke_family: Script,
     revoke_user_client: Script,
+    deny_user_client_access: Script,
     end_user_sessions: Script,
     login_attempt: Script,
     decide_device: Script,
@@ -220,6 +237,7 @@ impl RedisStore {
             rotate: Script::new(&format!("{}{ROTATE}", revoke_fn())),
             revoke_family: Script::new(&format!("{}{REVOKE_FAMILY}", revoke_fn())),
             revoke_user_client: Script::new(&format!("{}{REVOKE_USER_CLIENT}", revoke_fn())),
+            deny_user_client_access: Script::new(&format!("local DENY_MARGIN = {DENY_MARGIN_SECS}\n{DENY_USER_CLIENT_ACCESS}")),
             end_user_sessions: Script::new(END_USER_SESSIONS),
             login_attempt: Script::new(LOGIN_ATTEMPT),
             decide_device: Script::new(DECIDE_DEVICE),
@@ -446,6 +464,11 @@ impl TokenStore for RedisStore {
     async fn revoke_user_client(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
         let mut con = self.con.clone();
         Ok(self.revoke_user_client.key(self.uc_key(user_id, client_id)).arg(&self.prefix).arg(now).invoke_async(&mut con).await?)
+    }
+
+    async fn deny_user_client_access(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
+        let mut con = self.con.clone();
+        Ok(self.deny_user_client_access.key(self.uc_key(user_id, client_id)).arg(&self.prefix).arg(now).invoke_async(&mut con).await?)
     }
 
     async fn rate_add(&self, key: &str, window: i64, cost: i64) -> Result<(i64, i64), StoreError> {

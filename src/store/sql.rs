@@ -261,6 +261,18 @@ impl TokenStore for SqlStore {
         Ok(n)
     }
 
+    async fn deny_user_client_access(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
+        let _guard = self.serialize().await;
+        let rows = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::UserId.eq(user_id))
+            .filter(refresh_tokens::Column::ClientId.eq(client_id))
+            .filter(refresh_tokens::Column::AccessExp.gt(now - DENY_MARGIN_SECS))
+            .all(&self.db)
+            .await?;
+        deny_rows(&self.db, &rows, now).await?;
+        Ok(rows.len() as u64)
+    }
+
     async fn rate_add(&self, key: &str, window: i64, cost: i64) -> Result<(i64, i64), StoreError> {
         let _guard = self.serialize().await;
         let am = rate_counters::ActiveModel { key: Set(key.to_string()), window: Set(window), count: Set(cost) };

@@ -10,6 +10,7 @@ mod audit;
 mod authorize;
 mod cli;
 mod client_credentials;
+mod client_pages;
 mod cors;
 mod device;
 mod discovery;

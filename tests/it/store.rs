@@ -52,7 +52,21 @@ both_backends!(
     login_attempts_lock_and_double,
     pushed_requests_are_taken_once,
     device_authorizations_are_decided_once_and_handed_out_once,
+    denying_a_users_access_at_a_client_keeps_the_families,
 );
+
+async fn denying_a_users_access_at_a_client_keeps_the_families(b: Backend) {
+    let (s, _d) = store(b).await;
+    let t = now();
+    let (mine, other_client, other_user) = (record(&new_jti(), "u1", "c1"), record(&new_jti(), "u1", "c2"), record(&new_jti(), "u2", "c1"));
+    for r in [&mine, &other_client, &other_user] {
+        s.put_refresh(r).await.unwrap();
+    }
+    assert_eq!(s.deny_user_client_access("u1", "c1", t).await.unwrap(), 1);
+    assert!(s.is_denied(&mine.access_jti).await.unwrap());
+    assert!(!s.is_denied(&other_client.access_jti).await.unwrap() && !s.is_denied(&other_user.access_jti).await.unwrap());
+    assert!(matches!(s.get_refresh(&mine.token_hash, t).await.unwrap(), RefreshState::Active(_)), "the family lives on");
+}
 
 fn device(user_code: &str, expires_at: i64) -> DeviceRecord {
     DeviceRecord { device_hash: new_jti(), user_code: user_code.into(), client_id: "tv".into(), data: r#"{"scopes":["openid"]}"#.into(), expires_at }

@@ -19,18 +19,18 @@ pub async fn signed_in(s: &TestServer, username: &str) -> reqwest::Client {
     b
 }
 
-async fn page(b: &reqwest::Client, url: String) -> (u16, String) {
+pub(crate) async fn page(b: &reqwest::Client, url: String) -> (u16, String) {
     let r = b.get(url).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-fn text_of(html: &str, id: &str) -> String {
+pub(crate) fn text_of(html: &str, id: &str) -> String {
     let needle = format!("id=\"{id}\">");
     let start = html.find(&needle).unwrap_or_else(|| panic!("no #{id}")) + needle.len();
     html[start..start + html[start..].find('<').unwrap()].to_string()
 }
 
-async fn register(s: &TestServer, b: &reqwest::Client, name: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn register(s: &TestServer, b: &reqwest::Client, name: &str, extra: &[(&str, &str)]) -> reqwest::Response {
     let (_, html) = page(b, s.url("/portal")).await;
     let mut form: Vec<(String, String)> = vec![
         ("csrf".into(), hidden(&html, "csrf")),
