@@ -91,6 +91,11 @@ try {
   assert.equal(r.status, 200);
   const tokens = await r.json();
   assert.ok(tokens.refresh_token && tokens.id_token);
+  // The developer's app page draws the day's token in its chart.
+  await dev.page.goto(`${BASE}/portal/apps/${clientId}`);
+  const chart = dev.page.getByRole('img', { name: /Last 30 days: 1 tokens issued/ });
+  await chart.waitFor();
+  await dev.page.screenshot({ path: `${SHOTS}/portal-app.png`, fullPage: true });
 
   // 3. The user sees it under connected apps, with its scopes, and revokes it.
   step('user sees and revokes the app');

@@ -57,7 +57,7 @@ async fn portal_consent_connected_apps_in_chromium() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "browser flow failed\n{stdout}\n{stderr}");
     assert!(stdout.contains("e2e: all checks passed"));
-    for shot in ["portal.png", "consent.png", "connected-apps.png", "device-consent.png", "signup.png"] {
+    for shot in ["portal.png", "consent.png", "connected-apps.png", "device-consent.png", "signup.png", "portal-app.png"] {
         let meta = std::fs::metadata(shots.join(shot)).expect(shot);
         assert!(meta.len() > 5_000, "{shot} looks empty");
     }
