@@ -31,6 +31,8 @@ pub struct Tessera {
     pub discovery: Discovery,
     /// Tokens and rate-limit refusals per client, written on the background tick.
     pub tally: Arc<crate::registry::usage::Tally>,
+    /// Requests to addresses clients register (no redirects, no private addresses).
+    pub outbound: crate::outbound::Outbound,
 }
 
 impl Tessera {
@@ -54,9 +56,16 @@ impl Tessera {
         log::info!("token store: {}", store.kind());
         let tally = Arc::new(crate::registry::usage::Tally::default());
         let issuer = Issuer::new(&cfg, keys.clone(), store.clone(), tally.clone());
-        let gate = Gate::new(db.clone(), store.clone(), cfg.rate.clone(), tally.clone());
+        let outbound = crate::outbound::Outbound::new(cfg.outbound_allow_private, std::time::Duration::from_secs(5))
+            .map_err(|e| crate::error::Error::Config(e.to_string()))?;
+        let assertions = crate::oauth::gate::Assertions {
+            keys: crate::oauth::client_assertion::ClientKeys::new(outbound.clone()),
+            issuer: cfg.issuer.clone(),
+            base: cfg.base().to_string(),
+        };
+        let gate = Gate::new(db.clone(), store.clone(), cfg.rate.clone(), tally.clone(), assertions);
         let discovery = Discovery::load(&cfg, &db).await?;
-        Ok(Arc::new(Tessera { cfg, db, store, keys, session_key, issuer, gate, discovery, tally }))
+        Ok(Arc::new(Tessera { cfg, db, store, keys, session_key, issuer, gate, discovery, tally, outbound }))
     }
 
     /// What grants and management calls read and write.

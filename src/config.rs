@@ -65,6 +65,9 @@ pub struct Config {
     pub registration: RegistrationMode,
     /// Whether people may sign up as developers (`TESSERA_DEVELOPER_SIGNUP`).
     pub developer_signup: SignupMode,
+    /// Requests to client-registered URLs may reach private and loopback
+    /// addresses (`TESSERA_OUTBOUND_ALLOW_PRIVATE`; off: SSRF protection).
+    pub outbound_allow_private: bool,
 }
 
 /// Developer sign-up (`TESSERA_DEVELOPER_SIGNUP`): no page (`closed`), an
@@ -269,6 +272,11 @@ impl Config {
                 None => SignupMode::Approval,
                 Some(v) => SignupMode::parse(&v).map_err(|e| Error::Config(format!("TESSERA_DEVELOPER_SIGNUP {e}")))?,
             },
+            outbound_allow_private: match var("TESSERA_OUTBOUND_ALLOW_PRIVATE").as_deref() {
+                None | Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                Some(other) => return Err(Error::Config(format!("TESSERA_OUTBOUND_ALLOW_PRIVATE must be true or false, not {other:?}"))),
+            },
             trusted_proxies: match var("TESSERA_TRUSTED_PROXIES") {
                 None => Vec::new(),
                 Some(list) => crate::net::Cidr::parse_list(&list).map_err(|e| Error::Config(format!("TESSERA_TRUSTED_PROXIES: {e}")))?,
@@ -308,6 +316,7 @@ impl Config {
             require_par: false,
             registration: RegistrationMode::Token,
             developer_signup: SignupMode::Approval,
+            outbound_allow_private: true,
         }
     }
 

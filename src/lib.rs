@@ -4,7 +4,7 @@
 //! ones below it (`tests/it/layers.rs` enforces it, and refuses import
 //! cycles). From the bottom up:
 //!
-//! 1. helpers: `crypto`, `net`, `rate_limit` (pure functions, no Tessera imports)
+//! 1. helpers: `crypto`, `net`, `outbound`, `rate_limit` (no Tessera imports)
 //! 2. storage: `db` (connections, migrations), `store` (the token store)
 //! 3. registry: `registry` (clients, users, consents, scopes, audit), `keys`,
 //!    `config`, `error`, `session`, `metrics`
@@ -14,6 +14,7 @@
 //! 7. the command line: `cli`
 pub mod crypto;
 pub mod net;
+pub mod outbound;
 pub mod rate_limit;
 
 pub mod db;

@@ -41,6 +41,12 @@ pub struct Model {
     pub registration_token_hash: Option<String>,
     /// Dynamically registered: the metadata it registered that has no column (JSON).
     pub registered_metadata: Option<String>,
+    /// `private_key_jwt` (RFC 7523); `None`: a secret (confidential) or nothing (public).
+    pub auth_method: Option<String>,
+    /// The client's public keys (a JWK Set, JSON), for `private_key_jwt`.
+    pub jwks: Option<String>,
+    /// Where the client publishes its public keys, for `private_key_jwt`.
+    pub jwks_uri: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,7 @@ pub mod rate_counters;
 pub mod refresh_tokens;
 pub mod registration_tokens;
 pub mod scopes;
+pub mod seen_once;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;

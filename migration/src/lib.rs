@@ -20,6 +20,7 @@ mod m20261202_000014_device_codes;
 mod m20261202_000015_dynamic_registration;
 mod m20261202_000016_developer_requests;
 mod m20261202_000017_client_daily;
+mod m20261202_000018_client_keys;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_dynamic_registration::Migration),
             Box::new(m20261202_000016_developer_requests::Migration),
             Box::new(m20261202_000017_client_daily::Migration),
+            Box::new(m20261202_000018_client_keys::Migration),
         ]
     }
 }

@@ -48,6 +48,15 @@ pub enum ClientCmd {
         /// its authorization requests must be pushed first (RFC 9126, POST /par)
         #[arg(long)]
         require_par: bool,
+        /// private_key_jwt: authenticate with signed assertions (RFC 7523) instead of a secret
+        #[arg(long)]
+        auth_method: Option<String>,
+        /// the client's public keys, a JWK Set file (private_key_jwt)
+        #[arg(long, conflicts_with = "jwks_uri")]
+        jwks_file: Option<std::path::PathBuf>,
+        /// where the client publishes its public keys (private_key_jwt)
+        #[arg(long)]
+        jwks_uri: Option<String>,
     },
     /// Approve a self-registered app's machine access (client_credentials with scopes not open to machines)
     Approve { client_id: String },
@@ -120,7 +129,11 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
     let (db, store) = setup.db_and_store().await?;
     let store = store.as_ref();
     match cmd {
-        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, allowed_origins, owner, tier, rate_limit, can_introspect, pkce_optional, require_par } => {
+        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, allowed_origins, owner, tier, rate_limit, can_introspect, pkce_optional, require_par, auth_method, jwks_file, jwks_uri } => {
+            let jwks = match jwks_file {
+                Some(f) => Some(std::fs::read_to_string(&f).map_err(|e| Error::validation(format!("--jwks-file {}: {e}", f.display())))?),
+                None => None,
+            };
             let n = NewClient {
                 name,
                 description,
@@ -136,6 +149,9 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
                 pkce_optional,
                 machine_pending: false,
                 require_par,
+                auth_method,
+                jwks,
+                jwks_uri,
                 ..Default::default()
             };
             out.print(&registration::register(&db, n, ACTOR).await?, created)

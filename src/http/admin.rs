@@ -253,6 +253,10 @@ pub struct NewClientJson {
     pkce_optional: bool,
     #[serde(default)]
     require_par: bool,
+    /// `private_key_jwt`, with `jwks` (a JWK Set object) or `jwks_uri`.
+    auth_method: Option<String>,
+    jwks: Option<serde_json::Value>,
+    jwks_uri: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -284,6 +288,9 @@ impl From<NewClientJson> for NewClient {
             pkce_optional: j.pkce_optional,
             machine_pending: false,
             require_par: j.require_par,
+            auth_method: j.auth_method,
+            jwks: j.jwks.map(|v| v.to_string()),
+            jwks_uri: j.jwks_uri,
             ..Default::default()
         }
     }

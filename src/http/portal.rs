@@ -52,6 +52,8 @@ fn new_client(f: &CsrfForm, owner: &str) -> NewClient {
         pkce_optional: false,
         machine_pending: false,
         require_par: false,
+        auth_method: (!f.get("jwks_uri").trim().is_empty()).then(|| clients::PRIVATE_KEY_JWT.to_string()),
+        jwks_uri: Some(f.get("jwks_uri").trim().to_string()).filter(|u| !u.is_empty()),
         ..Default::default()
     }
 }
@@ -61,7 +63,7 @@ pub async fn create(t: web::Data<Tessera>, p: Dev, f: CsrfForm) -> HttpResponse 
     let refused = |msg: String, status| {
         let form = json!({
             "name": n.name, "description": n.description, "client_type": n.client_type, "machine": f.get("machine"),
-            "redirect_uris": f.get("redirect_uris"), "allowed_origins": f.get("allowed_origins"), "scopes": n.scopes,
+            "redirect_uris": f.get("redirect_uris"), "allowed_origins": f.get("allowed_origins"), "scopes": n.scopes, "jwks_uri": f.get("jwks_uri"),
         });
         portal_page(&t, &p, Some(msg), form, status)
     };

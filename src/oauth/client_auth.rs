@@ -1,6 +1,7 @@
 //! Client authentication at the token, revocation and introspection
 //! endpoints (RFC 6749 §2.3): `client_secret_basic`, `client_secret_post`,
-//! and `none` for public clients (identified, not authenticated).
+//! `private_key_jwt` (RFC 7523, checked in `client_assertion`), and `none`
+//! for public clients (identified, not authenticated).
 //!
 //! Client secrets are 256 random bits, so one SHA-256 is as good as any
 //! password hash for storing them and costs microseconds, not the
@@ -18,6 +19,8 @@ use crate::error::{Error, Result};
 pub enum AuthMethod {
     Basic,
     Post,
+    /// A signed client assertion (RFC 7523 §2.2).
+    PrivateKeyJwt,
     None,
 }
 
@@ -27,6 +30,8 @@ pub struct Presented {
     pub client_id: String,
     pub secret: Option<String>,
     pub method: AuthMethod,
+    /// The client assertion, with [`AuthMethod::PrivateKeyJwt`].
+    pub assertion: Option<String>,
 }
 
 /// Read client credentials from the `Authorization` header or the body.
@@ -51,6 +56,26 @@ pub fn require(authorization: Option<&str>, params: &Params) -> Result<Presented
 fn extract_any(authorization: Option<&str>, params: &Params) -> Result<Option<Presented>> {
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
+    if let Some(kind) = params.get("client_assertion_type") {
+        if kind != super::client_assertion::ASSERTION_TYPE {
+            return Err(Error::invalid_request(format!("client_assertion_type must be {}", super::client_assertion::ASSERTION_TYPE)));
+        }
+        if authorization.is_some() || body_secret.is_some() {
+            return Err(Error::invalid_request("use one client authentication method, not two"));
+        }
+        let assertion = params.require("client_assertion")?;
+        let claimed = super::client_assertion::claimed_client(assertion);
+        let client_id = match (body_id, claimed) {
+            (Some(b), Some(c)) if b != c => return Err(Error::InvalidClient { basic: false, reason: "client_id differs from the assertion's subject" }),
+            (Some(id), _) => id.to_string(),
+            (None, Some(c)) => c,
+            (None, None) => return Err(Error::InvalidClient { basic: false, reason: "the client assertion names no client" }),
+        };
+        return Ok(Some(Presented { client_id, secret: None, method: AuthMethod::PrivateKeyJwt, assertion: Some(assertion.to_string()) }));
+    }
+    if params.get("client_assertion").is_some() {
+        return Err(Error::invalid_request("client_assertion needs client_assertion_type"));
+    }
     if let Some(h) = authorization {
         let (id, secret) = parse_basic(h).ok_or(Error::InvalidClient { basic: true, reason: "malformed Authorization header" })?;
         if body_secret.is_some() {
@@ -59,11 +84,11 @@ fn extract_any(authorization: Option<&str>, params: &Params) -> Result<Option<Pr
         if body_id.is_some_and(|b| b != id) {
             return Err(Error::invalid_request("client_id in the body differs from the Authorization header"));
         }
-        return Ok(Some(Presented { client_id: id, secret: Some(secret), method: AuthMethod::Basic }));
+        return Ok(Some(Presented { client_id: id, secret: Some(secret), method: AuthMethod::Basic, assertion: None }));
     }
     match (body_id, body_secret) {
-        (Some(id), Some(s)) => Ok(Some(Presented { client_id: id.into(), secret: Some(s.into()), method: AuthMethod::Post })),
-        (Some(id), None) => Ok(Some(Presented { client_id: id.into(), secret: None, method: AuthMethod::None })),
+        (Some(id), Some(s)) => Ok(Some(Presented { client_id: id.into(), secret: Some(s.into()), method: AuthMethod::Post, assertion: None })),
+        (Some(id), None) => Ok(Some(Presented { client_id: id.into(), secret: None, method: AuthMethod::None, assertion: None })),
         (None, Some(_)) => Err(Error::invalid_request("client_secret without client_id")),
         (None, None) => Ok(None),
     }
@@ -133,7 +158,7 @@ pub fn authenticate(client: Option<Arc<crate::registry::clients::Client>>, prese
     };
     match (client.client_type, &presented.secret, &client.secret_hash) {
         (ClientType::Confidential, Some(s), Some(h)) if secret_matches(&client, h, s, now) => {}
-        (ClientType::Public, None, _) => {}
+        (ClientType::Public, None, _) if presented.method == AuthMethod::None => {}
         _ => return Err(fail),
     }
     if !client.is_active() {
@@ -165,7 +190,7 @@ mod auth_tests {
     }
 
     fn p(secret: Option<&str>, method: AuthMethod) -> Presented {
-        Presented { client_id: "c1".into(), secret: secret.map(str::to_string), method }
+        Presented { client_id: "c1".into(), secret: secret.map(str::to_string), method, assertion: None }
     }
 
     #[test]
@@ -211,7 +236,7 @@ mod props {
     #[test]
     fn a_rotated_secret_works_through_its_grace_period_only() {
         use crate::registry::clients::ClientType;
-        let p = |s: Option<&str>, method| Presented { client_id: "c1".into(), secret: s.map(str::to_string), method };
+        let p = |s: Option<&str>, method| Presented { client_id: "c1".into(), secret: s.map(str::to_string), method, assertion: None };
         let mut c = crate::registry::clients::test_client("c1", ClientType::Confidential, Some(crate::crypto::digest("new")), "active");
         c.previous_secret_hash = Some(crate::crypto::digest("old"));
         c.previous_secret_expires_at = Some(100);

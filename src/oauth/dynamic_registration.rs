@@ -38,7 +38,7 @@ pub use crate::config::RegistrationMode as Mode;
 pub const REQUESTS_PER_MIN_ADDRESS: i64 = 20;
 
 /// The authentication methods a registering client may choose.
-pub const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+pub const AUTH_METHODS: [&str; 4] = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
 
 /// Client metadata (RFC 7591 §2), as sent. Unknown members are ignored, as
 /// §2 says a server must.
@@ -58,6 +58,9 @@ pub struct Metadata {
     pub contacts: Option<Vec<String>>,
     pub software_id: Option<String>,
     pub software_version: Option<String>,
+    /// `private_key_jwt`: the client's public keys (a JWK Set) or where it publishes them.
+    pub jwks: Option<Value>,
+    pub jwks_uri: Option<String>,
     /// RFC 7592 `PUT`: must name the client it replaces.
     pub client_id: Option<String>,
     /// RFC 7592 `PUT`: if sent, must be the client's secret.
@@ -143,7 +146,11 @@ pub fn to_new_client(m: &Metadata) -> Result<(NewClient, Kept)> {
     if code_flow && m.redirect_uris.is_empty() {
         return Err(Error::InvalidRedirectUri("authorization_code needs at least one redirect URI".into()));
     }
+    let key_auth = method == crate::registry::clients::PRIVATE_KEY_JWT;
     let n = NewClient {
+        auth_method: key_auth.then(|| method.clone()),
+        jwks: m.jwks.as_ref().map(|v| v.to_string()),
+        jwks_uri: m.jwks_uri.clone(),
         name: m.client_name.clone().unwrap_or_else(|| "Unnamed app".into()),
         description: String::new(),
         client_type: client_type.as_str().into(),
@@ -191,6 +198,12 @@ pub fn response(c: &Client, secret: Option<&str>, registration_token: Option<&st
         }
         if let Some(t) = registration_token {
             o.insert("registration_access_token".into(), json!(t));
+        }
+        if let Some(u) = &c.jwks_uri {
+            o.insert("jwks_uri".into(), json!(u));
+        }
+        if let Some(j) = c.jwks.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()) {
+            o.insert("jwks".into(), j);
         }
     }
     v
@@ -312,7 +325,8 @@ mod tests {
         assert_eq!(code, "invalid_client_metadata");
         assert!(msg.contains("RFC 9700"), "{msg}");
         assert!(refused(json!({"redirect_uris": cb, "response_types": ["token"]})).1.contains("only code"));
-        assert!(refused(json!({"redirect_uris": cb, "token_endpoint_auth_method": "private_key_jwt"})).1.contains("not supported"));
+        assert!(refused(json!({"redirect_uris": cb, "token_endpoint_auth_method": "tls_client_auth"})).1.contains("not supported"));
+        assert!(refused(json!({"redirect_uris": cb, "token_endpoint_auth_method": "private_key_jwt"})).1.contains("jwks or jwks_uri"));
         assert!(refused(json!({"grant_types": ["client_credentials"]})).1.contains("scope is required"));
         assert!(refused(json!({"grant_types": ["client_credentials"], "response_types": ["code"], "scope": "read:data"})).1.contains("exactly when"));
         assert!(refused(json!({"redirect_uris": cb, "client_uri": "http://evil.example.com"})).1.contains("client_uri"));
@@ -331,5 +345,9 @@ mod tests {
         assert!(kept.response_types.is_empty());
         let (n, _) = to_new_client(&meta(json!({"grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"], "response_types": [], "token_endpoint_auth_method": "none"}))).unwrap();
         assert_eq!(n.scopes, ["openid"]);
+        // private_key_jwt with the keys by URL: no secret will be made
+        let (n, kept) = to_new_client(&meta(json!({"grant_types": ["client_credentials"], "scope": "read:data", "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://app.example.com/jwks"}))).unwrap();
+        assert_eq!((n.auth_method.as_deref(), n.jwks_uri.as_deref()), (Some("private_key_jwt"), Some("https://app.example.com/jwks")));
+        assert_eq!(kept.token_endpoint_auth_method, "private_key_jwt");
     }
 }

@@ -43,6 +43,15 @@ pub struct Gate {
     cache: RwLock<HashMap<String, CachedClient>>,
     /// Counts refusals per client for the charts.
     tally: Arc<crate::registry::usage::Tally>,
+    /// Public keys of `private_key_jwt` clients, and where assertions may be addressed.
+    assertions: Assertions,
+}
+
+/// What checking a client assertion needs beside the client.
+pub struct Assertions {
+    pub keys: super::client_assertion::ClientKeys,
+    pub issuer: String,
+    pub base: String,
 }
 
 /// What the store asks besides the rate count.
@@ -77,8 +86,8 @@ pub struct Passed {
 }
 
 impl Gate {
-    pub fn new(db: DatabaseConnection, store: Arc<dyn TokenStore>, policy: Policy, tally: Arc<crate::registry::usage::Tally>) -> Gate {
-        Gate { db, store, policy, cache: RwLock::default(), tally }
+    pub fn new(db: DatabaseConnection, store: Arc<dyn TokenStore>, policy: Policy, tally: Arc<crate::registry::usage::Tally>, assertions: Assertions) -> Gate {
+        Gate { db, store, policy, cache: RwLock::default(), tally, assertions }
     }
 
     /// Count a request against `client_id` on `endpoint` (none: count
@@ -140,8 +149,14 @@ impl Gate {
     /// `presented` (a confidential client only, when `confidential_only`), decide.
     pub async fn admit(&self, presented: &Presented, endpoint: Endpoint, ask: Ask<'_>, confidential_only: bool) -> Result<Passed> {
         let counted = self.count(&presented.client_id, Some(endpoint), ask).await?;
-        let checked = match self.client_at(&presented.client_id, counted.answer.epoch.clone()).await {
-            Ok(found) => client_auth::authenticate(found, presented, crate::db::now()).and_then(|c| {
+        let found = self.client_at(&presented.client_id, counted.answer.epoch.clone()).await;
+        let found = match (found, presented.method) {
+            (Ok(c), client_auth::AuthMethod::PrivateKeyJwt) => self.check_assertion(c, presented, endpoint).await,
+            (Ok(c), _) => client_auth::authenticate(c, presented, crate::db::now()),
+            (Err(e), _) => Err(e),
+        };
+        let checked = match found {
+            Ok(c) => Ok(c).and_then(|c: Arc<Client>| {
                 if confidential_only && c.client_type != ClientType::Confidential {
                     let basic = presented.method == client_auth::AuthMethod::Basic;
                     return Err(Error::InvalidClient { basic, reason: "this endpoint needs a confidential client" });
@@ -151,6 +166,34 @@ impl Gate {
             Err(e) => Err(e),
         };
         self.settle(counted, checked).await
+    }
+
+    /// A `private_key_jwt` client's assertion: verified with its keys, its
+    /// `jti` spent in the token store (a replay on any instance is refused).
+    async fn check_assertion(&self, client: Option<Arc<Client>>, presented: &Presented, endpoint: Endpoint) -> Result<Arc<Client>> {
+        let fail = Error::InvalidClient { basic: false, reason: "client authentication failed" };
+        let (Some(client), Some(assertion)) = (client, presented.assertion.as_deref()) else { return Err(fail) };
+        if client.auth_method.as_deref() != Some(clients::PRIVATE_KEY_JWT) {
+            return Err(fail);
+        }
+        let kid = jsonwebtoken::decode_header(assertion).ok().and_then(|h| h.kid);
+        let a = &self.assertions;
+        let keys = a.keys.keys_for(&client, kid.as_deref()).await.map_err(|e| {
+            log::warn!("keys of client {}: {e}", client.client_id);
+            Error::InvalidClient { basic: false, reason: "client authentication failed" }
+        })?;
+        let audiences = super::client_assertion::audiences(&a.issuer, &a.base, endpoint);
+        let verified = super::client_assertion::verify(&client.client_id, assertion, &keys, &audiences, crate::db::now()).map_err(|e| {
+            log::info!("assertion of client {} refused: {e}", client.client_id);
+            Error::InvalidClient { basic: false, reason: "client authentication failed" }
+        })?;
+        if !self.store.use_once(&format!("ca:{}:{}", client.client_id, verified.jti), verified.exp + super::client_assertion::LEEWAY_SECS).await? {
+            return Err(Error::InvalidClient { basic: false, reason: "the client assertion was already used (jti replayed)" });
+        }
+        if !client.is_active() {
+            return Err(Error::InvalidClient { basic: false, reason: "client is suspended" });
+        }
+        Ok(client)
     }
 
     async fn refund(&self, key: Option<&RateKey>) {

@@ -9,6 +9,7 @@
 //! | `redirect_uri.rs` | which redirect URIs may be registered and how they match |
 //! | `scopes.rs` | scope syntax and subsets (RFC 6749 §3.3) |
 //! | `client_auth.rs` | client authentication (RFC 6749 §2.3) |
+//! | `client_assertion.rs` | `private_key_jwt` assertions and client keys (RFC 7523) |
 //! | `gate.rs` | rate count, authentication and refunds of every metered request |
 //! | `grants/` | one file per grant type; `user_tokens.rs`, what user grants end with |
 //! | `issuer.rs` | access and ID token contents and signing, usage counts |
@@ -29,6 +30,7 @@
 pub mod admin;
 pub mod authorize;
 pub mod bearer;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod device;
 pub mod discovery;

@@ -67,7 +67,29 @@ pub fn validate(n: &NewClient) -> Result<ClientType> {
     if n.rate_limit.is_some_and(|l| l < 1) {
         return Err(Error::validation("rate limit must be at least 1 per minute"));
     }
+    validate_keys(n, ct)?;
     Ok(ct)
+}
+
+/// `private_key_jwt` (RFC 7523): a confidential client with its public keys
+/// inline or at an https URL, one or the other; keys without that method are refused.
+fn validate_keys(n: &NewClient, ct: ClientType) -> Result<()> {
+    match (n.auth_method.as_deref(), &n.jwks, &n.jwks_uri) {
+        (None, None, None) => Ok(()),
+        (None, _, _) => Err(Error::validation("jwks and jwks_uri are for --auth-method private_key_jwt")),
+        (Some(clients::PRIVATE_KEY_JWT), _, _) if ct == ClientType::Public => {
+            Err(Error::validation("private_key_jwt is for confidential clients (a public client holds no key)"))
+        }
+        (Some(clients::PRIVATE_KEY_JWT), Some(jwks), None) => super::client_assertion::validate_jwks(jwks).map(|_| ()).map_err(Error::Validation),
+        (Some(clients::PRIVATE_KEY_JWT), None, Some(uri)) => {
+            let ok = url::Url::parse(uri).is_ok_and(|u| {
+                u.scheme() == "https" || (u.scheme() == "http" && u.host().is_some_and(|h| crate::config::is_loopback_host(&h)))
+            });
+            if ok { Ok(()) } else { Err(Error::validation("jwks_uri must be an https URL")) }
+        }
+        (Some(clients::PRIVATE_KEY_JWT), _, _) => Err(Error::validation("private_key_jwt needs the client's public keys: jwks or jwks_uri, one of them")),
+        (Some(other), _, _) => Err(Error::validation(format!("auth method {other:?} is not supported; private_key_jwt, or none for a secret"))),
+    }
 }
 
 /// Check and store a new client; a confidential client's secret is in the answer, once.
@@ -101,6 +123,9 @@ pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
         require_par: c.require_par,
         registration_token_hash: None,
         registered_metadata: None,
+        auth_method: c.auth_method.clone(),
+        jwks: c.jwks.clone(),
+        jwks_uri: c.jwks_uri.clone(),
     };
     validate(&n)?;
     clients::update(db, store, client_id, &change, actor).await
@@ -251,6 +276,23 @@ mod tests {
             "public client cannot hold tessera:admin",
         );
         bad(|n| n.grant_types = vec!["refresh_token".into()], "needs authorization_code or device_code");
+        bad(|n| n.auth_method = Some("private_key_jwt".into()), "jwks or jwks_uri");
+        bad(|n| n.jwks_uri = Some("https://app.example.com/jwks".into()), "for --auth-method private_key_jwt");
+        bad(
+            |n| {
+                n.auth_method = Some("private_key_jwt".into());
+                n.jwks_uri = Some("http://app.example.com/jwks".into());
+            },
+            "https",
+        );
+        bad(
+            |n| {
+                n.auth_method = Some("private_key_jwt".into());
+                n.jwks = Some(r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#.into());
+            },
+            "private or symmetric",
+        );
+        bad(|n| n.auth_method = Some("tls_client_auth".into()), "not supported");
         // A device (RFC 8628) needs no redirect URI, public or not, and may refresh.
         let mut tv = base();
         tv.client_type = "public".into();

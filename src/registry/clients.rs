@@ -16,6 +16,9 @@ use crate::store::TokenStore;
 
 pub const TIERS: &[&str] = &["free", "pro", "enterprise"];
 
+/// The authentication method of clients that sign assertions (RFC 7523, OIDC Core §9).
+pub const PRIVATE_KEY_JWT: &str = "private_key_jwt";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientType {
@@ -80,6 +83,12 @@ pub struct Client {
     pub registered_metadata: Option<String>,
     /// Registered dynamically (RFC 7591), owned by no developer.
     pub dynamic: bool,
+    /// `private_key_jwt` (RFC 7523) when it authenticates with signed assertions.
+    pub auth_method: Option<String>,
+    /// Its public keys (a JWK Set), for `private_key_jwt`.
+    pub jwks: Option<String>,
+    /// Where it publishes its public keys, for `private_key_jwt`.
+    pub jwks_uri: Option<String>,
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -111,6 +120,9 @@ impl TryFrom<clients::Model> for Client {
             dynamic: m.registration_token_hash.is_some(),
             registration_token_hash: m.registration_token_hash,
             registered_metadata: m.registered_metadata,
+            auth_method: m.auth_method,
+            jwks: m.jwks,
+            jwks_uri: m.jwks_uri,
         })
     }
 }
@@ -150,6 +162,11 @@ pub struct NewClient {
     /// access token, and the metadata it registered beyond the columns.
     pub registration_token_hash: Option<String>,
     pub registered_metadata: Option<String>,
+    /// `private_key_jwt`: the client signs assertions with the keys of
+    /// `jwks` (a JWK Set) or `jwks_uri`, and gets no secret.
+    pub auth_method: Option<String>,
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
 }
 
 /// The one moment a secret is visible: right after creation or rotation.
@@ -165,7 +182,8 @@ pub struct Created {
 /// (`ct` is what its rules made of `n.client_type`).
 pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, actor: Option<&str>) -> Result<Created> {
     crate::registry::catalogue::require_known(db, &n.scopes).await?;
-    let secret = (ct == ClientType::Confidential).then(crate::crypto::generate_secret);
+    let key_auth = n.auth_method.as_deref() == Some(crate::registry::clients::PRIVATE_KEY_JWT);
+    let secret = (ct == ClientType::Confidential && !key_auth).then(crate::crypto::generate_secret);
     let t = now();
     let am = clients::ActiveModel {
         client_id: Set(crate::crypto::generate_client_id()),
@@ -193,6 +211,9 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         require_par: Set(n.require_par),
         registration_token_hash: Set(n.registration_token_hash.clone()),
         registered_metadata: Set(n.registered_metadata.clone()),
+        auth_method: Set(n.auth_method.clone()),
+        jwks: Set(n.jwks.clone()),
+        jwks_uri: Set(n.jwks_uri.clone()),
     };
     let txn = db.begin().await?;
     let model = clients::Entity::insert(am).exec_with_returning(&txn).await?;
@@ -516,5 +537,8 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         registration_token_hash: None,
         registered_metadata: None,
         dynamic: false,
+        auth_method: None,
+        jwks: None,
+        jwks_uri: None,
     }
 }

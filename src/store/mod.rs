@@ -234,6 +234,11 @@ pub trait TokenStore: Send + Sync {
     /// and hands out an approval once.
     async fn poll_device(&self, device_hash: &str, client_id: &str, now: i64, interval: i64) -> Result<DevicePoll, StoreError>;
 
+    /// Remember `key` until `expires_at`, once: `true` the first time,
+    /// `false` for every later use before it expires (replay caches of
+    /// client assertions and DPoP proofs, shared by every instance).
+    async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
+
     /// Spend one login attempt of `name` (any name typed, an account's or
     /// not) at `now` under `lock`, atomically: refused while the name is
     /// locked; otherwise the failure count moves by one, and the attempt

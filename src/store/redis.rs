@@ -14,6 +14,7 @@
 //!   data, status, decision, last, exp}, kept a while after expiry to answer
 //!   `expired_token`; `devu:{user_code}` — the device a user code stands
 //!   for, while it lives (taken with NX: two live codes never collide).
+//! * `once:{key}` — a single-use identifier (an assertion's or a DPoP proof's `jti`), until it expires.
 //! * `login:{name}` — the login lockout of a name typed at a login: hash
 //!   {f: consecutive failures, u: locked until}, forgotten a day after the last failure.
 //! * `uc:{user}|{client}` — set of the families of one user at one client,
@@ -587,6 +588,12 @@ impl TokenStore for RedisStore {
             let (exp, data) = v.split_once(':')?;
             (exp.parse::<i64>().ok()? > now).then(|| data.to_string())
         }))
+    }
+
+    async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let mut con = self.con.clone();
+        let set: Option<String> = redis::cmd("SET").arg(self.key("once", key)).arg(1).arg("NX").arg("EXAT").arg(expires_at).query_async(&mut con).await?;
+        Ok(set.is_some())
     }
 
     async fn put_device(&self, rec: &DeviceRecord) -> Result<bool, StoreError> {

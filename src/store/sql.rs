@@ -4,7 +4,7 @@
 //! Every single-use decision is one conditional `UPDATE` whose affected-row
 //! count tells the one winner, never a read followed by a write.
 use async_trait::async_trait;
-use entity::{auth_codes, client_usage, denylist, device_codes, login_failures, pushed_requests, rate_counters, refresh_tokens, sessions};
+use entity::{auth_codes, client_usage, denylist, device_codes, login_failures, pushed_requests, rate_counters, refresh_tokens, seen_once, sessions};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
@@ -357,6 +357,7 @@ impl TokenStore for SqlStore {
             .rows_affected;
         n += sessions::Entity::delete_many().filter(sessions::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
         n += pushed_requests::Entity::delete_many().filter(pushed_requests::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
+        n += seen_once::Entity::delete_many().filter(seen_once::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
         n += device_codes::Entity::delete_many().filter(device_codes::Column::ExpiresAt.lt(keep_until)).exec(&self.db).await?.rows_affected;
         n += login_failures::Entity::delete_many().filter(login_failures::Column::ForgetAt.lt(now)).exec(&self.db).await?.rows_affected;
         Ok(n)
@@ -375,6 +376,16 @@ impl TokenStore for SqlStore {
         // The delete picks the one winner among concurrent takers.
         let won = pushed_requests::Entity::delete_by_id(id_hash.to_string()).exec(&self.db).await?.rows_affected == 1;
         Ok((won && row.expires_at > now).then_some(row.data))
+    }
+
+    async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let _guard = self.serialize().await;
+        let am = seen_once::ActiveModel { key: Set(key.to_string()), expires_at: Set(expires_at) };
+        let n = seen_once::Entity::insert(am)
+            .on_conflict(OnConflict::column(seen_once::Column::Key).do_nothing().to_owned())
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(n == 1)
     }
 
     async fn put_device(&self, rec: &DeviceRecord) -> Result<bool, StoreError> {

@@ -31,7 +31,7 @@ async fn discovery_describes_what_is_implemented(b: Backend) {
         assert_eq!(v["authorization_response_iss_parameter_supported"], true);
         let scopes: Vec<String> = serde_json::from_value(v["scopes_supported"].clone()).unwrap();
         assert!(scopes.contains(&"read:data".to_string()));
-        assert_eq!(v["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post", "none"]));
+        assert_eq!(v["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]));
     }
 }
 

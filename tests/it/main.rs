@@ -26,6 +26,7 @@ mod oidc_client;
 mod packaging;
 mod par;
 mod password_grant;
+mod private_key_jwt;
 mod rate_limits;
 #[path = "../../examples/resource_server.rs"]
 mod resource_server;
