@@ -16,7 +16,13 @@
 //!   as a secret); requires `typ: at+jwt`; checks `iss`, `aud`, `exp` with a
 //!   small leeway, then the `scope` claim;
 //! * answers 401 `invalid_token` / 403 `insufficient_scope` with
-//!   `WWW-Authenticate` as RFC 6750 §3 says.
+//!   `WWW-Authenticate` as RFC 6750 §3 says;
+//! * a DPoP-bound token (`cnf.jkt`, RFC 9449) only with `Authorization:
+//!   DPoP` and a proof: `typ: dpop+jwt`, signed by the key in its header
+//!   (ES256, EdDSA, RS256 or PS256) whose RFC 7638 thumbprint is the
+//!   token's `cnf.jkt`, naming this request (`htm`, `htu`), fresh (`iat`),
+//!   never seen before (`jti`), and carrying `ath`, the token's hash. Such a
+//!   token sent as `Bearer` is refused with a `DPoP` challenge.
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +42,40 @@ pub struct Claims {
     pub sub: String,
     pub client_id: String,
     pub scope: String,
+    /// The key a DPoP-bound token needs (RFC 9449 §6.1).
+    #[serde(default)]
+    pub cnf: Option<Cnf>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Cnf {
+    pub jkt: String,
+}
+
+/// How long a DPoP proof counts as fresh, and its `jti` is remembered.
+pub const PROOF_WINDOW_SECS: i64 = 300;
+
+#[derive(Deserialize)]
+struct ProofClaims {
+    jti: String,
+    htm: String,
+    htu: String,
+    iat: i64,
+    ath: Option<String>,
+}
+
+/// The RFC 7638 thumbprint of a public JWK: the required members, sorted, SHA-256.
+pub fn thumbprint(jwk: &serde_json::Value) -> Option<String> {
+    let m = |k: &str| jwk.get(k).and_then(|v| v.as_str()).map(|v| format!("\"{k}\":\"{v}\""));
+    let members = match jwk.get("kty")?.as_str()? {
+        "EC" => vec![m("crv")?, m("kty")?, m("x")?, m("y")?],
+        "OKP" => vec![m("crv")?, m("kty")?, m("x")?],
+        "RSA" => vec![m("e")?, m("kty")?, m("n")?],
+        _ => return None,
+    };
+    use base64::Engine;
+    use sha2::Digest;
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(format!("{{{}}}", members.join(",")).as_bytes())))
 }
 
 struct Cache {
@@ -50,6 +90,8 @@ pub struct Verifier {
     jwks_uri: String,
     http: reqwest::Client,
     cache: RwLock<Cache>,
+    /// DPoP proof ids seen, with when they may be forgotten.
+    seen: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -57,6 +99,8 @@ pub enum AuthError {
     Missing,
     InvalidToken(String),
     InsufficientScope(&'static str),
+    /// A DPoP-bound token without a good proof (challenge with `DPoP`).
+    Dpop(String),
 }
 
 fn max_age(headers: &reqwest::header::HeaderMap) -> Duration {
@@ -84,6 +128,7 @@ impl Verifier {
             jwks_uri,
             http,
             cache: RwLock::new(Cache { keys: HashMap::new(), fresh_until: Instant::now(), last_fetch: None }),
+            seen: std::sync::Mutex::new(HashMap::new()),
         };
         v.fetch().await?;
         Ok(v)
@@ -160,6 +205,10 @@ impl Verifier {
 
 fn refuse(e: AuthError) -> HttpResponse {
     let (mut r, challenge) = match &e {
+        AuthError::Dpop(d) => (
+            HttpResponse::Unauthorized(),
+            format!("DPoP algs=\"ES256 EdDSA RS256 PS256\", error=\"invalid_token\", error_description=\"{}\"", d.replace('"', "'")),
+        ),
         AuthError::Missing => (HttpResponse::Unauthorized(), "Bearer realm=\"api\"".to_string()),
         AuthError::InvalidToken(d) => (
             HttpResponse::Unauthorized(),
@@ -172,10 +221,68 @@ fn refuse(e: AuthError) -> HttpResponse {
     r.insert_header((header::WWW_AUTHENTICATE, challenge)).finish()
 }
 
+impl Verifier {
+    /// Check the DPoP proof of a request to `htu` presenting `token` bound to `jkt`.
+    pub fn check_proof(&self, proof: &str, htm: &str, htu: &str, token: &str, jkt: &str, now: i64) -> Result<(), AuthError> {
+        let bad = |m: &str| AuthError::Dpop(m.to_string());
+        let h = jsonwebtoken::decode_header(proof).map_err(|_| bad("malformed DPoP proof"))?;
+        if h.typ.as_deref() != Some("dpop+jwt") || !matches!(h.alg, Algorithm::ES256 | Algorithm::EdDSA | Algorithm::RS256 | Algorithm::PS256) {
+            return Err(bad("a DPoP proof is typ dpop+jwt, signed with ES256, EdDSA, RS256 or PS256"));
+        }
+        let jwk = h.jwk.ok_or_else(|| bad("the proof carries no key"))?;
+        let jwk_json = serde_json::to_value(&jwk).map_err(|_| bad("the proof's key"))?;
+        if thumbprint(&jwk_json).as_deref() != Some(jkt) {
+            return Err(bad("the proof is not signed by the key the token is bound to"));
+        }
+        let key = DecodingKey::from_jwk(&jwk).map_err(|_| bad("the proof's key"))?;
+        let mut val = Validation::new(h.alg);
+        val.set_required_spec_claims::<&str>(&[]);
+        val.validate_exp = false;
+        val.validate_aud = false;
+        let c = jsonwebtoken::decode::<ProofClaims>(proof, &key, &val).map_err(|_| bad("the proof's signature"))?.claims;
+        let path_of = |u: &str| u.split(['?', '#']).next().unwrap_or("").to_string();
+        if !c.htm.eq_ignore_ascii_case(htm) || path_of(&c.htu) != path_of(htu) {
+            return Err(bad("the proof is for another request"));
+        }
+        if (c.iat - now).abs() > PROOF_WINDOW_SECS {
+            return Err(bad("the proof is not fresh"));
+        }
+        use base64::Engine;
+        use sha2::Digest;
+        let ath = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(token.as_bytes()));
+        if c.ath.as_deref() != Some(ath.as_str()) {
+            return Err(bad("the proof's ath is not this token's hash"));
+        }
+        let mut seen = self.seen.lock().map_err(|_| bad("proof cache"))?;
+        seen.retain(|_, until| *until > now);
+        if seen.insert(format!("{jkt}:{}", c.jti), now + 2 * PROOF_WINDOW_SECS).is_some() {
+            return Err(bad("the proof was used before"));
+        }
+        Ok(())
+    }
+}
+
 async fn authorize(v: &Verifier, req: &HttpRequest, scope: &'static str) -> Result<Claims, AuthError> {
     let h = req.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).ok_or(AuthError::Missing)?;
-    let token = h.strip_prefix("Bearer ").ok_or(AuthError::Missing)?;
-    v.verify(token.trim(), scope).await
+    let (token, dpop) = match h.split_once(' ') {
+        Some((s, t)) if s.eq_ignore_ascii_case("bearer") => (t.trim(), false),
+        Some((s, t)) if s.eq_ignore_ascii_case("dpop") => (t.trim(), true),
+        _ => return Err(AuthError::Missing),
+    };
+    let claims = v.verify(token, scope).await?;
+    match (&claims.cnf, dpop) {
+        (None, false) => Ok(claims),
+        (None, true) => Err(AuthError::InvalidToken("this token is not DPoP-bound".into())),
+        (Some(_), false) => Err(AuthError::Dpop("this token is DPoP-bound: send it with Authorization: DPoP and a proof".into())),
+        (Some(cnf), true) => {
+            let proof = req.headers().get("dpop").and_then(|p| p.to_str().ok()).ok_or_else(|| AuthError::Dpop("no DPoP proof".into()))?;
+            let ci = req.connection_info();
+            let htu = format!("{}://{}{}", ci.scheme(), ci.host(), req.path());
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+            v.check_proof(proof, req.method().as_str(), &htu, token, &cnf.jkt, now)?;
+            Ok(claims)
+        }
+    }
 }
 
 async fn read_data(v: web::Data<Verifier>, req: HttpRequest) -> HttpResponse {

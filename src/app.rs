@@ -33,6 +33,8 @@ pub struct Tessera {
     pub tally: Arc<crate::registry::usage::Tally>,
     /// Requests to addresses clients register (no redirects, no private addresses).
     pub outbound: crate::outbound::Outbound,
+    /// DPoP server nonces (RFC 9449 §8), the same on every instance.
+    pub dpop: crate::oauth::dpop::Nonces,
 }
 
 impl Tessera {
@@ -51,6 +53,7 @@ impl Tessera {
             }
         }
         let session_key = kek.derive_mac_key("session");
+        let dpop = crate::oauth::dpop::Nonces::new(kek.derive_mac_key("dpop-nonce"), cfg.dpop_nonce_required);
         let keys = KeyManager::start(db.clone(), kek, cfg.key_policy()).await?;
         let store = crate::store::open(cfg.redis_url.as_deref(), &cfg.redis_prefix, &db).await?;
         log::info!("token store: {}", store.kind());
@@ -65,7 +68,7 @@ impl Tessera {
         };
         let gate = Gate::new(db.clone(), store.clone(), cfg.rate.clone(), tally.clone(), assertions);
         let discovery = Discovery::load(&cfg, &db).await?;
-        Ok(Arc::new(Tessera { cfg, db, store, keys, session_key, issuer, gate, discovery, tally, outbound }))
+        Ok(Arc::new(Tessera { cfg, db, store, keys, session_key, issuer, gate, discovery, tally, outbound, dpop }))
     }
 
     /// What grants and management calls read and write.

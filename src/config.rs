@@ -68,6 +68,8 @@ pub struct Config {
     /// Requests to client-registered URLs may reach private and loopback
     /// addresses (`TESSERA_OUTBOUND_ALLOW_PRIVATE`; off: SSRF protection).
     pub outbound_allow_private: bool,
+    /// DPoP proofs must carry a server nonce (`TESSERA_DPOP_NONCE=required`, the default; `off`).
+    pub dpop_nonce_required: bool,
 }
 
 /// Developer sign-up (`TESSERA_DEVELOPER_SIGNUP`): no page (`closed`), an
@@ -277,6 +279,11 @@ impl Config {
                 Some("true") | Some("1") => true,
                 Some(other) => return Err(Error::Config(format!("TESSERA_OUTBOUND_ALLOW_PRIVATE must be true or false, not {other:?}"))),
             },
+            dpop_nonce_required: match var("TESSERA_DPOP_NONCE").as_deref() {
+                None | Some("required") => true,
+                Some("off") => false,
+                Some(other) => return Err(Error::Config(format!("TESSERA_DPOP_NONCE must be required or off, not {other:?}"))),
+            },
             trusted_proxies: match var("TESSERA_TRUSTED_PROXIES") {
                 None => Vec::new(),
                 Some(list) => crate::net::Cidr::parse_list(&list).map_err(|e| Error::Config(format!("TESSERA_TRUSTED_PROXIES: {e}")))?,
@@ -317,6 +324,7 @@ impl Config {
             registration: RegistrationMode::Token,
             developer_signup: SignupMode::Approval,
             outbound_allow_private: true,
+            dpop_nonce_required: true,
         }
     }
 

@@ -48,6 +48,12 @@ pub enum Error {
     /// RFC 7591 §3.2.2: other client metadata is not acceptable.
     #[error("{0}")]
     InvalidClientMetadata(String),
+    /// RFC 9449 §7.1: a DPoP proof that is missing parts, stale, replayed or not for this request.
+    #[error("{0}")]
+    InvalidDpopProof(String),
+    /// RFC 9449 §8: retry with the server's nonce (in `DPoP-Nonce`).
+    #[error("send the DPoP proof again with the nonce of the DPoP-Nonce header")]
+    UseDpopNonce,
     /// RFC 8628 §3.5: the user has not decided yet.
     #[error("the user has not yet approved or denied the request")]
     AuthorizationPending,

@@ -47,6 +47,8 @@ pub struct Model {
     pub jwks: Option<String>,
     /// Where the client publishes its public keys, for `private_key_jwt`.
     pub jwks_uri: Option<String>,
+    /// Its access tokens are always DPoP-bound (RFC 9449 `dpop_bound_access_tokens`).
+    pub require_dpop: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,7 @@ mod m20261202_000015_dynamic_registration;
 mod m20261202_000016_developer_requests;
 mod m20261202_000017_client_daily;
 mod m20261202_000018_client_keys;
+mod m20261202_000019_require_dpop;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000016_developer_requests::Migration),
             Box::new(m20261202_000017_client_daily::Migration),
             Box::new(m20261202_000018_client_keys::Migration),
+            Box::new(m20261202_000019_require_dpop::Migration),
         ]
     }
 }

@@ -48,6 +48,9 @@ pub enum ClientCmd {
         /// its authorization requests must be pushed first (RFC 9126, POST /par)
         #[arg(long)]
         require_par: bool,
+        /// its access tokens are always DPoP-bound: token requests without a DPoP proof are refused (RFC 9449)
+        #[arg(long)]
+        require_dpop: bool,
         /// private_key_jwt: authenticate with signed assertions (RFC 7523) instead of a secret
         #[arg(long)]
         auth_method: Option<String>,
@@ -129,7 +132,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
     let (db, store) = setup.db_and_store().await?;
     let store = store.as_ref();
     match cmd {
-        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, allowed_origins, owner, tier, rate_limit, can_introspect, pkce_optional, require_par, auth_method, jwks_file, jwks_uri } => {
+        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, allowed_origins, owner, tier, rate_limit, can_introspect, pkce_optional, require_par, auth_method, jwks_file, jwks_uri, require_dpop } => {
             let jwks = match jwks_file {
                 Some(f) => Some(std::fs::read_to_string(&f).map_err(|e| Error::validation(format!("--jwks-file {}: {e}", f.display())))?),
                 None => None,
@@ -152,6 +155,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
                 auth_method,
                 jwks,
                 jwks_uri,
+                require_dpop,
                 ..Default::default()
             };
             out.print(&registration::register(&db, n, ACTOR).await?, created)

@@ -257,6 +257,8 @@ pub struct NewClientJson {
     auth_method: Option<String>,
     jwks: Option<serde_json::Value>,
     jwks_uri: Option<String>,
+    #[serde(default)]
+    require_dpop: bool,
 }
 
 #[derive(Deserialize)]
@@ -291,6 +293,7 @@ impl From<NewClientJson> for NewClient {
             auth_method: j.auth_method,
             jwks: j.jwks.map(|v| v.to_string()),
             jwks_uri: j.jwks_uri,
+            require_dpop: j.require_dpop,
             ..Default::default()
         }
     }

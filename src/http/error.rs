@@ -18,6 +18,8 @@ pub struct OAuthError {
     pub rate: Option<Decision>,
     /// `Allow` of a 405: the methods the resource answers.
     pub allow: Option<String>,
+    /// `DPoP-Nonce` (RFC 9449 §8): the nonce the client's next proof must carry.
+    pub dpop_nonce: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -42,7 +44,7 @@ pub fn rate_headers(r: &mut actix_web::HttpResponseBuilder, d: &Decision) {
 
 impl OAuthError {
     pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        OAuthError { status, code, description: description.into(), www_authenticate: None, rate: None, allow: None }
+        OAuthError { status, code, description: description.into(), www_authenticate: None, rate: None, allow: None, dpop_nonce: None }
     }
 
     /// Report the rate-limit state on this error too.
@@ -83,6 +85,8 @@ impl From<Error> for OAuthError {
             Error::UnsupportedTokenType(_) => bad("unsupported_token_type"),
             Error::AccessDenied(_) => OAuthError::new(S::FORBIDDEN, "access_denied", e.to_string()),
             Error::AuthorizationPending => bad("authorization_pending"),
+            Error::InvalidDpopProof(_) => bad("invalid_dpop_proof"),
+            Error::UseDpopNonce => bad("use_dpop_nonce"),
             Error::InvalidRedirectUri(_) => bad("invalid_redirect_uri"),
             Error::InvalidClientMetadata(_) => bad("invalid_client_metadata"),
             Error::SlowDown => bad("slow_down"),
@@ -121,6 +125,9 @@ impl ResponseError for OAuthError {
         }
         if let Some(a) = &self.allow {
             r.insert_header((header::ALLOW, a.as_str()));
+        }
+        if let Some(n) = &self.dpop_nonce {
+            r.insert_header(("DPoP-Nonce", n.as_str()));
         }
         let limited = self.rate.filter(|d| !d.allowed);
         if let Some(d) = &self.rate {

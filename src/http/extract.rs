@@ -144,15 +144,29 @@ pub struct BearerToken<P: Protected>(pub Bearer, PhantomData<P>);
 
 /// The `WWW-Authenticate` challenge of an RFC 6750 error (§3), with the JSON body.
 pub fn bearer_error(e: Error, scope: &str) -> OAuthError {
+    challenge(e, scope, false)
+}
+
+/// The challenge of a resource's error: `Bearer` (RFC 6750 §3), or `DPoP`
+/// (RFC 9449 §7.1) when the token came with DPoP or must come with it.
+/// Errors of a resource are 401s, proof errors included.
+pub fn challenge(e: Error, scope: &str, dpop: bool) -> OAuthError {
+    let dpop = dpop || matches!(e, Error::InvalidToken(m) if m == bearer::BOUND_AS_BEARER);
     let code = match &e {
         Error::InvalidRequest(_) => "invalid_request",
         Error::InvalidToken(_) => "invalid_token",
         Error::InsufficientScope(_) => "insufficient_scope",
+        Error::InvalidDpopProof(_) => "invalid_dpop_proof",
+        Error::UseDpopNonce => "use_dpop_nonce",
         _ => return e.into(),
     };
     let desc = e.to_string();
     let mut err = OAuthError::from(e);
-    let mut challenge = format!("Bearer realm=\"tessera\", error=\"{code}\", error_description=\"{}\"", desc.replace('"', "'"));
+    if matches!(code, "invalid_dpop_proof" | "use_dpop_nonce") {
+        err.status = StatusCode::UNAUTHORIZED;
+    }
+    let scheme = if dpop { format!("DPoP algs=\"{}\",", crate::oauth::dpop::ALGS.join(" ")) } else { "Bearer".to_string() };
+    let mut challenge = format!("{scheme} realm=\"tessera\", error=\"{code}\", error_description=\"{}\"", desc.replace('"', "'"));
     if code == "insufficient_scope" {
         challenge.push_str(&format!(", scope=\"{scope}\""));
     }
@@ -160,9 +174,10 @@ pub fn bearer_error(e: Error, scope: &str) -> OAuthError {
     err
 }
 
-/// The token of a request: `Authorization: Bearer`, or a form body's
-/// `access_token` where allowed; never in the URL, never twice.
-async fn presented_token<P: Protected>(req: &HttpRequest, payload: Payload, limit: usize) -> Result<Option<String>, Error> {
+/// The token of a request and whether it came as `DPoP`: `Authorization:
+/// Bearer` or `DPoP`, or a form body's `access_token` where allowed; never
+/// in the URL, never twice.
+async fn presented_token<P: Protected>(req: &HttpRequest, payload: Payload, limit: usize) -> Result<Option<(String, bool)>, Error> {
     if req.query_string().contains("access_token") {
         return Err(Error::invalid_request("send the token in the Authorization header, not the URL"));
     }
@@ -170,12 +185,13 @@ async fn presented_token<P: Protected>(req: &HttpRequest, payload: Payload, limi
         None if req.headers().contains_key(header::AUTHORIZATION) => return Err(Error::invalid_request("malformed Authorization header")),
         None => None,
         Some(h) => match h.split_once(' ') {
-            Some((scheme, tok)) if scheme.eq_ignore_ascii_case("bearer") && !tok.trim().is_empty() => Some(tok.trim().to_string()),
-            _ => return Err(Error::invalid_request("use Authorization: Bearer <token>")),
+            Some((scheme, tok)) if scheme.eq_ignore_ascii_case("bearer") && !tok.trim().is_empty() => Some((tok.trim().to_string(), false)),
+            Some((scheme, tok)) if scheme.eq_ignore_ascii_case("dpop") && !tok.trim().is_empty() => Some((tok.trim().to_string(), true)),
+            _ => return Err(Error::invalid_request("use Authorization: Bearer <token> (or DPoP <token> with a proof)")),
         },
     };
     let from_body = match P::FORM_BODY && req.method() == Method::POST && req.headers().contains_key(header::CONTENT_TYPE) {
-        true => read_form(req, payload, limit).await.map_err(|_| Error::invalid_request("malformed body"))?.get("access_token").map(str::to_string),
+        true => read_form(req, payload, limit).await.map_err(|_| Error::invalid_request("malformed body"))?.get("access_token").map(|t| (t.to_string(), false)),
         false => None,
     };
     if from_header.is_some() && from_body.is_some() {
@@ -197,13 +213,22 @@ impl<P: Protected> FromRequest for BearerToken<P> {
             let t = tessera(&req)?;
             let scope = P::RESOURCE.scope();
             let token = presented_token::<P>(&req, payload, t.cfg.max_body_bytes).await.map_err(|e| bearer_error(e, scope))?;
-            let Some(token) = token else {
+            let Some((token, as_dpop)) = token else {
                 // RFC 6750 §3.1: no credentials, no error code in the challenge.
                 let mut e = OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_token", "a bearer token is required");
                 e.www_authenticate = Some("Bearer realm=\"tessera\"".into());
                 return Err(e);
             };
-            let b = bearer::check(&t.gate, &t.issuer, &t.db, &token, P::RESOURCE).await.map_err(|e| bearer_error(e, scope))?;
+            let nonce = super::dpop::nonce(&t, &req);
+            let fail = |e| super::dpop::with_nonce(challenge(e, scope, as_dpop), &nonce);
+            let jkt = match as_dpop {
+                true => match super::dpop::proof(&t, &req, req.path(), Some(&token)).await.map_err(fail)? {
+                    Some(p) => Some(p.jkt),
+                    None => return Err(fail(Error::InvalidDpopProof("Authorization: DPoP needs a DPoP proof header".into()))),
+                },
+                false => None,
+            };
+            let b = bearer::check(&t.gate, &t.issuer, &t.db, &token, jkt.as_deref(), P::RESOURCE).await.map_err(fail)?;
             Ok(BearerToken(b, PhantomData))
         })
     }

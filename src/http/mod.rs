@@ -10,6 +10,7 @@ pub mod chart;
 pub mod cors;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod extract;
 pub mod form;

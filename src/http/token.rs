@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::dpop::{self, with_nonce};
 use super::error::OAuthError;
 use super::extract::{Metered, MeteredClient};
 use crate::app::Tessera;
@@ -40,7 +41,14 @@ pub async fn token(t: web::Data<Tessera>, req: HttpRequest, mut m: MeteredClient
             return Err(m.fail(Error::UnauthorizedClient(format!("{origin} is not a registered origin of this client"))));
         }
     }
+    let nonce = dpop::nonce(&t, &req);
+    let proof = dpop::proof(&t, &req, "/token", None).await.map_err(|e| with_nonce(m.fail(e), &nonce))?;
+    m.pre.0.dpop_jkt = proof.map(|p| p.jkt);
     let refresh = m.answer.refresh.take();
-    let resp = grants::token(t.stores(), &t.issuer, &m.client, &m.pre.0, refresh).await.map_err(|e| m.fail(e))?;
-    Ok(m.ok().insert_header((header::PRAGMA, "no-cache")).json(resp))
+    let resp = grants::token(t.stores(), &t.issuer, &m.client, &m.pre.0, refresh).await.map_err(|e| with_nonce(m.fail(e), &nonce))?;
+    let mut ok = m.ok();
+    if let Some(n) = nonce {
+        ok.insert_header(("DPoP-Nonce", n));
+    }
+    Ok(ok.insert_header((header::PRAGMA, "no-cache")).json(resp))
 }

@@ -59,6 +59,7 @@ mod tests {
             client_id: "c1".into(),
             scope: scopes::ADMIN.into(),
             auth_time,
+            cnf: None,
         }
     }
 

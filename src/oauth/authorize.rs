@@ -33,6 +33,8 @@ pub struct AuthorizeRequest {
     pub nonce: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
+    /// `dpop_jkt` (RFC 9449 §10): the code is for this DPoP key only.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Why a request was refused, and where the answer may go.
@@ -55,6 +57,9 @@ pub struct CodeData {
     pub scopes: Vec<String>,
     pub nonce: Option<String>,
     pub auth_time: i64,
+    /// The DPoP key the code is bound to (`dpop_jkt`, RFC 9449 §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// Validate a request, given the client its `client_id` names (if any).
@@ -129,6 +134,10 @@ pub fn validate(client: Option<Client>, p: &Params) -> Result<AuthorizeRequest, 
     if nonce.as_ref().is_some_and(|n| n.len() > 512) || state.as_ref().is_some_and(|s| s.len() > 2048) {
         return Err(refuse("invalid_request", "state or nonce too long"));
     }
+    let dpop_jkt = p.get("dpop_jkt").map(str::to_string);
+    if dpop_jkt.as_ref().is_some_and(|j| j.len() != 43 || !j.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')) {
+        return Err(refuse("invalid_request", "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)"));
+    }
     Ok(AuthorizeRequest {
         client,
         redirect_uri,
@@ -139,6 +148,7 @@ pub fn validate(client: Option<Client>, p: &Params) -> Result<AuthorizeRequest, 
         nonce,
         prompt,
         max_age,
+        dpop_jkt,
     })
 }
 
@@ -209,6 +219,7 @@ pub async fn issue_code(
         scopes: req.scopes.clone(),
         nonce: req.nonce.clone(),
         auth_time,
+        dpop_jkt: req.dpop_jkt.clone(),
     };
     let json = serde_json::to_string(&data).map_err(|e| crate::error::Error::invalid_request(e.to_string()))?;
     let exp = crate::db::now() + code_ttl;

@@ -57,7 +57,25 @@ pub fn has_scope(scope: &str, needed: &str) -> bool {
 }
 
 /// Check `token` for `resource`, counting the request against its client.
-pub async fn check(gate: &Gate, issuer: &Issuer, db: &DatabaseConnection, token: &str, resource: Resource) -> Result<Bearer> {
+/// What a DPoP-bound token presented as `Bearer` hears (RFC 9449 §7.2).
+pub const BOUND_AS_BEARER: &str = "this token is DPoP-bound: present it with Authorization: DPoP and a proof";
+
+/// Whether the way a token was presented fits it (RFC 9449 §7): a
+/// DPoP-bound token only with a proof by its key (`jkt`: the proof's key,
+/// `None` when presented as `Bearer`), a bearer token only as `Bearer`.
+pub fn binding(claims: &AccessClaims, jkt: Option<&str>) -> Result<()> {
+    match (claims.cnf.as_ref(), jkt) {
+        (None, None) => Ok(()),
+        (Some(_), None) => Err(Error::InvalidToken(BOUND_AS_BEARER)),
+        (Some(c), Some(k)) if c.jkt == k => Ok(()),
+        (Some(_), Some(_)) => Err(Error::InvalidToken("the DPoP proof is signed by another key than the token is bound to")),
+        (None, Some(_)) => Err(Error::InvalidToken("this token is not DPoP-bound: present it as Bearer")),
+    }
+}
+
+/// Check a token presented at `resource`; `jkt`: the key of the request's
+/// verified DPoP proof when it was presented with `Authorization: DPoP`.
+pub async fn check(gate: &Gate, issuer: &Issuer, db: &DatabaseConnection, token: &str, jkt: Option<&str>, resource: Resource) -> Result<Bearer> {
     let scope = resource.scope();
     let claims = introspection::verify(&issuer.ring(), issuer.issuer(), token, 0, false)
         .map_err(|_| Error::InvalidToken("the access token is invalid or expired"))?;
@@ -66,6 +84,7 @@ pub async fn check(gate: &Gate, issuer: &Issuer, db: &DatabaseConnection, token:
         if counted.answer.denied {
             return Err(Error::InvalidToken("the access token was revoked"));
         }
+        binding(&claims, jkt)?;
         let client = match gate.client_at(&claims.client_id, counted.answer.epoch.clone()).await? {
             Some(c) if c.is_active() => c,
             _ => return Err(Error::InvalidToken("the client of this token is suspended")),

@@ -46,6 +46,7 @@ pub fn metadata(cfg: &Config, scopes: &[String]) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "access_token_signing_alg_values_supported": [cfg.signing_alg.as_str()],
+        "dpop_signing_alg_values_supported": super::dpop::ALGS,
     });
     if cfg.registration != crate::config::RegistrationMode::Off {
         m["registration_endpoint"] = json!(format!("{base}/register"));

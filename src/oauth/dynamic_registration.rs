@@ -61,6 +61,9 @@ pub struct Metadata {
     /// `private_key_jwt`: the client's public keys (a JWK Set) or where it publishes them.
     pub jwks: Option<Value>,
     pub jwks_uri: Option<String>,
+    /// RFC 9449 §5.2: always DPoP-bound access tokens.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     /// RFC 7592 `PUT`: must name the client it replaces.
     pub client_id: Option<String>,
     /// RFC 7592 `PUT`: if sent, must be the client's secret.
@@ -151,6 +154,7 @@ pub fn to_new_client(m: &Metadata) -> Result<(NewClient, Kept)> {
         auth_method: key_auth.then(|| method.clone()),
         jwks: m.jwks.as_ref().map(|v| v.to_string()),
         jwks_uri: m.jwks_uri.clone(),
+        require_dpop: m.dpop_bound_access_tokens,
         name: m.client_name.clone().unwrap_or_else(|| "Unnamed app".into()),
         description: String::new(),
         client_type: client_type.as_str().into(),
@@ -188,6 +192,7 @@ pub fn response(c: &Client, secret: Option<&str>, registration_token: Option<&st
         "redirect_uris": c.redirect_uris,
         "grant_types": c.grant_types,
         "scope": super::scopes::join(&c.scopes),
+        "dpop_bound_access_tokens": c.require_dpop,
         "registration_client_uri": format!("{base}/register/{}", c.client_id),
     });
     if let (Value::Object(o), Ok(Value::Object(k))) = (&mut v, serde_json::to_value(&kept)) {

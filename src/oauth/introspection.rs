@@ -87,6 +87,9 @@ pub struct ActiveClaims {
     pub jti: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// A DPoP-bound token's key (RFC 9449 §6.2): the resource server checks the proof against it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<crate::oauth::tokens::Cnf>,
 }
 
 impl Introspection {
@@ -94,12 +97,13 @@ impl Introspection {
         Introspection { active: false, claims: None }
     }
     pub fn access(c: AccessClaims) -> Self {
+        let token_type = c.token_type();
         Introspection {
             active: true,
             claims: Some(ActiveClaims {
                 scope: c.scope,
                 client_id: c.client_id,
-                token_type: "Bearer",
+                token_type,
                 exp: c.exp,
                 iat: Some(c.iat),
                 sub: c.sub,
@@ -107,6 +111,7 @@ impl Introspection {
                 iss: c.iss,
                 jti: Some(c.jti),
                 username: None,
+                cnf: c.cnf,
             }),
         }
     }
@@ -127,6 +132,7 @@ impl Introspection {
                 iss: issuer.to_string(),
                 jti: None,
                 username: None,
+                cnf: None,
             }),
         }
     }

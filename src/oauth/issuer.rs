@@ -43,6 +43,8 @@ pub struct AccessGrant<'a> {
     pub aud: &'a str,
     pub scope: &'a str,
     pub auth_time: Option<i64>,
+    /// The DPoP key's thumbprint to bind the token to.
+    pub jkt: Option<&'a str>,
 }
 
 pub struct Issuer {
@@ -118,6 +120,7 @@ impl Issuer {
             client_id: g.client_id.to_string(),
             scope: g.scope.to_string(),
             auth_time: g.auth_time,
+            cnf: g.jkt.map(|j| crate::oauth::tokens::Cnf { jkt: j.to_string() }),
         };
         let jwt = self.keys.ring().signer.sign(TokenType::AccessToken, &claims)?;
         self.note_issued(g.client_id);

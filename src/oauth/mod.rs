@@ -23,6 +23,7 @@
 //! | `registration.rs` | what a client may be registered with, and who may grant what |
 //! | `dynamic_registration.rs` | apps that register themselves (RFC 7591) and manage it (RFC 7592) |
 //! | `origins.rs` | browser origins a single-page app may call from (CORS) |
+//! | `dpop.rs` | DPoP proofs, key thumbprints and server nonces (RFC 9449) |
 //! | `par.rs` | pushed authorization requests (RFC 9126) |
 //! | `device.rs` | device authorization: user codes, guesses, decisions (RFC 8628) |
 //! | `throttle.rs` | budgets of anonymous requests per session or address |
@@ -34,6 +35,7 @@ pub mod client_assertion;
 pub mod client_auth;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod dynamic_registration;
 pub mod gate;
 pub mod grants;

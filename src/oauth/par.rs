@@ -49,6 +49,19 @@ pub async fn push(store: &dyn TokenStore, client: &Client, mut params: Params, n
     Ok((format!("{REQUEST_URI_PREFIX}{id}"), LIFETIME_SECS))
 }
 
+/// The pushed parameters with the key of the request's DPoP proof as
+/// `dpop_jkt`; a `dpop_jkt` sent as well must name the same key.
+pub fn with_proof_key(mut params: Params, proof_jkt: Option<String>) -> Result<Params> {
+    match (params.get("dpop_jkt"), proof_jkt) {
+        (Some(sent), Some(p)) if sent != p => Err(Error::InvalidDpopProof("dpop_jkt differs from the key of the DPoP proof".into())),
+        (_, Some(p)) => {
+            params.set("dpop_jkt", &p);
+            Ok(params)
+        }
+        (_, None) => Ok(params),
+    }
+}
+
 /// Why an authorization request cannot go on (shown on a page: with the
 /// pushed parameters gone there is no verified redirect URI to return to).
 #[derive(Debug, PartialEq, Eq)]

@@ -126,6 +126,7 @@ pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
         auth_method: c.auth_method.clone(),
         jwks: c.jwks.clone(),
         jwks_uri: c.jwks_uri.clone(),
+        require_dpop: c.require_dpop,
     };
     validate(&n)?;
     clients::update(db, store, client_id, &change, actor).await

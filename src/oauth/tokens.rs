@@ -16,6 +16,22 @@ pub struct AccessClaims {
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_time: Option<i64>,
+    /// The key the token is bound to (DPoP, RFC 9449 §6.1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnf: Option<Cnf>,
+}
+
+/// Confirmation (RFC 7800): the thumbprint of the key a DPoP-bound token needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cnf {
+    pub jkt: String,
+}
+
+impl AccessClaims {
+    /// `DPoP` for a key-bound token, else `Bearer` (the response's `token_type`).
+    pub fn token_type(&self) -> &'static str {
+        if self.cnf.is_some() { "DPoP" } else { "Bearer" }
+    }
 }
 
 /// The successful token response (RFC 6749 §5.1).

@@ -89,6 +89,8 @@ pub struct Client {
     pub jwks: Option<String>,
     /// Where it publishes its public keys, for `private_key_jwt`.
     pub jwks_uri: Option<String>,
+    /// Its access tokens are always DPoP-bound (RFC 9449 `dpop_bound_access_tokens`).
+    pub require_dpop: bool,
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -123,6 +125,7 @@ impl TryFrom<clients::Model> for Client {
             auth_method: m.auth_method,
             jwks: m.jwks,
             jwks_uri: m.jwks_uri,
+            require_dpop: m.require_dpop,
         })
     }
 }
@@ -167,6 +170,8 @@ pub struct NewClient {
     pub auth_method: Option<String>,
     pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
+    /// Its access tokens are always DPoP-bound (RFC 9449).
+    pub require_dpop: bool,
 }
 
 /// The one moment a secret is visible: right after creation or rotation.
@@ -214,6 +219,7 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         auth_method: Set(n.auth_method.clone()),
         jwks: Set(n.jwks.clone()),
         jwks_uri: Set(n.jwks_uri.clone()),
+        require_dpop: Set(n.require_dpop),
     };
     let txn = db.begin().await?;
     let model = clients::Entity::insert(am).exec_with_returning(&txn).await?;
@@ -540,5 +546,6 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         auth_method: None,
         jwks: None,
         jwks_uri: None,
+        require_dpop: false,
     }
 }

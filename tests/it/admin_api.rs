@@ -78,7 +78,7 @@ async fn holding_the_scope_is_not_enough(b: Backend) {
 
     // a token with the scope for another audience is refused (minted here with the deployment's keys)
     let minter = Tessera::open(s.tdb.config(s.port)).await.unwrap();
-    let grant = AccessGrant { sub: &ops, client_id: &ops, aud: "https://api.example.com", scope: "tessera:admin", auth_time: None };
+    let grant = AccessGrant { sub: &ops, client_id: &ops, aud: "https://api.example.com", scope: "tessera:admin", auth_time: None, jkt: None };
     let (elsewhere, _) = minter.issuer.access_token(grant, None).unwrap();
     let (status, challenge) = clients_status(&s, &elsewhere).await;
     assert_eq!(status, 401);

@@ -14,6 +14,7 @@ mod client_pages;
 mod cors;
 mod device;
 mod discovery;
+mod dpop;
 mod dynamic_registration;
 mod e2e;
 mod edge;

@@ -45,6 +45,14 @@ impl Key {
         jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8)).unwrap()
     }
 
+    /// A JWT of `typ` carrying this key's public JWK in its header (a DPoP proof).
+    pub fn sign_with_jwk(&self, typ: &str, claims: &Value) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.typ = Some(typ.to_string());
+        header.jwk = Some(serde_json::from_value(self.jwk.clone()).unwrap());
+        jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8)).unwrap()
+    }
+
     /// A client assertion of `client_id` for `aud`, living `ttl` seconds.
     pub fn assertion(&self, client_id: &str, aud: &str, ttl: i64) -> String {
         let now = tessera::db::now();

@@ -35,7 +35,7 @@ pub fn check(data: &CodeData, client: &Client, params: &Params) -> Result<()> {
     }
 }
 
-pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params) -> Result<crate::oauth::tokens::TokenResponse> {
+pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, jkt: Option<&str>) -> Result<crate::oauth::tokens::TokenResponse> {
     let code = params.require("code")?;
     let hash = crate::crypto::digest(code);
     let now = crate::db::now();
@@ -60,6 +60,10 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
     let data: CodeData =
         serde_json::from_str(&data).map_err(|_| Error::invalid_grant("the code is invalid or expired"))?;
     check(&data, client, params)?;
+    // A code asked for with `dpop_jkt` is exchanged with a proof by that key (RFC 9449 §10).
+    if data.dpop_jkt.as_deref().is_some_and(|bound| jkt != Some(bound)) {
+        return Err(Error::invalid_grant("the authorization request named a DPoP key (dpop_jkt): prove possession of it"));
+    }
     // The user may have revoked the app between consent and exchange.
     let Some(consent) = crate::registry::consents::find(s.db, &data.user_id, &client.client_id).await? else {
         return Err(Error::invalid_grant("the grant was revoked"));
@@ -77,6 +81,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
             nonce: data.nonce.as_deref(),
             rotate_from: None,
             preset: Some(&preset),
+            jkt,
         },
     )
     .await?;
@@ -105,6 +110,7 @@ mod tests {
             scopes: vec![],
             nonce: None,
             auth_time: 0,
+            dpop_jkt: None,
         }
     }
 

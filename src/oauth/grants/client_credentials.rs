@@ -25,7 +25,7 @@ pub fn grant_scopes(requested: Option<&str>, client: &Client) -> Result<Vec<Stri
     scopes::resolve(Some(req), &allowed)
 }
 
-pub fn exchange(issuer: &Issuer, client: &Client, params: &Params) -> Result<TokenResponse> {
+pub fn exchange(issuer: &Issuer, client: &Client, params: &Params, jkt: Option<&str>) -> Result<TokenResponse> {
     if client.client_type != ClientType::Confidential {
         return Err(Error::UnauthorizedClient("client_credentials needs a confidential client".into()));
     }
@@ -41,10 +41,10 @@ pub fn exchange(issuer: &Issuer, client: &Client, params: &Params) -> Result<Tok
     };
     let scope = scopes::join(&granted);
     let id = client.client_id.as_str();
-    let (access_token, claims) = issuer.access_token(AccessGrant { sub: id, client_id: id, aud: &aud, scope: &scope, auth_time: None }, None)?;
+    let (access_token, claims) = issuer.access_token(AccessGrant { sub: id, client_id: id, aud: &aud, scope: &scope, auth_time: None, jkt }, None)?;
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer".into(),
+        token_type: claims.token_type().into(),
         expires_in: claims.exp - claims.iat,
         scope,
         refresh_token: None,

@@ -18,6 +18,7 @@ pub async fn exchange(
     issuer: &Issuer,
     client: &Client,
     params: &Params,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse> {
     let code = params.require("device_code")?;
     let now = crate::db::now();
@@ -62,6 +63,7 @@ pub async fn exchange(
             nonce: None,
             rotate_from: None,
             preset: None,
+            jkt,
         },
     )
     .await?;

@@ -36,6 +36,8 @@ pub struct Stores<'a> {
 pub struct TokenRequest {
     pub grant_type: GrantType,
     pub params: Params,
+    /// The thumbprint of the key of a verified DPoP proof (RFC 9449), if one came.
+    pub dpop_jkt: Option<String>,
 }
 
 impl TokenRequest {
@@ -43,7 +45,7 @@ impl TokenRequest {
     pub fn parse(params: Params) -> Result<TokenRequest> {
         let name = params.require("grant_type")?;
         let grant_type = GrantType::parse(name).map_err(Error::UnsupportedGrantType)?;
-        Ok(TokenRequest { grant_type, params })
+        Ok(TokenRequest { grant_type, params, dpop_jkt: None })
     }
 
     /// The store key of the refresh token a refresh request presents, so that
@@ -60,13 +62,16 @@ pub async fn token(s: Stores<'_>, issuer: &Issuer, client: &Client, req: &TokenR
     if !client.allows(g) {
         return Err(Error::UnauthorizedClient(format!("this client may not use {g}")));
     }
-    let p = &req.params;
+    if client.require_dpop && req.dpop_jkt.is_none() {
+        return Err(Error::invalid_request("this client's tokens are DPoP-bound: send a DPoP proof (RFC 9449)"));
+    }
+    let (p, jkt) = (&req.params, req.dpop_jkt.as_deref());
     let resp = match g {
-        GrantType::ClientCredentials => client_credentials::exchange(issuer, client, p),
-        GrantType::AuthorizationCode => authorization_code::exchange(s, issuer, client, p).await,
-        GrantType::RefreshToken => refresh_token::exchange(s, issuer, client, p, refresh).await,
-        GrantType::Password => password::exchange(s, issuer, client, p).await,
-        GrantType::DeviceCode => device_code::exchange(s, issuer, client, p).await,
+        GrantType::ClientCredentials => client_credentials::exchange(issuer, client, p, jkt),
+        GrantType::AuthorizationCode => authorization_code::exchange(s, issuer, client, p, jkt).await,
+        GrantType::RefreshToken => refresh_token::exchange(s, issuer, client, p, refresh, jkt).await,
+        GrantType::Password => password::exchange(s, issuer, client, p, jkt).await,
+        GrantType::DeviceCode => device_code::exchange(s, issuer, client, p, jkt).await,
     }?;
     crate::metrics::METRICS.token_issued(g);
     Ok(resp)

@@ -11,7 +11,7 @@ use crate::registry::clients::{Client, ClientType};
 use crate::oauth::scopes;
 use crate::oauth::tokens::TokenResponse;
 
-pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params) -> Result<TokenResponse> {
+pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, jkt: Option<&str>) -> Result<TokenResponse> {
     if client.client_type != ClientType::Confidential {
         return Err(Error::UnauthorizedClient("the password grant needs a confidential client".into()));
     }
@@ -42,6 +42,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
             nonce: None,
             rotate_from: None,
             preset: None,
+            jkt,
         },
     )
     .await?;

@@ -44,7 +44,7 @@ async fn reuse_detected(db: &sea_orm::DatabaseConnection, client: &Client, famil
 }
 
 /// `read`: the presented token as the store already answered for it.
-pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, read: Option<RefreshState>) -> Result<TokenResponse> {
+pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, read: Option<RefreshState>, jkt: Option<&str>) -> Result<TokenResponse> {
     let presented = params.require("refresh_token")?;
     let hash = crate::crypto::digest(presented);
     let now = crate::db::now();
@@ -62,6 +62,10 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
     };
     let family: FamilyData =
         serde_json::from_str(&rec.data).map_err(|_| Error::invalid_grant("the refresh token is invalid"))?;
+    // A public client's refresh token bound to a DPoP key needs a proof by that key (RFC 9449 §5).
+    if family.jkt.as_deref().is_some_and(|bound| jkt != Some(bound)) {
+        return Err(Error::invalid_grant("this refresh token is bound to a DPoP key: send a proof signed with it"));
+    }
     // The consent the family came from must still stand: a consent given
     // again after a revocation is another one, and revives nothing.
     let grant = crate::registry::consents::find(s.db, &rec.user_id, &client.client_id).await?;
@@ -84,6 +88,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
             nonce: None,
             rotate_from: Some((&rec.family_id, &hash)),
             preset: None,
+            jkt,
         },
     )
     .await?;

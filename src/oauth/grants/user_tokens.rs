@@ -24,6 +24,9 @@ pub struct FamilyData {
     /// consent has a new id). Absent from families written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    /// The DPoP key a public client's refresh tokens are bound to (RFC 9449 §5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 /// Tokens to issue for a user.
@@ -42,6 +45,9 @@ pub struct Issue<'a> {
     pub rotate_from: Option<(&'a str, &'a str)>,
     /// Ids fixed before issuing, for a new family.
     pub preset: Option<&'a Preset>,
+    /// The DPoP proof's key: the access token is bound to it, and so are a
+    /// public client's refresh tokens.
+    pub jkt: Option<&'a str>,
 }
 
 /// The ids of what a code exchange will issue, fixed before the code is
@@ -74,12 +80,13 @@ pub enum Issued {
 pub async fn issue(s: Stores<'_>, issuer: &Issuer, i: Issue<'_>) -> Result<Issued> {
     let scope = crate::oauth::scopes::join(i.scopes);
     let aud = crate::oauth::admin::audience_of(i.scopes, issuer.issuer(), issuer.default_audience());
-    let grant = AccessGrant { sub: i.user_id, client_id: &i.client.client_id, aud, scope: &scope, auth_time: Some(i.auth_time) };
+    let grant = AccessGrant { sub: i.user_id, client_id: &i.client.client_id, aud, scope: &scope, auth_time: Some(i.auth_time), jkt: i.jkt };
     let preset = i.preset.map(|p| (p.jti.as_str(), p.iat));
     let (access_token, claims) = issuer.access_token(grant, preset)?;
     let refresh_value = crate::crypto::random_token(32);
     let now = crate::db::now();
-    let family = FamilyData { scope: i.family_scope.clone(), auth_time: i.auth_time, grant_id: i.grant_id.map(str::to_string) };
+    let bound = (i.client.client_type == crate::registry::clients::ClientType::Public).then_some(i.jkt).flatten();
+    let family = FamilyData { scope: i.family_scope.clone(), auth_time: i.auth_time, grant_id: i.grant_id.map(str::to_string), jkt: bound.map(str::to_string) };
     let data = serde_json::to_string(&family)
         .map_err(|e| Error::invalid_request(e.to_string()))?;
     let rec = RefreshRecord {
@@ -112,7 +119,7 @@ pub async fn issue(s: Stores<'_>, issuer: &Issuer, i: Issue<'_>) -> Result<Issue
     let refresh_token = i.client.allows(GrantType::RefreshToken).then_some(refresh_value);
     Ok(Issued::Tokens(TokenResponse {
         access_token,
-        token_type: "Bearer".into(),
+        token_type: claims.token_type().into(),
         expires_in: claims.exp - claims.iat,
         scope,
         refresh_token,
