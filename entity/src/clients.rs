@@ -49,6 +49,10 @@ pub struct Model {
     pub jwks_uri: Option<String>,
     /// Its access tokens are always DPoP-bound (RFC 9449 `dpop_bound_access_tokens`).
     pub require_dpop: bool,
+    /// Where RP-initiated logout may send the browser back (space-separated, exact match).
+    pub post_logout_redirect_uris: String,
+    /// Where logout tokens are POSTed (Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

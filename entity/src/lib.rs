@@ -18,6 +18,7 @@ pub mod refresh_tokens;
 pub mod registration_tokens;
 pub mod scopes;
 pub mod seen_once;
+pub mod session_clients;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;

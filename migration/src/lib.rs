@@ -22,6 +22,7 @@ mod m20261202_000016_developer_requests;
 mod m20261202_000017_client_daily;
 mod m20261202_000018_client_keys;
 mod m20261202_000019_require_dpop;
+mod m20261202_000020_logout;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_client_daily::Migration),
             Box::new(m20261202_000018_client_keys::Migration),
             Box::new(m20261202_000019_require_dpop::Migration),
+            Box::new(m20261202_000020_logout::Migration),
         ]
     }
 }

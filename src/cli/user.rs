@@ -93,19 +93,29 @@ pub async fn run(setup: Setup, cmd: UserCmd, out: Out) -> Result<()> {
             out.print(&u, |u| format!("{} may sign in again", u.username))
         }
         UserCmd::Sessions(SessionsCmd::Revoke { user }) => {
-            let (db, store) = setup.db_and_store().await?;
-            let uid = super::consent::resolve(&db, &user).await?;
-            let n = store.end_user_sessions(&uid).await?;
+            let t = setup.provider().await?;
+            let uid = super::consent::resolve(&t.db, &user).await?;
+            let (n, notices) = crate::oauth::logout::end_user_sessions(&t.db, t.store.as_ref(), &uid).await?;
+            // The apps those sessions signed in to hear of it before the command ends.
+            crate::oauth::logout::deliver(&t.db, &t.issuer, &t.outbound, notices).await;
+            let db = &t.db;
             let detail = Some(serde_json::json!({"sessions": n}));
-            audit::record(&db, audit::Event { event: "user.sessions_revoked", actor: ACTOR, user_id: Some(&uid), detail, ..Default::default() }).await;
+            audit::record(db, audit::Event { event: "user.sessions_revoked", actor: ACTOR, user_id: Some(&uid), detail, ..Default::default() }).await;
             out.print(&serde_json::json!({"user_id": uid, "sessions_ended": n}), |_| format!("{n} session(s) ended"))
         }
     }
 }
 
 async fn set_disabled(setup: Setup, user: &str, disabled: bool, out: Out) -> Result<()> {
-    let (db, store) = setup.db_and_store().await?;
-    let uid = super::consent::resolve(&db, user).await?;
-    let u = users::set_disabled(&db, store.as_ref(), &uid, disabled, ACTOR).await?;
+    let t = setup.provider().await?;
+    let uid = super::consent::resolve(&t.db, user).await?;
+    let u = match disabled {
+        true => {
+            let (u, notices) = crate::oauth::logout::disable_user(&t.db, t.store.as_ref(), &uid, ACTOR).await?;
+            crate::oauth::logout::deliver(&t.db, &t.issuer, &t.outbound, notices).await;
+            u
+        }
+        false => users::set_disabled(&t.db, t.store.as_ref(), &uid, false, ACTOR).await?,
+    };
     out.print(&u, |u| format!("{} is {}", u.username, if u.disabled { "disabled" } else { "enabled" }))
 }

@@ -139,10 +139,16 @@ pub async fn client_action(t: web::Data<Tessera>, p: Console, f: CsrfForm, path:
 
 /// An admin's action on an account: `disable`, `enable`, `unlock`,
 /// `approve` (a developer request) or `role` (to `role`).
-async fn user_action(t: &Tessera, id: &str, what: &str, role: &str, actor: &str) -> Result<users::User, Error> {
+async fn user_action(t: &web::Data<Tessera>, id: &str, what: &str, role: &str, actor: &str) -> Result<users::User, Error> {
     let (db, store, actor) = (&t.db, t.store.as_ref(), Some(actor));
     match what {
-        "disable" => users::set_disabled(db, store, id, true, actor).await,
+        "disable" => {
+            // The apps its sessions signed in to hear of it (back-channel logout), in the background.
+            let (user, notices) = crate::oauth::logout::disable_user(db, store, id, actor).await?;
+            let t = t.clone().into_inner();
+            actix_web::rt::spawn(async move { crate::oauth::logout::deliver(&t.db, &t.issuer, &t.outbound, notices).await });
+            Ok(user)
+        }
         "enable" => users::set_disabled(db, store, id, false, actor).await,
         "unlock" => users::unlock(db, store, id, actor).await,
         "approve" => users::approve_developer(db, store, id, actor).await,
@@ -259,6 +265,9 @@ pub struct NewClientJson {
     jwks_uri: Option<String>,
     #[serde(default)]
     require_dpop: bool,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    backchannel_logout_uri: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -294,6 +303,8 @@ impl From<NewClientJson> for NewClient {
             jwks: j.jwks.map(|v| v.to_string()),
             jwks_uri: j.jwks_uri,
             require_dpop: j.require_dpop,
+            post_logout_redirect_uris: j.post_logout_redirect_uris,
+            backchannel_logout_uri: j.backchannel_logout_uri,
             ..Default::default()
         }
     }

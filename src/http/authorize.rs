@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::extract::{client_ip, CsrfForm};
-use super::pages::{self, begin_session, current_user, end_session, error_page, redirect, render, session, session_cookie, unavailable};
+use super::pages::{self, begin_session, current_user, error_page, redirect, render, session, session_cookie, unavailable};
 use crate::app::Tessera;
 use crate::oauth::authorize::{self, AuthorizeRequest, Refusal, Step};
 use crate::oauth::par;
@@ -57,14 +57,16 @@ async fn proceed(t: &Tessera, req: &HttpRequest, s: &Session, query: &str, fresh
             status,
             &authorize::redirect(&areq.redirect_uri, &[("error", error)], areq.state.as_deref(), &t.cfg.issuer),
         ),
-        Step::Issue { user_id, auth_time } => code_redirect(t, req, &areq, &user_id, auth_time, status).await,
+        Step::Issue { user_id, auth_time } => code_redirect(t, req, s, &areq, &user_id, auth_time, status).await,
     }
 }
 
 /// Issue a code and redirect with it, or with `temporarily_unavailable`.
-async fn code_redirect(t: &Tessera, req: &HttpRequest, areq: &AuthorizeRequest, user_id: &str, auth_time: i64, status: StatusCode) -> HttpResponse {
+async fn code_redirect(t: &Tessera, req: &HttpRequest, s: &Session, areq: &AuthorizeRequest, user_id: &str, auth_time: i64, status: StatusCode) -> HttpResponse {
     let code_ttl = t.cfg.code_ttl.as_secs() as i64;
-    match authorize::issue_code(t.store.as_ref(), &t.cfg.issuer, code_ttl, areq, user_id, auth_time).await {
+    let key = s.store_key();
+    let session = key.as_deref().map(|k| (k, s.exp));
+    match authorize::issue_code(t.store.as_ref(), &t.cfg.issuer, code_ttl, areq, user_id, auth_time, session).await {
         Ok(url) => {
             log::info!("code issued to client {} for user {user_id} from {:?}", areq.client.client_id, client_ip(req, &t.cfg.trusted_proxies));
             redirect(status, &url)
@@ -258,15 +260,7 @@ pub async fn consent(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> Ht
         return deny("temporarily_unavailable");
     }
     let auth_time = f.session.auth_time.unwrap_or_else(crate::db::now);
-    code_redirect(&t, &req, &areq, &user.user_id, auth_time, StatusCode::SEE_OTHER).await
-}
-
-pub async fn logout(t: web::Data<Tessera>, f: CsrfForm) -> HttpResponse {
-    if let Err(e) = end_session(&t, &f.session).await {
-        return unavailable(e, "ending a session", "You are still signed in. Try again.");
-    }
-    let fresh = Session::anonymous(crate::db::now());
-    with_session(redirect(StatusCode::SEE_OTHER, "/login"), &t, &fresh)
+    code_redirect(&t, &req, &f.session, &areq, &user.user_id, auth_time, StatusCode::SEE_OTHER).await
 }
 
 pub use pages::stylesheet;

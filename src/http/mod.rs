@@ -17,6 +17,7 @@ pub mod form;
 pub mod health;
 pub mod introspect;
 pub mod jwks;
+pub mod logout;
 pub mod pages;
 pub mod par;
 pub mod portal;
@@ -87,7 +88,7 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/login", &[M::GET, M::POST]).route(get().to(authorize::login_form)).route(web::post().to(authorize::login)))
             .service(resource("/signup", &[M::GET, M::POST]).route(get().to(signup::page)).route(web::post().to(signup::submit)))
             .service(resource("/authorize/consent", &[M::POST]).route(web::post().to(authorize::consent)))
-            .service(resource("/logout", &[M::POST]).route(web::post().to(authorize::logout)))
+            .service(resource("/logout", &[M::GET, M::POST]).route(get().to(logout::end_session_get)).route(web::post().to(logout::end_session_post)))
             .service(resource("/userinfo", &[M::GET, M::POST]).route(get().to(userinfo::userinfo)).route(web::post().to(userinfo::userinfo)))
             .service(resource("/account", &[M::GET]).route(get().to(account::page)))
             .service(resource("/account/grants/{client_id}/revoke", &[M::POST]).route(web::post().to(account::revoke_form)))

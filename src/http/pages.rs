@@ -22,6 +22,7 @@ fn env() -> &'static Environment<'static> {
             ("consent.html", include_str!("../../templates/consent.html")),
             ("device.html", include_str!("../../templates/device.html")),
             ("signup.html", include_str!("../../templates/signup.html")),
+            ("logout.html", include_str!("../../templates/logout.html")),
             ("error.html", include_str!("../../templates/error.html")),
             ("account.html", include_str!("../../templates/account.html")),
             ("portal.html", include_str!("../../templates/portal.html")),

@@ -67,6 +67,7 @@ pub struct Signer {
     at_header: String,
     /// base64url of `{"alg":"RS256","typ":"JWT","kid":…}` (ID tokens)
     jwt_header: String,
+    logout_header: String,
 }
 
 impl std::fmt::Debug for Signer {
@@ -82,6 +83,8 @@ pub enum TokenType {
     AccessToken,
     /// OpenID Connect ID token
     IdToken,
+    /// OpenID Connect Back-Channel Logout token (`typ: logout+jwt`)
+    LogoutToken,
 }
 
 /// A freshly generated key: its PKCS#8 DER (to be sealed) and public JWK.
@@ -128,6 +131,7 @@ impl Signer {
             alg,
             at_header: header("at+jwt"),
             jwt_header: header("JWT"),
+            logout_header: header("logout+jwt"),
             key_pair,
             rng: SystemRandom::new(),
         })
@@ -138,6 +142,7 @@ impl Signer {
         let header = match typ {
             TokenType::AccessToken => &self.at_header,
             TokenType::IdToken => &self.jwt_header,
+            TokenType::LogoutToken => &self.logout_header,
         };
         let payload = serde_json::to_vec(claims).map_err(|_| KeyError::Crypto("claims serialisation"))?;
         let mut out = String::with_capacity(header.len() + payload.len() * 4 / 3 + 350);

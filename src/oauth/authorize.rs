@@ -60,6 +60,10 @@ pub struct CodeData {
     /// The DPoP key the code is bound to (`dpop_jkt`, RFC 9449 §10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// The browser session the user consented in (its store key): the ID
+    /// token's `sid`, for logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// Validate a request, given the client its `client_id` names (if any).
@@ -208,8 +212,13 @@ pub async fn issue_code(
     req: &AuthorizeRequest,
     user_id: &str,
     auth_time: i64,
+    session: Option<(&str, i64)>,
 ) -> crate::error::Result<String> {
     let code = crate::crypto::random_token(32);
+    // The session signs in to this client: logging out of it tells the client (back-channel logout).
+    if let Some((sid, until)) = session {
+        store.add_session_client(sid, &req.client.client_id, until).await?;
+    }
     let data = CodeData {
         client_id: req.client.client_id.clone(),
         redirect_uri: req.redirect_uri.clone(),
@@ -220,6 +229,7 @@ pub async fn issue_code(
         nonce: req.nonce.clone(),
         auth_time,
         dpop_jkt: req.dpop_jkt.clone(),
+        sid: session.map(|(s, _)| s.to_string()),
     };
     let json = serde_json::to_string(&data).map_err(|e| crate::error::Error::invalid_request(e.to_string()))?;
     let exp = crate::db::now() + code_ttl;

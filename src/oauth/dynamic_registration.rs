@@ -61,6 +61,10 @@ pub struct Metadata {
     /// `private_key_jwt`: the client's public keys (a JWK Set) or where it publishes them.
     pub jwks: Option<Value>,
     pub jwks_uri: Option<String>,
+    /// RP-Initiated Logout §3.1 and Back-Channel Logout §2.2.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
     /// RFC 9449 §5.2: always DPoP-bound access tokens.
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
@@ -155,6 +159,8 @@ pub fn to_new_client(m: &Metadata) -> Result<(NewClient, Kept)> {
         jwks: m.jwks.as_ref().map(|v| v.to_string()),
         jwks_uri: m.jwks_uri.clone(),
         require_dpop: m.dpop_bound_access_tokens,
+        post_logout_redirect_uris: m.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: m.backchannel_logout_uri.clone(),
         name: m.client_name.clone().unwrap_or_else(|| "Unnamed app".into()),
         description: String::new(),
         client_type: client_type.as_str().into(),
@@ -193,6 +199,7 @@ pub fn response(c: &Client, secret: Option<&str>, registration_token: Option<&st
         "grant_types": c.grant_types,
         "scope": super::scopes::join(&c.scopes),
         "dpop_bound_access_tokens": c.require_dpop,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
         "registration_client_uri": format!("{base}/register/{}", c.client_id),
     });
     if let (Value::Object(o), Ok(Value::Object(k))) = (&mut v, serde_json::to_value(&kept)) {

@@ -26,6 +26,9 @@ pub struct IdClaims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     pub at_hash: String,
+    /// The session the user signed in with (Back-Channel Logout 1.0 §2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// `at_hash`: base64url of the left half of SHA-256 of the access token.
@@ -128,7 +131,7 @@ impl Issuer {
     }
 
     /// Sign an ID token for the access token `access` (its `at_hash`).
-    pub fn id_token(&self, access: &AccessClaims, access_token: &str, auth_time: i64, nonce: Option<&str>) -> Result<String> {
+    pub fn id_token(&self, access: &AccessClaims, access_token: &str, auth_time: i64, nonce: Option<&str>, sid: Option<&str>) -> Result<String> {
         let idc = IdClaims {
             iss: self.issuer.clone(),
             sub: access.sub.clone(),
@@ -138,6 +141,7 @@ impl Issuer {
             auth_time,
             nonce: nonce.map(str::to_string),
             at_hash: at_hash(access_token),
+            sid: sid.map(str::to_string),
         };
         Ok(self.keys.ring().id_signer.sign(TokenType::IdToken, &idc)?)
     }

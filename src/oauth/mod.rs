@@ -24,6 +24,7 @@
 //! | `dynamic_registration.rs` | apps that register themselves (RFC 7591) and manage it (RFC 7592) |
 //! | `origins.rs` | browser origins a single-page app may call from (CORS) |
 //! | `dpop.rs` | DPoP proofs, key thumbprints and server nonces (RFC 9449) |
+//! | `logout.rs` | RP-initiated and back-channel logout (OpenID Connect) |
 //! | `par.rs` | pushed authorization requests (RFC 9126) |
 //! | `device.rs` | device authorization: user codes, guesses, decisions (RFC 8628) |
 //! | `throttle.rs` | budgets of anonymous requests per session or address |
@@ -41,6 +42,7 @@ pub mod gate;
 pub mod grants;
 pub mod introspection;
 pub mod issuer;
+pub mod logout;
 pub mod origins;
 pub mod par;
 pub mod params;

@@ -68,6 +68,17 @@ pub fn validate(n: &NewClient) -> Result<ClientType> {
         return Err(Error::validation("rate limit must be at least 1 per minute"));
     }
     validate_keys(n, ct)?;
+    for u in &n.post_logout_redirect_uris {
+        redirect_uri::validate(u, ct == ClientType::Public).map_err(|e| Error::validation(format!("post-logout redirect URI: {e}")))?;
+    }
+    if let Some(u) = &n.backchannel_logout_uri {
+        let ok = url::Url::parse(u).is_ok_and(|p| {
+            p.fragment().is_none() && (p.scheme() == "https" || (p.scheme() == "http" && p.host().is_some_and(|h| crate::config::is_loopback_host(&h))))
+        });
+        if !ok {
+            return Err(Error::validation("backchannel_logout_uri must be https (or http on loopback), without a fragment"));
+        }
+    }
     Ok(ct)
 }
 
@@ -127,6 +138,8 @@ pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
         jwks: c.jwks.clone(),
         jwks_uri: c.jwks_uri.clone(),
         require_dpop: c.require_dpop,
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: c.backchannel_logout_uri.clone(),
     };
     validate(&n)?;
     clients::update(db, store, client_id, &change, actor).await

@@ -91,6 +91,10 @@ pub struct Client {
     pub jwks_uri: Option<String>,
     /// Its access tokens are always DPoP-bound (RFC 9449 `dpop_bound_access_tokens`).
     pub require_dpop: bool,
+    /// Where RP-initiated logout may send the browser back (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are POSTed (Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -126,6 +130,8 @@ impl TryFrom<clients::Model> for Client {
             jwks: m.jwks,
             jwks_uri: m.jwks_uri,
             require_dpop: m.require_dpop,
+            post_logout_redirect_uris: split_list(&m.post_logout_redirect_uris),
+            backchannel_logout_uri: m.backchannel_logout_uri,
         })
     }
 }
@@ -172,6 +178,9 @@ pub struct NewClient {
     pub jwks_uri: Option<String>,
     /// Its access tokens are always DPoP-bound (RFC 9449).
     pub require_dpop: bool,
+    /// Logout: where the browser may return, and where logout tokens go.
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// The one moment a secret is visible: right after creation or rotation.
@@ -220,6 +229,8 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         jwks: Set(n.jwks.clone()),
         jwks_uri: Set(n.jwks_uri.clone()),
         require_dpop: Set(n.require_dpop),
+        post_logout_redirect_uris: Set(join_list(&n.post_logout_redirect_uris)),
+        backchannel_logout_uri: Set(n.backchannel_logout_uri.clone()),
     };
     let txn = db.begin().await?;
     let model = clients::Entity::insert(am).exec_with_returning(&txn).await?;
@@ -547,5 +558,7 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         jwks: None,
         jwks_uri: None,
         require_dpop: false,
+        post_logout_redirect_uris: vec![],
+        backchannel_logout_uri: None,
     }
 }

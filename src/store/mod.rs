@@ -256,6 +256,13 @@ pub trait TokenStore: Send + Sync {
     async fn end_session(&self, id_hash: &str) -> Result<(), StoreError>;
     /// End every session of a user, everywhere; how many there were.
     async fn end_user_sessions(&self, user_id: &str) -> Result<u64, StoreError>;
+    /// The sessions of a user (by hash), to tell their clients before ending them.
+    async fn user_sessions(&self, user_id: &str, now: i64) -> Result<Vec<String>, StoreError>;
+    /// A session signed in to a client (an ID token was issued to it from
+    /// the session), remembered as long as the session lives.
+    async fn add_session_client(&self, id_hash: &str, client_id: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// The clients a session signed in to.
+    async fn session_clients(&self, id_hash: &str, now: i64) -> Result<Vec<String>, StoreError>;
 
     /// Drop expired entries (the Redis backend lets keys expire by themselves).
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;

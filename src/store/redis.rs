@@ -14,6 +14,7 @@
 //!   data, status, decision, last, exp}, kept a while after expiry to answer
 //!   `expired_token`; `devu:{user_code}` — the device a user code stands
 //!   for, while it lives (taken with NX: two live codes never collide).
+//! * `sessc:{sha256}` — the clients a session signed in to (back-channel logout), expiring with it.
 //! * `once:{key}` — a single-use identifier (an assertion's or a DPoP proof's `jti`), until it expires.
 //! * `login:{name}` — the login lockout of a name typed at a login: hash
 //!   {f: consecutive failures, u: locked until}, forgotten a day after the last failure.
@@ -731,6 +732,30 @@ impl TokenStore for RedisStore {
         let mut con = self.con.clone();
         let _: i64 = con.del(self.key("sess", id_hash)).await?;
         Ok(())
+    }
+
+    async fn user_sessions(&self, user_id: &str, _now: i64) -> Result<Vec<String>, StoreError> {
+        let mut con = self.con.clone();
+        let all: Vec<String> = con.smembers(self.key("usess", user_id)).await?;
+        let mut live = Vec::with_capacity(all.len());
+        for h in all {
+            if con.exists::<_, bool>(self.key("sess", &h)).await? {
+                live.push(h);
+            }
+        }
+        Ok(live)
+    }
+
+    async fn add_session_client(&self, id_hash: &str, client_id: &str, expires_at: i64) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let key = self.key("sessc", id_hash);
+        let _: () = redis::pipe().atomic().sadd(&key, client_id).ignore().cmd("EXPIREAT").arg(&key).arg(expires_at).ignore().query_async(&mut con).await?;
+        Ok(())
+    }
+
+    async fn session_clients(&self, id_hash: &str, _now: i64) -> Result<Vec<String>, StoreError> {
+        let mut con = self.con.clone();
+        Ok(con.smembers(self.key("sessc", id_hash)).await?)
     }
 
     async fn end_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {

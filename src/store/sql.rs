@@ -4,7 +4,7 @@
 //! Every single-use decision is one conditional `UPDATE` whose affected-row
 //! count tells the one winner, never a read followed by a write.
 use async_trait::async_trait;
-use entity::{auth_codes, client_usage, denylist, device_codes, login_failures, pushed_requests, rate_counters, refresh_tokens, seen_once, sessions};
+use entity::{auth_codes, client_usage, denylist, device_codes, login_failures, pushed_requests, rate_counters, refresh_tokens, seen_once, session_clients, sessions};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
@@ -357,6 +357,7 @@ impl TokenStore for SqlStore {
             .rows_affected;
         n += sessions::Entity::delete_many().filter(sessions::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
         n += pushed_requests::Entity::delete_many().filter(pushed_requests::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
+        n += session_clients::Entity::delete_many().filter(session_clients::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
         n += seen_once::Entity::delete_many().filter(seen_once::Column::ExpiresAt.lt(now)).exec(&self.db).await?.rows_affected;
         n += device_codes::Entity::delete_many().filter(device_codes::Column::ExpiresAt.lt(keep_until)).exec(&self.db).await?.rows_affected;
         n += login_failures::Entity::delete_many().filter(login_failures::Column::ForgetAt.lt(now)).exec(&self.db).await?.rows_affected;
@@ -539,6 +540,30 @@ impl TokenStore for SqlStore {
         let _guard = self.serialize().await;
         sessions::Entity::delete_by_id(id_hash.to_string()).exec(&self.db).await?;
         Ok(())
+    }
+
+    async fn user_sessions(&self, user_id: &str, now: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sessions::Entity::find().filter(sessions::Column::UserId.eq(user_id)).filter(sessions::Column::ExpiresAt.gt(now)).all(&self.db).await?;
+        Ok(rows.into_iter().map(|r| r.id_hash).collect())
+    }
+
+    async fn add_session_client(&self, id_hash: &str, client_id: &str, expires_at: i64) -> Result<(), StoreError> {
+        let _guard = self.serialize().await;
+        let am = session_clients::ActiveModel { id_hash: Set(id_hash.to_string()), client_id: Set(client_id.to_string()), expires_at: Set(expires_at) };
+        session_clients::Entity::insert(am)
+            .on_conflict(OnConflict::columns([session_clients::Column::IdHash, session_clients::Column::ClientId]).do_nothing().to_owned())
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_clients(&self, id_hash: &str, now: i64) -> Result<Vec<String>, StoreError> {
+        let rows = session_clients::Entity::find()
+            .filter(session_clients::Column::IdHash.eq(id_hash))
+            .filter(session_clients::Column::ExpiresAt.gt(now))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|r| r.client_id).collect())
     }
 
     async fn end_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {

@@ -22,6 +22,7 @@ mod faults;
 mod keys;
 mod layers;
 mod login_throttle;
+mod logout;
 mod multi_instance;
 mod oidc_client;
 mod packaging;

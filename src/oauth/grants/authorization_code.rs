@@ -82,6 +82,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
             rotate_from: None,
             preset: Some(&preset),
             jkt,
+            sid: data.sid.as_deref(),
         },
     )
     .await?;
@@ -111,6 +112,7 @@ mod tests {
             nonce: None,
             auth_time: 0,
             dpop_jkt: None,
+            sid: None,
         }
     }
 

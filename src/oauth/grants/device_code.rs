@@ -64,6 +64,7 @@ pub async fn exchange(
             rotate_from: None,
             preset: None,
             jkt,
+            sid: None,
         },
     )
     .await?;

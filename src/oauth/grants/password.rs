@@ -43,6 +43,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
             rotate_from: None,
             preset: None,
             jkt,
+            sid: None,
         },
     )
     .await?;

@@ -89,6 +89,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
             rotate_from: Some((&rec.family_id, &hash)),
             preset: None,
             jkt,
+            sid: family.sid.as_deref(),
         },
     )
     .await?;

@@ -27,6 +27,9 @@ pub struct FamilyData {
     /// The DPoP key a public client's refresh tokens are bound to (RFC 9449 §5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jkt: Option<String>,
+    /// The browser session the family started in: refreshed ID tokens keep its `sid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// Tokens to issue for a user.
@@ -48,6 +51,8 @@ pub struct Issue<'a> {
     /// The DPoP proof's key: the access token is bound to it, and so are a
     /// public client's refresh tokens.
     pub jkt: Option<&'a str>,
+    /// The session of the sign-in (the ID token's `sid`).
+    pub sid: Option<&'a str>,
 }
 
 /// The ids of what a code exchange will issue, fixed before the code is
@@ -86,7 +91,7 @@ pub async fn issue(s: Stores<'_>, issuer: &Issuer, i: Issue<'_>) -> Result<Issue
     let refresh_value = crate::crypto::random_token(32);
     let now = crate::db::now();
     let bound = (i.client.client_type == crate::registry::clients::ClientType::Public).then_some(i.jkt).flatten();
-    let family = FamilyData { scope: i.family_scope.clone(), auth_time: i.auth_time, grant_id: i.grant_id.map(str::to_string), jkt: bound.map(str::to_string) };
+    let family = FamilyData { scope: i.family_scope.clone(), auth_time: i.auth_time, grant_id: i.grant_id.map(str::to_string), jkt: bound.map(str::to_string), sid: i.sid.map(str::to_string) };
     let data = serde_json::to_string(&family)
         .map_err(|e| Error::invalid_request(e.to_string()))?;
     let rec = RefreshRecord {
@@ -112,7 +117,7 @@ pub async fn issue(s: Stores<'_>, issuer: &Issuer, i: Issue<'_>) -> Result<Issue
         },
     }
     let id_token = match i.scopes.iter().any(|s| s == "openid") {
-        true => Some(issuer.id_token(&claims, &access_token, i.auth_time, i.nonce)?),
+        true => Some(issuer.id_token(&claims, &access_token, i.auth_time, i.nonce, i.sid)?),
         false => None,
     };
     consents::touch(s.db, i.user_id, &i.client.client_id).await?;
