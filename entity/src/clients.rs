@@ -53,6 +53,8 @@ pub struct Model {
     pub post_logout_redirect_uris: String,
     /// Where logout tokens are POSTed (Back-Channel Logout 1.0).
     pub backchannel_logout_uri: Option<String>,
+    /// A security profile it is held to: `fapi2`, or none.
+    pub profile: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,7 @@ mod m20261202_000017_client_daily;
 mod m20261202_000018_client_keys;
 mod m20261202_000019_require_dpop;
 mod m20261202_000020_logout;
+mod m20261202_000021_client_profile;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000018_client_keys::Migration),
             Box::new(m20261202_000019_require_dpop::Migration),
             Box::new(m20261202_000020_logout::Migration),
+            Box::new(m20261202_000021_client_profile::Migration),
         ]
     }
 }

@@ -54,6 +54,9 @@ pub enum ClientCmd {
         /// where logout tokens are POSTed when a session that signed in to this app ends (Back-Channel Logout 1.0)
         #[arg(long)]
         backchannel_logout_uri: Option<String>,
+        /// hold it to a security profile: fapi2 (FAPI 2.0: PAR, PKCE, private_key_jwt, DPoP, 60 s codes)
+        #[arg(long)]
+        profile: Option<String>,
         /// its access tokens are always DPoP-bound: token requests without a DPoP proof are refused (RFC 9449)
         #[arg(long)]
         require_dpop: bool,
@@ -138,7 +141,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
     let (db, store) = setup.db_and_store().await?;
     let store = store.as_ref();
     match cmd {
-        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, allowed_origins, owner, tier, rate_limit, can_introspect, pkce_optional, require_par, auth_method, jwks_file, jwks_uri, require_dpop, post_logout_redirect_uris, backchannel_logout_uri } => {
+        ClientCmd::Create { name, description, client_type, grant_types, scopes, redirect_uris, allowed_origins, owner, tier, rate_limit, can_introspect, pkce_optional, require_par, auth_method, jwks_file, jwks_uri, require_dpop, post_logout_redirect_uris, backchannel_logout_uri, profile } => {
             let jwks = match jwks_file {
                 Some(f) => Some(std::fs::read_to_string(&f).map_err(|e| Error::validation(format!("--jwks-file {}: {e}", f.display())))?),
                 None => None,
@@ -164,6 +167,7 @@ pub async fn run(setup: Setup, cmd: ClientCmd, out: Out) -> Result<()> {
                 require_dpop,
                 post_logout_redirect_uris: list_arg(&post_logout_redirect_uris),
                 backchannel_logout_uri,
+                profile,
                 ..Default::default()
             };
             out.print(&registration::register(&db, n, ACTOR).await?, created)

@@ -268,6 +268,8 @@ pub struct NewClientJson {
     #[serde(default)]
     post_logout_redirect_uris: Vec<String>,
     backchannel_logout_uri: Option<String>,
+    /// `fapi2`: hold the client to the FAPI 2.0 Security Profile.
+    profile: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -305,6 +307,7 @@ impl From<NewClientJson> for NewClient {
             require_dpop: j.require_dpop,
             post_logout_redirect_uris: j.post_logout_redirect_uris,
             backchannel_logout_uri: j.backchannel_logout_uri,
+            profile: j.profile,
             ..Default::default()
         }
     }

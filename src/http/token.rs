@@ -43,6 +43,7 @@ pub async fn token(t: web::Data<Tessera>, req: HttpRequest, mut m: MeteredClient
     }
     let nonce = dpop::nonce(&t, &req);
     let proof = dpop::proof(&t, &req, "/token", None).await.map_err(|e| with_nonce(m.fail(e), &nonce))?;
+    m.pre.0.dpop_alg = proof.as_ref().map(|p| p.alg.clone());
     m.pre.0.dpop_jkt = proof.map(|p| p.jkt);
     let refresh = m.answer.refresh.take();
     let resp = grants::token(t.stores(), &t.issuer, &m.client, &m.pre.0, refresh).await.map_err(|e| with_nonce(m.fail(e), &nonce))?;

@@ -232,7 +232,7 @@ pub async fn issue_code(
         sid: session.map(|(s, _)| s.to_string()),
     };
     let json = serde_json::to_string(&data).map_err(|e| crate::error::Error::invalid_request(e.to_string()))?;
-    let exp = crate::db::now() + code_ttl;
+    let exp = crate::db::now() + super::fapi2::code_ttl(&req.client, code_ttl);
     store.put_code(&crate::crypto::digest(&code), &json, exp).await?;
     Ok(redirect(&req.redirect_uri, &[("code", &code)], req.state.as_deref(), issuer))
 }

@@ -48,6 +48,8 @@ pub struct Proof {
     pub jkt: String,
     pub jti: String,
     pub iat: i64,
+    /// The proof's signing algorithm (a profile may allow fewer).
+    pub alg: String,
 }
 
 impl Proof {
@@ -181,7 +183,8 @@ pub fn verify(proof: &str, expect: &Expect<'_>, nonces: &Nonces, now: i64) -> Re
     if nonces.required && !claims.nonce.as_deref().is_some_and(|n| nonces.accepts(n, now)) {
         return Err(ProofError::UseNonce);
     }
-    Ok(Proof { jkt: thumbprint(&jwk_json)?, jti: claims.jti, iat: claims.iat })
+    let alg = format!("{:?}", header.alg);
+    Ok(Proof { jkt: thumbprint(&jwk_json)?, jti: claims.jti, iat: claims.iat, alg })
 }
 
 #[cfg(test)]

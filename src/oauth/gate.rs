@@ -176,7 +176,11 @@ impl Gate {
         if client.auth_method.as_deref() != Some(clients::PRIVATE_KEY_JWT) {
             return Err(fail);
         }
-        let kid = jsonwebtoken::decode_header(assertion).ok().and_then(|h| h.kid);
+        let header = jsonwebtoken::decode_header(assertion).map_err(|_| Error::InvalidClient { basic: false, reason: "client authentication failed" })?;
+        if !super::fapi2::alg_allowed(&client, &format!("{:?}", header.alg)) {
+            return Err(Error::InvalidClient { basic: false, reason: "FAPI 2.0 profile: sign client assertions with RS256, PS256 or ES256" });
+        }
+        let kid = header.kid;
         let a = &self.assertions;
         let keys = a.keys.keys_for(&client, kid.as_deref()).await.map_err(|e| {
             log::warn!("keys of client {}: {e}", client.client_id);

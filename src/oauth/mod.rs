@@ -25,6 +25,7 @@
 //! | `origins.rs` | browser origins a single-page app may call from (CORS) |
 //! | `dpop.rs` | DPoP proofs, key thumbprints and server nonces (RFC 9449) |
 //! | `logout.rs` | RP-initiated and back-channel logout (OpenID Connect) |
+//! | `fapi2.rs` | the FAPI 2.0 Security Profile per client (`docs/fapi2.md`) |
 //! | `par.rs` | pushed authorization requests (RFC 9126) |
 //! | `device.rs` | device authorization: user codes, guesses, decisions (RFC 8628) |
 //! | `throttle.rs` | budgets of anonymous requests per session or address |
@@ -36,6 +37,7 @@ pub mod client_assertion;
 pub mod client_auth;
 pub mod device;
 pub mod discovery;
+pub mod fapi2;
 pub mod dpop;
 pub mod dynamic_registration;
 pub mod gate;

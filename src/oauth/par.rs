@@ -18,7 +18,7 @@ pub const LIFETIME_SECS: i64 = 60;
 /// Whether `client`'s authorization requests must be pushed (`--require-par`,
 /// or `TESSERA_REQUIRE_PAR` for every client).
 pub fn required(everyone: bool, client: &Client) -> bool {
-    everyone || client.require_par
+    everyone || client.require_par || super::fapi2::requires_par(client)
 }
 
 /// An authorization-endpoint refusal as the error of the pushing request.

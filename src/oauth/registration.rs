@@ -68,6 +68,7 @@ pub fn validate(n: &NewClient) -> Result<ClientType> {
         return Err(Error::validation("rate limit must be at least 1 per minute"));
     }
     validate_keys(n, ct)?;
+    super::fapi2::validate_registration(n, ct)?;
     for u in &n.post_logout_redirect_uris {
         redirect_uri::validate(u, ct == ClientType::Public).map_err(|e| Error::validation(format!("post-logout redirect URI: {e}")))?;
     }
@@ -140,6 +141,7 @@ pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
         require_dpop: c.require_dpop,
         post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
         backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+        profile: c.profile.clone(),
     };
     validate(&n)?;
     clients::update(db, store, client_id, &change, actor).await

@@ -16,6 +16,9 @@ use crate::store::TokenStore;
 
 pub const TIERS: &[&str] = &["free", "pro", "enterprise"];
 
+/// The FAPI 2.0 Security Profile (`--profile fapi2`).
+pub const FAPI2: &str = "fapi2";
+
 /// The authentication method of clients that sign assertions (RFC 7523, OIDC Core §9).
 pub const PRIVATE_KEY_JWT: &str = "private_key_jwt";
 
@@ -95,6 +98,8 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     /// Where logout tokens are POSTed (Back-Channel Logout 1.0).
     pub backchannel_logout_uri: Option<String>,
+    /// A security profile it is held to (`fapi2`: `oauth::fapi2`).
+    pub profile: Option<String>,
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -132,11 +137,16 @@ impl TryFrom<clients::Model> for Client {
             require_dpop: m.require_dpop,
             post_logout_redirect_uris: split_list(&m.post_logout_redirect_uris),
             backchannel_logout_uri: m.backchannel_logout_uri,
+            profile: m.profile,
         })
     }
 }
 
 impl Client {
+    /// Held to the FAPI 2.0 Security Profile (`--profile fapi2`).
+    pub fn fapi2(&self) -> bool {
+        self.profile.as_deref() == Some(FAPI2)
+    }
     pub fn is_active(&self) -> bool {
         self.status == "active"
     }
@@ -181,6 +191,8 @@ pub struct NewClient {
     /// Logout: where the browser may return, and where logout tokens go.
     pub post_logout_redirect_uris: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
+    /// A security profile to hold it to: `fapi2`.
+    pub profile: Option<String>,
 }
 
 /// The one moment a secret is visible: right after creation or rotation.
@@ -231,6 +243,7 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
         require_dpop: Set(n.require_dpop),
         post_logout_redirect_uris: Set(join_list(&n.post_logout_redirect_uris)),
         backchannel_logout_uri: Set(n.backchannel_logout_uri.clone()),
+        profile: Set(n.profile.clone()),
     };
     let txn = db.begin().await?;
     let model = clients::Entity::insert(am).exec_with_returning(&txn).await?;
@@ -560,5 +573,6 @@ pub fn test_client(client_id: &str, client_type: ClientType, secret_hash: Option
         require_dpop: false,
         post_logout_redirect_uris: vec![],
         backchannel_logout_uri: None,
+        profile: None,
     }
 }

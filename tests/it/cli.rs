@@ -8,8 +8,8 @@ both_backends!(client_lifecycle_through_the_cli, bad_registrations_write_nothing
 
 pub(crate) struct Out {
     pub ok: bool,
-    stdout: String,
-    stderr: String,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 pub(crate) fn tessera(s: &TestServer, args: &[&str]) -> Out {

@@ -18,6 +18,7 @@ mod dpop;
 mod dynamic_registration;
 mod e2e;
 mod edge;
+mod fapi2;
 mod faults;
 mod keys;
 mod layers;

@@ -38,6 +38,8 @@ pub struct TokenRequest {
     pub params: Params,
     /// The thumbprint of the key of a verified DPoP proof (RFC 9449), if one came.
     pub dpop_jkt: Option<String>,
+    /// That proof's signing algorithm.
+    pub dpop_alg: Option<String>,
 }
 
 impl TokenRequest {
@@ -45,7 +47,7 @@ impl TokenRequest {
     pub fn parse(params: Params) -> Result<TokenRequest> {
         let name = params.require("grant_type")?;
         let grant_type = GrantType::parse(name).map_err(Error::UnsupportedGrantType)?;
-        Ok(TokenRequest { grant_type, params, dpop_jkt: None })
+        Ok(TokenRequest { grant_type, params, dpop_jkt: None, dpop_alg: None })
     }
 
     /// The store key of the refresh token a refresh request presents, so that
@@ -62,8 +64,12 @@ pub async fn token(s: Stores<'_>, issuer: &Issuer, client: &Client, req: &TokenR
     if !client.allows(g) {
         return Err(Error::UnauthorizedClient(format!("this client may not use {g}")));
     }
-    if client.require_dpop && req.dpop_jkt.is_none() {
-        return Err(Error::invalid_request("this client's tokens are DPoP-bound: send a DPoP proof (RFC 9449)"));
+    if super::fapi2::requires_dpop(client) && req.dpop_jkt.is_none() {
+        let who = if client.fapi2() { "FAPI 2.0 profile: this client's" } else { "this client's" };
+        return Err(Error::invalid_request(format!("{who} tokens are DPoP-bound: send a DPoP proof (RFC 9449)")));
+    }
+    if req.dpop_alg.as_deref().is_some_and(|a| !super::fapi2::alg_allowed(client, a)) {
+        return Err(Error::InvalidDpopProof(format!("FAPI 2.0 profile: sign DPoP proofs with {}", super::fapi2::ALGS.join(", "))));
     }
     let (p, jkt) = (&req.params, req.dpop_jkt.as_deref());
     let resp = match g {
