@@ -13,19 +13,21 @@ RUN cargo build --release --locked --bin tessera
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/tessera --create-home tessera
+ && useradd --system --uid 10001 --home-dir /data --create-home tessera
 COPY --from=build /src/target/release/tessera /usr/local/bin/tessera
 USER tessera
-WORKDIR /var/lib/tessera
-# The embedded database (tessera.db) and the key-encryption key (keys/kek)
-# live here by default: a volume keeps them across containers. With
-# PostgreSQL, Redis and TESSERA_KEK_FILE from a secret, it stays empty.
-VOLUME ["/var/lib/tessera"]
+WORKDIR /data
+# The embedded database (/data/tessera.db) and the key-encryption key
+# (/data/keys/kek) live here by default: a volume keeps them across
+# containers. With PostgreSQL, Redis and TESSERA_KEK_FILE from a secret
+# (`tessera keys init-kek FILE` makes one), it stays empty.
+VOLUME ["/data"]
 # Bound to every interface, Tessera refuses to start without TESSERA_ISSUER
 # (the https URL clients use): pass it with -e.
 ENV TESSERA_BIND=0.0.0.0:8080 \
     RUST_LOG=info
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+# /readyz: the database and the token store answer (no curl in the image).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s CMD ["/usr/local/bin/tessera", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/tessera"]
 CMD ["serve"]

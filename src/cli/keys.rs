@@ -16,6 +16,8 @@ pub enum KeysCmd {
         #[arg(long)]
         new_kek_file: std::path::PathBuf,
     },
+    /// Make a new key-encryption key file (mode 0600) for TESSERA_KEK_FILE; refuses to overwrite one
+    InitKek { file: std::path::PathBuf },
     /// Promote the next key to current, retire the current one, create a new next
     Rotate {
         /// Rotate even if the next key was published too recently for cached JWKS
@@ -29,8 +31,14 @@ fn or_none(v: &Option<String>) -> &str {
 }
 
 pub async fn run(setup: Setup, cmd: KeysCmd, out: Out) -> Result<()> {
+    if let KeysCmd::InitKek { file } = &cmd {
+        Kek::create_new(file)?;
+        let f = file.display().to_string();
+        return out.print(&serde_json::json!({"kek_file": f}), |_| format!("created {f} (mode 0600): set TESSERA_KEK_FILE={f} and back it up with the database"));
+    }
     let t = setup.provider().await?;
     match cmd {
+        KeysCmd::InitKek { .. } => Ok(()),
         KeysCmd::List => out.print(&t.keys.list().await?, |v| {
             v.iter().map(|k| format!("{}  {}  {}  published={}", k.kid, k.alg, k.state, k.published)).collect::<Vec<_>>().join("\n")
         }),

@@ -43,6 +43,8 @@ pub enum Command {
     },
     /// Apply database migrations and exit
     Migrate,
+    /// Exit 0 when the server on TESSERA_BIND answers /readyz with 200 (a container HEALTHCHECK; no curl needed)
+    Healthcheck,
     /// Manage clients (registered apps)
     #[command(subcommand)]
     Client(client::ClientCmd),
@@ -153,6 +155,7 @@ pub fn run(cli: Cli) -> i32 {
     let setup = Setup { cfg };
     let result = match cli.command {
         Command::Serve { workers } => serve::serve(setup.cfg, workers),
+        Command::Healthcheck => serve::healthcheck(&setup.cfg),
         other => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(rt) => rt.block_on(dispatch(setup, other, out)),
             Err(e) => Err(Error::Config(format!("cannot start the runtime: {e}"))),
@@ -169,7 +172,7 @@ pub fn run(cli: Cli) -> i32 {
 
 async fn dispatch(setup: Setup, cmd: Command, out: Out) -> Result<()> {
     match cmd {
-        Command::Serve { .. } => Err(Error::Config("serve runs outside the command runtime".into())),
+        Command::Serve { .. } | Command::Healthcheck => Err(Error::Config("serve and healthcheck run outside the command runtime".into())),
         Command::Migrate => {
             setup.db().await?;
             out.print(&serde_json::json!({"migrated": true}), |_| "migrations applied".into())

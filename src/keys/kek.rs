@@ -34,6 +34,14 @@ impl Kek {
     }
 
     /// Read the KEK file; create it (0600) when it is missing and `create` is set.
+    /// Make a new KEK file (mode 0600); refuses to overwrite one.
+    pub fn create_new(path: &Path) -> Result<(), KeyError> {
+        if path.exists() {
+            return Err(KeyError::Kek(format!("{} exists: a KEK is never overwritten (its keys could not be opened any more)", path.display())));
+        }
+        Kek::load_or_create(path, true).map(|_| ())
+    }
+
     pub fn load_or_create(path: &Path, create: bool) -> Result<Kek, KeyError> {
         match std::fs::read_to_string(path) {
             Ok(text) => {

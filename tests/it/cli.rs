@@ -266,3 +266,30 @@ async fn a_client_changes_through_the_cli(b: Backend) {
     assert_eq!(shown["tier"], "pro", "nothing changed on a refusal");
     assert_eq!(shown["allowed_origins"], serde_json::json!(["https://app.example.com"]));
 }
+
+/// What the container image relies on: `keys init-kek` makes a KEK once
+/// (0600, never over an existing one), `healthcheck` exits 0 only while
+/// the server on TESSERA_BIND is ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_kek_and_healthcheck() {
+    let s = start(Backend::Embedded).await;
+    let kek = s.tdb.dir.path().join("secrets/kek");
+    let made = tessera(&s, &["keys", "init-kek", kek.to_str().unwrap(), "--json"]);
+    assert!(made.ok, "{}", made.stderr);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&kek).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let before = std::fs::read(&kek).unwrap();
+    let again = tessera(&s, &["keys", "init-kek", kek.to_str().unwrap()]);
+    assert!(!again.ok && again.stderr.contains("never overwritten"), "{}", again.stderr);
+    assert_eq!(std::fs::read(&kek).unwrap(), before);
+
+    let probe = |bind: String| {
+        Command::new(env!("CARGO_BIN_EXE_tessera")).arg("healthcheck").envs(s.tdb.env()).env("TESSERA_BIND", bind).output().expect("run").status.success()
+    };
+    assert!(probe(format!("127.0.0.1:{}", s.port)), "the running server is ready");
+    let closed = crate::support::free_port();
+    assert!(!probe(format!("127.0.0.1:{closed}")), "nothing listens there");
+}

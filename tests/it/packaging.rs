@@ -140,3 +140,103 @@ fn a_public_bind_without_an_issuer_refuses_to_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("TESSERA_ISSUER is required"), "{stderr}");
 }
+
+/// The variables the configuration reads (`src/config.rs`), and those
+/// that may also come from a file (`NAME_FILE`).
+fn config_vars() -> (Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string(root().join("src/config.rs")).expect("config.rs");
+    let quoted = |prefix: &str| -> Vec<String> {
+        text.match_indices(prefix)
+            .filter_map(|(at, _)| {
+                let rest = &text[at + prefix.len()..];
+                let name = &rest[..rest.find('"')?];
+                (!name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')).then(|| name.to_string())
+            })
+            .collect()
+    };
+    let mut all = quoted("\"");
+    all.retain(|n| n.starts_with("TESSERA_") || n.ends_with("_URL"));
+    (all, quoted("secret_var(\""))
+}
+
+/// The keys of the `environment:` mapping in a YAML block.
+fn environment_keys(block: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut inside: Option<usize> = None;
+    for line in block.lines() {
+        let indent = line.len() - line.trim_start().len();
+        if line.trim_start().starts_with("environment:") {
+            inside = Some(indent);
+            continue;
+        }
+        match inside {
+            Some(i) if indent > i && !line.trim().is_empty() => {
+                if let Some((k, _)) = line.trim().split_once(':') {
+                    keys.push(k.to_string());
+                }
+            }
+            Some(_) if !line.trim().is_empty() => inside = None,
+            _ => {}
+        }
+    }
+    keys
+}
+
+/// Every variable the compose file and the Dockerfile set for Tessera is one
+/// the code reads; every file they mount or build from exists; the Grafana
+/// dashboard asks only for metrics `/metrics` serves.
+#[test]
+fn the_deployment_files_match_the_code() {
+    let (vars, secret) = config_vars();
+    assert!(vars.contains(&"TESSERA_ISSUER".to_string()) && secret.contains(&"DATABASE_URL".to_string()), "{vars:?} {secret:?}");
+    let known = |name: &str| {
+        name == "RUST_LOG"
+            || vars.iter().any(|v| v == name)
+            || name.strip_suffix("_FILE").is_some_and(|stem| secret.iter().any(|s| s == stem))
+    };
+    let compose = std::fs::read_to_string(root().join("deploy/compose.yaml")).expect("deploy/compose.yaml");
+    let tessera_block = &compose[compose.find("x-tessera:").expect("x-tessera")..compose.find("\nservices:").expect("services")];
+    let set = environment_keys(tessera_block);
+    assert!(set.len() >= 8, "{set:?}");
+    for name in &set {
+        assert!(known(name), "deploy/compose.yaml sets {name}, which the code never reads");
+    }
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    // the ENV instruction: its line and the continued ones (ending in a backslash)
+    let mut env_line = String::new();
+    for line in dockerfile[dockerfile.find("\nENV ").expect("ENV") + 1..].lines() {
+        env_line.push_str(line.trim_end_matches('\\'));
+        if !line.ends_with('\\') {
+            break;
+        }
+    }
+    for assignment in env_line.split_whitespace().filter(|w| w.contains('=')) {
+        let name = assignment.split('=').next().unwrap();
+        assert!(known(name), "the Dockerfile sets {name}, which the code never reads");
+    }
+    assert!(dockerfile.contains("VOLUME [\"/data\"]") && dockerfile.contains("\"healthcheck\""));
+    // files: what the compose file mounts (secrets are the operator's to create)
+    let deploy = root().join("deploy");
+    for line in compose.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("- ./") {
+            let local = rest.split(':').next().unwrap();
+            assert!(deploy.join(local).exists(), "deploy/compose.yaml mounts ./{local}, which does not exist");
+        }
+    }
+    assert!(deploy.join("../Dockerfile").exists());
+    // the dashboard's metrics exist
+    let dash: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(deploy.join("grafana/tessera.json")).unwrap()).expect("dashboard JSON");
+    let metrics = std::fs::read_to_string(root().join("src/metrics.rs")).unwrap();
+    let mut exprs = 0;
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().unwrap() {
+            let e = t["expr"].as_str().unwrap();
+            exprs += 1;
+            for name in e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("tessera_")) {
+                let base = name.trim_end_matches("_bucket");
+                assert!(metrics.contains(base), "the dashboard asks for {name}, which /metrics does not serve");
+            }
+        }
+    }
+    assert!(exprs >= 6);
+}
