@@ -7,6 +7,6 @@ fn main() {
     let cli = tessera::cli::Cli::parse();
     // The server logs at info; admin commands keep stderr quiet unless asked.
     let default = if matches!(cli.command, tessera::cli::Command::Serve { .. }) { "info" } else { "warn" };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default)).init();
+    tessera::logctx::init(default);
     std::process::exit(tessera::cli::run(cli));
 }

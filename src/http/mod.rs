@@ -182,8 +182,10 @@ pub fn server(
 ) -> std::io::Result<actix_web::dev::Server> {
     let metrics_addr = metrics.as_ref().map(|l| l.local_addr()).transpose()?;
     let https = t.cfg.issuer.starts_with("https://");
+    let proxies = t.cfg.trusted_proxies.clone();
     let mut s = actix_web::HttpServer::new(move || {
         let tc = t.clone();
+        let proxies = proxies.clone();
         actix_web::App::new()
             .wrap_fn(move |req, srv| {
                 // CORS (http/cors.rs): only paths that have it, only requests with an Origin.
@@ -236,6 +238,27 @@ pub fn server(
                 })
             })
             .wrap(security_headers(https))
+            .wrap_fn(move |req, srv| {
+                // The request's id (a trusted proxy's X-Request-Id, or a new
+                // one): in every log line and audit event of the request, in
+                // the answer, and in the access log line it ends with.
+                use actix_web::dev::Service;
+                let from_proxy = req.peer_addr().is_some_and(|p| proxies.iter().any(|c| c.contains(p.ip())));
+                let given = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| from_proxy && crate::logctx::valid_id(v));
+                let id = given.map(str::to_string).unwrap_or_else(crate::logctx::new_id);
+                let (method, path, start) = (req.method().to_string(), req.path().to_string(), std::time::Instant::now());
+                let fut = srv.call(req);
+                crate::logctx::scope(id.clone(), async move {
+                    let mut res = fut.await?;
+                    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&id) {
+                        res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
+                    }
+                    let client = crate::logctx::client().unwrap_or_else(|| "-".into());
+                    let ms = start.elapsed().as_secs_f64() * 1000.0;
+                    log::info!(target: "tessera::access", "{method} {path} {} {ms:.1}ms client={client}", res.status().as_u16());
+                    Ok(res)
+                })
+            })
             .configure(configure(t.clone()))
             .default_service(web::to(not_found))
     })

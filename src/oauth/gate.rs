@@ -134,6 +134,7 @@ impl Gate {
                 return Err(e);
             }
         };
+        crate::logctx::set_client(&client.client_id);
         let Some(key) = counted.key else { return Ok(Passed { client, rate: None, answer: counted.answer }) };
         let limit = self.policy.limit_for(&client.tier, client.rate_limit);
         let d = rate_limit::decide(counted.answer.prev, counted.answer.cur, key.elapsed, limit, key.cost);

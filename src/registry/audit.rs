@@ -27,6 +27,11 @@ pub async fn record<C: ConnectionTrait>(db: &C, e: Event<'_>) {
         e.user_id.unwrap_or("-"),
         e.ip.unwrap_or("-")
     );
+    // The request it happened in, to find its log lines.
+    let mut detail = e.detail.unwrap_or(Value::Object(Default::default()));
+    if let (Some(id), Value::Object(o)) = (crate::logctx::request_id(), &mut detail) {
+        o.insert("request_id".into(), Value::String(id));
+    }
     let am = audit_events::ActiveModel {
         id: NotSet,
         at: Set(crate::db::now()),
@@ -35,7 +40,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, e: Event<'_>) {
         client_id: Set(e.client_id.map(str::to_string)),
         user_id: Set(e.user_id.map(str::to_string)),
         ip: Set(e.ip.map(str::to_string)),
-        detail: Set(e.detail.unwrap_or(Value::Object(Default::default())).to_string()),
+        detail: Set(detail.to_string()),
     };
     if let Err(err) = audit_events::Entity::insert(am).exec_without_returning(db).await {
         log::error!("audit event {} not written: {err}", e.event);

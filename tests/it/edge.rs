@@ -83,3 +83,35 @@ async fn hsts_only_with_an_https_issuer() {
     let r = plain.http.get(plain.url("/healthz")).send().await.unwrap();
     assert!(r.headers().get("strict-transport-security").is_none());
 }
+
+/// Every answer carries a request id, and the request ends with an access
+/// line naming method, path, status and client (never the query, where a
+/// token could hide). A proxy's id is kept only from a trusted proxy, and
+/// reaches the audit trail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_and_access_lines() {
+    let s = crate::support::start(crate::support::Backend::Embedded).await;
+    let (id, secret) = crate::support::machine_client(&s.db, "read:data").await;
+    let r = s.post_basic("/token", &id, &secret, &[("grant_type", "client_credentials")]).await;
+    let rid = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(tessera::logctx::valid_id(&rid));
+    let logs = crate::support::captured_logs();
+    let line = logs.iter().find(|l| l.contains("tessera::access") && l.contains(&format!("client={id}"))).expect("an access line for the token request");
+    assert!(line.contains("POST /token 200"), "{line}");
+    // from an untrusted peer, a given id is replaced
+    let r = s.http.get(s.url("/healthz?x=secret-looking")).header("x-request-id", "from-anyone").send().await.unwrap();
+    assert_ne!(r.headers()["x-request-id"], "from-anyone");
+    assert!(!crate::support::captured_logs().iter().any(|l| l.contains("tessera::access") && l.contains("secret-looking")), "no query in access lines");
+
+    // behind a trusted proxy the proxy's id is kept, and the audit trail has it
+    let s = crate::support::start_with(crate::support::TestDb::new(crate::support::Backend::Embedded).await, |c| {
+        c.trusted_proxies = tessera::net::Cidr::parse_list("127.0.0.0/8").unwrap();
+    })
+    .await;
+    let b = crate::support::browser();
+    let html = b.get(s.url("/login")).send().await.unwrap().text().await.unwrap();
+    let form = [("csrf", crate::support::hidden(&html, "csrf")), ("authz", String::new()), ("username", "nobody".into()), ("password", "wrong-password".into())];
+    let r = b.post(s.url("/login")).header("x-request-id", "proxy-req-42").form(&form).send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"], "proxy-req-42");
+    assert_eq!(crate::support::count_where(&s.db, "audit_events", "event = 'login.failed' AND detail LIKE '%proxy-req-42%'").await, 1);
+}
