@@ -26,14 +26,38 @@ pub struct Metrics {
     latency: [Histogram; ENDPOINTS.len()],
     store_errors: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, u64>>,
+    /// Security events: login failures and lockouts, refresh-token reuse.
+    events: Mutex<BTreeMap<&'static str, u64>>,
+    /// Requests refused by a rate limit, by the client's tier (a fixed set).
+    limited: Mutex<BTreeMap<String, u64>>,
 }
 
-pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
-    tokens: Default::default(),
-    latency: Default::default(),
-    store_errors: AtomicU64::new(0),
-    errors: Mutex::new(BTreeMap::new()),
-});
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// Gauges of the signing keys: the current key's age, and the seconds to
+/// the next scheduled rotation (none without a schedule).
+pub fn render_keys(age_secs: i64, next_rotation_secs: Option<i64>) -> String {
+    let mut s = String::from("# HELP tessera_signing_key_age_seconds Age of the current signing key.\n# TYPE tessera_signing_key_age_seconds gauge\n");
+    let _ = writeln!(s, "tessera_signing_key_age_seconds {age_secs}");
+    if let Some(n) = next_rotation_secs {
+        s.push_str("# HELP tessera_signing_key_next_rotation_seconds Seconds until the next scheduled key rotation.\n# TYPE tessera_signing_key_next_rotation_seconds gauge\n");
+        let _ = writeln!(s, "tessera_signing_key_next_rotation_seconds {n}");
+    }
+    s
+}
+
+/// Security events counted in `tessera_security_events_total`.
+pub mod event {
+    pub const LOGIN_FAILED: &str = "login_failed";
+    pub const LOGIN_LOCKED: &str = "login_locked";
+    pub const REFRESH_REUSE: &str = "refresh_reuse";
+}
 
 /// The endpoint label of a request path (a fixed set: no unbounded labels).
 pub fn endpoint_of(path: &str) -> usize {
@@ -53,6 +77,32 @@ pub fn endpoint_of(path: &str) -> usize {
 }
 
 impl Metrics {
+    pub fn new() -> Metrics {
+        Metrics {
+            tokens: Default::default(),
+            latency: Default::default(),
+            store_errors: AtomicU64::new(0),
+            errors: Mutex::new(BTreeMap::new()),
+            events: Mutex::new(BTreeMap::new()),
+            limited: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// A security event (one of [`event`]).
+    pub fn event(&self, name: &'static str) {
+        if let Ok(mut m) = self.events.lock() {
+            *m.entry(name).or_insert(0) += 1;
+        }
+    }
+
+    /// A request refused by the rate limit of a client of `tier`.
+    pub fn rate_limited(&self, tier: &str) {
+        let tier = if crate::registry::clients::TIERS.contains(&tier) { tier } else { "other" };
+        if let Ok(mut m) = self.limited.lock() {
+            *m.entry(tier.to_string()).or_insert(0) += 1;
+        }
+    }
+
     pub fn observe(&self, endpoint: usize, took: Duration) {
         let h = &self.latency[endpoint.min(ENDPOINTS.len() - 1)];
         let secs = took.as_secs_f64();
@@ -92,6 +142,18 @@ impl Metrics {
                 let _ = writeln!(s, "tessera_errors_total{{code=\"{code}\"}} {n}");
             }
         }
+        s.push_str("# HELP tessera_security_events_total Login failures and lockouts, refresh-token reuse.\n# TYPE tessera_security_events_total counter\n");
+        if let Ok(m) = self.events.lock() {
+            for (name, n) in m.iter() {
+                let _ = writeln!(s, "tessera_security_events_total{{event=\"{name}\"}} {n}");
+            }
+        }
+        s.push_str("# HELP tessera_rate_limited_total Requests refused by a client's rate limit (429), by tier.\n# TYPE tessera_rate_limited_total counter\n");
+        if let Ok(m) = self.limited.lock() {
+            for (tier, n) in m.iter() {
+                let _ = writeln!(s, "tessera_rate_limited_total{{tier=\"{tier}\"}} {n}");
+            }
+        }
         s.push_str("# HELP tessera_store_errors_total Failed database or token-store operations.\n# TYPE tessera_store_errors_total counter\n");
         let _ = writeln!(s, "tessera_store_errors_total {}", self.store_errors.load(Relaxed));
         s.push_str("# HELP tessera_request_duration_seconds Request latency, by endpoint.\n# TYPE tessera_request_duration_seconds histogram\n");
@@ -115,12 +177,10 @@ mod tests {
 
     #[test]
     fn renders_counters_and_cumulative_buckets() {
-        let m = Metrics {
-            tokens: Default::default(),
-            latency: Default::default(),
-            store_errors: AtomicU64::new(0),
-            errors: Mutex::new(BTreeMap::new()),
-        };
+        let m = Metrics::new();
+        m.event(event::REFRESH_REUSE);
+        m.rate_limited("pro");
+        m.rate_limited("gold");
         m.token_issued(GrantType::ClientCredentials);
         m.token_issued(GrantType::ClientCredentials);
         m.error("invalid_client");
@@ -128,6 +188,8 @@ mod tests {
         let text = m.render();
         assert!(text.contains("tessera_tokens_issued_total{grant_type=\"client_credentials\"} 2"));
         assert!(text.contains("tessera_errors_total{code=\"invalid_client\"} 1"));
+        assert!(text.contains("tessera_security_events_total{event=\"refresh_reuse\"} 1"));
+        assert!(text.contains("tessera_rate_limited_total{tier=\"pro\"} 1") && text.contains("tessera_rate_limited_total{tier=\"other\"} 1"));
         assert!(text.contains("tessera_request_duration_seconds_bucket{endpoint=\"token\",le=\"0.0005\"} 0"));
         assert!(text.contains("tessera_request_duration_seconds_bucket{endpoint=\"token\",le=\"0.001\"} 1"));
         assert!(text.contains("tessera_request_duration_seconds_bucket{endpoint=\"token\",le=\"+Inf\"} 1"));

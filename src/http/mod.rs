@@ -149,8 +149,16 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
 
 /// `GET /metrics`: Prometheus text format. Expose it to your scraper only
 /// (`TESSERA_METRICS_BIND` gives it a listener of its own).
-pub async fn metrics() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::metrics::METRICS.render())
+pub async fn metrics(t: web::Data<Tessera>) -> HttpResponse {
+    let mut body = crate::metrics::METRICS.render();
+    let now = crate::db::now();
+    let current = t.keys.list().await.ok().and_then(|keys| keys.into_iter().find(|k| k.state == crate::keys::STATE_CURRENT));
+    if let Some(k) = current {
+        let since = k.activated_at.unwrap_or(k.created_at);
+        let next = t.cfg.key_rotation.map(|p| since + p.as_secs() as i64 - now);
+        body.push_str(&crate::metrics::render_keys(now - since, next));
+    }
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }
 
 /// 404 as JSON.

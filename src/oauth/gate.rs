@@ -210,6 +210,7 @@ impl Gate {
 
     async fn rate_refused(&self, client: &Client, window: i64, limit: i64, endpoint: Endpoint) {
         self.tally.limited(&client.client_id);
+        crate::metrics::METRICS.rate_limited(&client.tier);
         // One audit row per client and window, however hard it hammers.
         let first = self.store.rate_add(&format!("audit:{}", client.client_id), window, 1).await.map(|(_, c)| c == 1);
         if first.unwrap_or(false) {

@@ -314,9 +314,11 @@ pub async fn authenticate(
             let user_id = row.as_ref().map(|r| r.user_id.clone());
             // A name that matches no account is not recorded: it is sometimes
             // a password typed into the wrong field.
+            crate::metrics::METRICS.event(crate::metrics::event::LOGIN_FAILED);
             let detail = serde_json::json!({"known_user": user_id.is_some()});
             audit::record(db, Event { event: "login.failed", user_id: user_id.as_deref(), ip, detail: Some(detail), ..Default::default() }).await;
             if let Some(secs) = locks_for {
+                crate::metrics::METRICS.event(crate::metrics::event::LOGIN_LOCKED);
                 let detail = serde_json::json!({"seconds": secs});
                 audit::record(db, Event { event: "login.locked", user_id: user_id.as_deref(), ip, detail: Some(detail), ..Default::default() }).await;
             }

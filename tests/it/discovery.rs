@@ -91,6 +91,21 @@ async fn metrics_count_tokens_errors_and_latency(b: Backend) {
     let lat = "tessera_request_duration_seconds_count{endpoint=\"token\"}";
     assert!(count(&after, lat) >= count(&before, lat) + 2.0);
     assert!(after.contains("# TYPE tessera_request_duration_seconds histogram"));
+
+    // a failed login, and a client over its limit: the operator's series move
+    let b = crate::support::browser();
+    let html = b.get(s.url("/login")).send().await.unwrap().text().await.unwrap();
+    let form = [("csrf", crate::support::hidden(&html, "csrf")), ("authz", String::new()), ("username", "nobody".into()), ("password", "wrong-password".into())];
+    b.post(s.url("/login")).form(&form).send().await.unwrap();
+    let (lid, lsecret) = crate::support::limited_client(&s.db, "read:data", Some(2)).await;
+    s.client_credentials(&lid, &lsecret, None).await;
+    assert_eq!(s.post_basic("/token", &lid, &lsecret, &[("grant_type", "client_credentials")]).await.status(), 429);
+    let last = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let failed = "tessera_security_events_total{event=\"login_failed\"}";
+    assert!(count(&last, failed) >= count(&after, failed) + 1.0);
+    let limited = "tessera_rate_limited_total{tier=\"free\"}";
+    assert!(count(&last, limited) >= count(&after, limited) + 1.0);
+    assert!(count(&last, "tessera_signing_key_age_seconds") >= 0.0 && last.contains("# TYPE tessera_signing_key_age_seconds gauge"));
 }
 
 /// `TESSERA_METRICS_BIND` puts `/metrics` on a listener of its own (the
