@@ -29,6 +29,7 @@ fn env() -> &'static Environment<'static> {
             ("portal_app.html", include_str!("../../templates/portal_app.html")),
             ("admin.html", include_str!("../../templates/admin.html")),
             ("admin_client.html", include_str!("../../templates/admin_client.html")),
+            ("client_settings.html", include_str!("../../templates/client_settings.html")),
         ] {
             if let Err(err) = e.add_template(name, src) {
                 log::error!("template {name}: {err}");

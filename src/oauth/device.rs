@@ -37,19 +37,13 @@ pub const GUESSES_PER_MIN_ADDRESS: i64 = 20;
 /// A fresh user code, normalised (no dash).
 pub fn new_user_code() -> String {
     let mut rng = rand::rng();
-    (0..USER_CODE_LEN)
-        .map(|_| USER_CODE_ALPHABET[rng.random_range(0..USER_CODE_ALPHABET.len())] as char)
-        .collect()
+    (0..USER_CODE_LEN).map(|_| USER_CODE_ALPHABET[rng.random_range(0..USER_CODE_ALPHABET.len())] as char).collect()
 }
 
 /// A typed user code as the store keys it: upper case, without spaces and
 /// dashes; `None` when it cannot be one of ours.
 pub fn normalize(typed: &str) -> Option<String> {
-    let code: String = typed
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
+    let code: String = typed.chars().filter(|c| !c.is_whitespace() && *c != '-').map(|c| c.to_ascii_uppercase()).collect();
     let ours = code.len() == USER_CODE_LEN && code.bytes().all(|b| USER_CODE_ALPHABET.contains(&b));
     ours.then_some(code)
 }
@@ -96,31 +90,18 @@ pub fn verification_uri(base: &str) -> String {
 
 /// Start a device authorization for an authenticated `client`: the scopes
 /// asked for (all it is registered for when none are named), and the codes.
-pub async fn start(
-    store: &dyn TokenStore,
-    client: &Client,
-    params: &Params,
-    base: &str,
-    ttl_secs: i64,
-    now: i64,
-) -> Result<Started> {
+pub async fn start(store: &dyn TokenStore, client: &Client, params: &Params, base: &str, ttl_secs: i64, now: i64) -> Result<Started> {
     if !client.allows(GrantType::DeviceCode) {
         return Err(Error::UnauthorizedClient("this client is not registered for the device grant (urn:ietf:params:oauth:grant-type:device_code)".into()));
     }
-    if params
-        .get("client_id")
-        .is_some_and(|id| id != client.client_id)
-    {
-        return Err(Error::invalid_request(
-            "client_id differs from the authenticated client",
-        ));
+    if params.get("client_id").is_some_and(|id| id != client.client_id) {
+        return Err(Error::invalid_request("client_id differs from the authenticated client"));
     }
     let scopes = scopes::resolve(params.get("scope"), &client.scopes)?;
     if scopes.is_empty() {
         return Err(Error::invalid_scope("scope is required"));
     }
-    let data = serde_json::to_string(&DeviceRequest { scopes })
-        .map_err(|e| Error::invalid_request(e.to_string()))?;
+    let data = serde_json::to_string(&DeviceRequest { scopes }).map_err(|e| Error::invalid_request(e.to_string()))?;
     let device_code = crate::crypto::random_token(32);
     // A collision with a live code is one in billions; draw again if it happens.
     for _ in 0..5 {
@@ -165,17 +146,13 @@ pub async fn find(store: &dyn TokenStore, typed: &str, now: i64) -> Result<Optio
     let Some(record) = store.pending_device(&code, now).await? else {
         return Ok(None);
     };
-    let request: DeviceRequest = serde_json::from_str(&record.data)
-        .map_err(|e| Error::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+    let request: DeviceRequest = serde_json::from_str(&record.data).map_err(|e| Error::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
     Ok(Some(Pending { record, request }))
 }
 
 /// The rate keys a wrong guess is counted under: the browser session and the address.
 pub fn guess_keys(session_key: &str, address: Option<&str>) -> Vec<(String, i64)> {
-    let mut keys = vec![(
-        format!("device-guess-s:{session_key}"),
-        GUESSES_PER_MIN_SESSION,
-    )];
+    let mut keys = vec![(format!("device-guess-s:{session_key}"), GUESSES_PER_MIN_SESSION)];
     if let Some(a) = address {
         keys.push((format!("device-guess-ip:{a}"), GUESSES_PER_MIN_ADDRESS));
     }
@@ -184,19 +161,9 @@ pub fn guess_keys(session_key: &str, address: Option<&str>) -> Vec<(String, i64)
 
 /// Record the user's decision on a pending authorization, once: `false`
 /// when it was decided already or expired meanwhile.
-pub async fn decide(
-    store: &dyn TokenStore,
-    p: &Pending,
-    approval: Option<&Approval>,
-    now: i64,
-) -> Result<bool> {
-    let json = approval
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| Error::invalid_request(e.to_string()))?;
-    Ok(store
-        .decide_device(&p.record.device_hash, json.as_deref(), now)
-        .await?)
+pub async fn decide(store: &dyn TokenStore, p: &Pending, approval: Option<&Approval>, now: i64) -> Result<bool> {
+    let json = approval.map(serde_json::to_string).transpose().map_err(|e| Error::invalid_request(e.to_string()))?;
+    Ok(store.decide_device(&p.record.device_hash, json.as_deref(), now).await?)
 }
 
 #[cfg(test)]
@@ -210,10 +177,7 @@ mod tests {
             assert_eq!(c.len(), 8);
             assert!(c.bytes().all(|b| !b"AEIOUY01".contains(&b)), "{c}");
             assert_eq!(normalize(&display(&c)), Some(c.clone()));
-            assert_eq!(
-                normalize(&display(&c).to_lowercase().replace('-', " ")),
-                Some(c)
-            );
+            assert_eq!(normalize(&display(&c).to_lowercase().replace('-', " ")), Some(c));
         }
         assert_eq!(display("BCDFGHJK"), "BCDF-GHJK");
         assert_eq!(normalize("bcdf-ghjk"), Some("BCDFGHJKLM"[..8].to_string()));
@@ -225,16 +189,7 @@ mod tests {
     #[test]
     fn guesses_count_per_session_and_address() {
         let k = guess_keys("s1", Some("10.0.0.1"));
-        assert_eq!(
-            k,
-            vec![
-                ("device-guess-s:s1".to_string(), GUESSES_PER_MIN_SESSION),
-                (
-                    "device-guess-ip:10.0.0.1".to_string(),
-                    GUESSES_PER_MIN_ADDRESS
-                )
-            ]
-        );
+        assert_eq!(k, vec![("device-guess-s:s1".to_string(), GUESSES_PER_MIN_SESSION), ("device-guess-ip:10.0.0.1".to_string(), GUESSES_PER_MIN_ADDRESS)]);
         assert_eq!(guess_keys("s1", None).len(), 1);
     }
 }

@@ -22,14 +22,7 @@ async fn portal_consent_connected_apps_in_chromium() {
     user(&s.db, "dev2", "developer").await;
     user(&s.db, "alice", "user").await;
     user(&s.db, "root", "admin").await;
-    let tv = tessera::registry::clients::NewClient {
-        name: "Living-room TV".into(),
-        client_type: "public".into(),
-        grant_types: vec!["device_code".into(), "refresh_token".into()],
-        scopes: vec!["openid".into(), "read:data".into()],
-        ..Default::default()
-    };
-    let tv = tessera::oauth::registration::register(&s.db, tv, None).await.unwrap().client.client_id;
+    let tv = crate::support::device_app(&s.db, &["device_code", "refresh_token"]).await;
     let tv_id = tv.clone();
     let shots = root.join("target/e2e-screenshots");
     let out = tokio::task::spawn_blocking({

@@ -104,14 +104,7 @@ async fn openidconnect_crate_device_flow(b: Backend) {
     use openidconnect::core::CoreDeviceAuthorizationResponse;
     let s = start(b).await;
     let alice = user(&s.db, "alice", "user").await;
-    let n = tessera::registry::clients::NewClient {
-        name: "CLI tool".into(),
-        client_type: "public".into(),
-        grant_types: vec!["device_code".into(), "refresh_token".into()],
-        scopes: vec!["openid".into(), "read:data".into()],
-        ..Default::default()
-    };
-    let client_id = tessera::oauth::registration::register(&s.db, n, None).await.unwrap().client.client_id;
+    let client_id = crate::support::device_app(&s.db, &["device_code", "refresh_token"]).await;
     let http = openidconnect::reqwest::ClientBuilder::new().redirect(openidconnect::reqwest::redirect::Policy::none()).build().unwrap();
     let meta = DeviceProviderMetadata::discover_async(IssuerUrl::new(s.base.clone()).unwrap(), &http).await.expect("discovery");
     let endpoint = meta.additional_metadata().device_authorization_endpoint.clone();

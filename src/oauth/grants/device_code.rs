@@ -13,38 +13,18 @@ use crate::oauth::tokens::TokenResponse;
 use crate::registry::clients::Client;
 use crate::store::DevicePoll;
 
-pub async fn exchange(
-    s: Stores<'_>,
-    issuer: &Issuer,
-    client: &Client,
-    params: &Params,
-    jkt: Option<&str>,
-) -> Result<TokenResponse> {
+pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, jkt: Option<&str>) -> Result<TokenResponse> {
     let code = params.require("device_code")?;
     let now = crate::db::now();
-    let approval = match s
-        .store
-        .poll_device(
-            &crate::crypto::digest(code),
-            &client.client_id,
-            now,
-            INTERVAL_SECS,
-        )
-        .await?
-    {
+    let approval = match s.store.poll_device(&crate::crypto::digest(code), &client.client_id, now, INTERVAL_SECS).await? {
         DevicePoll::Approved(a) => a,
         DevicePoll::Pending => return Err(Error::AuthorizationPending),
         DevicePoll::SlowDown => return Err(Error::SlowDown),
         DevicePoll::Denied => return Err(Error::DeviceDenied),
         DevicePoll::Expired => return Err(Error::ExpiredToken),
-        DevicePoll::Invalid => {
-            return Err(Error::invalid_grant(
-                "the device_code is invalid, another client's, or was already exchanged",
-            ))
-        }
+        DevicePoll::Invalid => return Err(Error::invalid_grant("the device_code is invalid, another client's, or was already exchanged")),
     };
-    let a: Approval = serde_json::from_str(&approval)
-        .map_err(|_| Error::invalid_grant("the device_code is invalid"))?;
+    let a: Approval = serde_json::from_str(&approval).map_err(|_| Error::invalid_grant("the device_code is invalid"))?;
     // The user may have revoked the app between approving and this poll.
     match crate::registry::consents::find(s.db, &a.user_id, &client.client_id).await? {
         Some(g) if g.grant_id == a.grant_id => {}

@@ -98,6 +98,19 @@ pub async fn app(db: &DatabaseConnection, client_type: &str, scopes: &str) -> (S
     (c.client.client_id, c.client_secret)
 }
 
+/// A public app of a device without a browser (RFC 8628), "Living-room TV",
+/// registered with `grants` (the short form `device_code` among them).
+pub async fn device_app(db: &DatabaseConnection, grants: &[&str]) -> String {
+    let n = NewClient {
+        name: "Living-room TV".into(),
+        client_type: "public".into(),
+        grant_types: grants.iter().map(|g| g.to_string()).collect(),
+        scopes: vec!["openid".into(), "read:data".into()],
+        ..Default::default()
+    };
+    tessera::oauth::registration::register(db, n, None).await.expect("create device app").client.client_id
+}
+
 /// Verify an access token as a resource server would: fetch the JWKS over
 /// HTTP, pick the key by `kid`, check signature, `typ`, `iss`, `aud`, `exp`.
 pub async fn verify_offline(s: &TestServer, token: &str, audience: &str) -> Result<serde_json::Value, String> {
