@@ -13,6 +13,7 @@
 //!
 //! Secrets never reach the store: codes and refresh tokens are keyed by the
 //! SHA-256 of their value.
+pub mod breaker;
 pub mod redis;
 pub mod sql;
 

@@ -204,6 +204,8 @@ return n
 
 pub struct RedisStore {
     con: ConnectionManager,
+    /// Refuses commands at once while Redis is unreachable (`store::breaker`).
+    breaker: std::sync::Arc<super::breaker::Breaker>,
     client: redis::Client,
     /// Distinguishes stores in the per-thread connection map.
     id: usize,
@@ -229,9 +231,11 @@ impl RedisStore {
             .set_response_timeout(Some(std::time::Duration::from_secs(2)))
             .set_number_of_retries(2);
         let con = ConnectionManager::new_with_config(client.clone(), cfg).await?;
+        let breaker = super::breaker::Breaker::new(client.clone());
         static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         Ok(RedisStore {
             con,
+            breaker,
             client,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             prefix: prefix.to_string(),
@@ -270,6 +274,11 @@ impl RedisStore {
         let c = self.client.get_multiplexed_async_connection_with_config(&cfg).await.ok()?;
         LOCAL.with(|m| m.borrow_mut().insert(self.id, c.clone()));
         Some(c)
+    }
+
+    /// The shared connection, behind the breaker.
+    fn con(&self) -> super::breaker::Guarded<ConnectionManager> {
+        super::breaker::Guarded { inner: self.con.clone(), breaker: self.breaker.clone() }
     }
 
     fn drop_local(&self) {
@@ -342,25 +351,25 @@ impl TokenStore for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let _: String = redis::cmd("PING").query_async(&mut con).await?;
         Ok(())
     }
 
     async fn deny(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let until = expires_at + DENY_MARGIN_SECS;
         let _: () = redis::cmd("SET").arg(self.key("deny", jti)).arg(1).arg("EXAT").arg(until).query_async(&mut con).await?;
         Ok(())
     }
 
     async fn is_denied(&self, jti: &str) -> Result<bool, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         Ok(con.exists(self.key("deny", jti)).await?)
     }
 
     async fn put_code(&self, code_hash: &str, data: &str, expires_at: i64) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let k = self.key("code", code_hash);
         let _: () = redis::pipe()
             .atomic()
@@ -372,7 +381,7 @@ impl TokenStore for RedisStore {
     }
 
     async fn redeem_code(&self, code_hash: &str, now: i64, issued: &str) -> Result<CodeRedemption, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let r: Vec<String> =
             self.redeem_code.key(self.key("code", code_hash)).arg(now).arg(issued).invoke_async(&mut con).await?;
         Ok(match r.first().map(String::as_str) {
@@ -387,7 +396,7 @@ impl TokenStore for RedisStore {
     }
 
     async fn put_refresh(&self, rec: &RefreshRecord) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let k = self.key("rt", &rec.token_hash);
         let fam = self.key("fam", &rec.family_id);
         let uc = self.uc_key(&rec.user_id, &rec.client_id);
@@ -423,7 +432,7 @@ impl TokenStore for RedisStore {
     }
 
     async fn get_refresh(&self, token_hash: &str, now: i64) -> Result<RefreshState, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let mut pipe = redis::pipe();
         self.push_peek_refresh(&mut pipe, token_hash);
         let (reply,): (redis::Value,) = pipe.query_async(&mut con).await?;
@@ -431,7 +440,7 @@ impl TokenStore for RedisStore {
     }
 
     async fn rotate_refresh(&self, old_hash: &str, new: &RefreshRecord, now: i64) -> Result<Rotation, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let r: String = self
             .rotate
             .key(self.key("rt", old_hash))
@@ -459,22 +468,22 @@ impl TokenStore for RedisStore {
     }
 
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         Ok(self.revoke_family.arg(&self.prefix).arg(family_id).arg(now).invoke_async(&mut con).await?)
     }
 
     async fn revoke_user_client(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         Ok(self.revoke_user_client.key(self.uc_key(user_id, client_id)).arg(&self.prefix).arg(now).invoke_async(&mut con).await?)
     }
 
     async fn deny_user_client_access(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         Ok(self.deny_user_client_access.key(self.uc_key(user_id, client_id)).arg(&self.prefix).arg(now).invoke_async(&mut con).await?)
     }
 
     async fn rate_add(&self, key: &str, window: i64, cost: i64) -> Result<(i64, i64), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let mut pipe = redis::pipe();
         pipe.atomic();
         self.push_rate(&mut pipe, key, window, cost);
@@ -483,19 +492,19 @@ impl TokenStore for RedisStore {
     }
 
     async fn rate_refund(&self, key: &str, window: i64, cost: i64) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let _: i64 = con.decr(self.rate_key(key, window), cost).await?;
         Ok(())
     }
 
     async fn add_usage(&self, client_id: &str, n: i64) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let _: i64 = con.incr(self.key("usage", client_id), n).await?;
         Ok(())
     }
 
     async fn usage(&self, client_id: &str) -> Result<i64, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let n: Option<i64> = con.get(self.key("usage", client_id)).await?;
         Ok(n.unwrap_or(0))
     }
@@ -514,8 +523,11 @@ impl TokenStore for RedisStore {
             self.push_peek_refresh(&mut pipe, hash);
         }
         pipe.get(&epoch_key);
+        if self.breaker.is_open() {
+            return Err(super::breaker::Breaker::refusal().into());
+        }
         let values: Vec<redis::Value> = match self.local().await {
-            Some(mut local) => match pipe.query_async(&mut local).await {
+            Some(local) => match pipe.query_async(&mut super::breaker::Guarded { inner: local, breaker: self.breaker.clone() }).await {
                 Ok(v) => v,
                 Err(e) => {
                     // A broken thread connection: forget it; the shared one reconnects by itself.
@@ -523,12 +535,12 @@ impl TokenStore for RedisStore {
                     if !(e.is_io_error() || e.is_connection_dropped() || e.is_timeout()) {
                         return Err(e.into());
                     }
-                    let mut con = self.con.clone();
+                    let mut con = self.con();
                     pipe.query_async(&mut con).await?
                 }
             },
             None => {
-                let mut con = self.con.clone();
+                let mut con = self.con();
                 pipe.query_async(&mut con).await?
             }
         };
@@ -556,7 +568,7 @@ impl TokenStore for RedisStore {
     }
 
     async fn clients_epoch(&self) -> Result<Option<String>, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let key = self.key("clients", "epoch");
         if let Some(e) = con.get::<_, Option<String>>(&key).await? {
             return Ok(Some(e));
@@ -568,20 +580,20 @@ impl TokenStore for RedisStore {
     }
 
     async fn bump_clients_epoch(&self) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let _: () = con.set(self.key("clients", "epoch"), crate::crypto::random_token(12)).await?;
         Ok(())
     }
 
     async fn put_pushed(&self, id_hash: &str, data: &str, expires_at: i64) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let value = format!("{expires_at}:{data}");
         let _: () = redis::cmd("SET").arg(self.key("par", id_hash)).arg(value).arg("EXAT").arg(expires_at).query_async(&mut con).await?;
         Ok(())
     }
 
     async fn take_pushed(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         // GETDEL: one taker gets it, atomically. "{expires_at}:{data}": the
         // caller's clock decides expiry too.
         let v: Option<String> = redis::cmd("GETDEL").arg(self.key("par", id_hash)).query_async(&mut con).await?;
@@ -592,13 +604,13 @@ impl TokenStore for RedisStore {
     }
 
     async fn use_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let set: Option<String> = redis::cmd("SET").arg(self.key("once", key)).arg(1).arg("NX").arg("EXAT").arg(expires_at).query_async(&mut con).await?;
         Ok(set.is_some())
     }
 
     async fn put_device(&self, rec: &DeviceRecord) -> Result<bool, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let taken: Option<String> = redis::cmd("SET")
             .arg(self.key("devu", &rec.user_code))
             .arg(&rec.device_hash)
@@ -635,7 +647,7 @@ impl TokenStore for RedisStore {
     }
 
     async fn pending_device(&self, user_code: &str, now: i64) -> Result<Option<DeviceRecord>, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let Some(device_hash) = con.get::<_, Option<String>>(self.key("devu", user_code)).await? else { return Ok(None) };
         let h: std::collections::HashMap<String, String> = con.hgetall(self.key("dev", &device_hash)).await?;
         let get = |k: &str| h.get(k).cloned().ok_or_else(|| StoreError::Corrupt(format!("device authorization without {k}")));
@@ -647,14 +659,14 @@ impl TokenStore for RedisStore {
     }
 
     async fn decide_device(&self, device_hash: &str, approval: Option<&str>, now: i64) -> Result<bool, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let status = if approval.is_some() { "approved" } else { "denied" };
         let n: i64 = self.decide_device.key(self.key("dev", device_hash)).arg(now).arg(status).arg(approval.unwrap_or("")).invoke_async(&mut con).await?;
         Ok(n == 1)
     }
 
     async fn poll_device(&self, device_hash: &str, client_id: &str, now: i64, interval: i64) -> Result<DevicePoll, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let reply: Vec<String> = self.poll_device.key(self.key("dev", device_hash)).arg(client_id).arg(now).arg(interval).invoke_async(&mut con).await?;
         Ok(match reply.first().map(String::as_str) {
             Some("pending") => DevicePoll::Pending,
@@ -667,7 +679,7 @@ impl TokenStore for RedisStore {
     }
 
     async fn login_attempt(&self, name: &str, now: i64, lock: &crate::rate_limit::LoginLock) -> Result<LoginAttempt, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let (what, n): (String, i64) = self
             .login_attempt
             .key(self.key("login", name))
@@ -685,13 +697,13 @@ impl TokenStore for RedisStore {
     }
 
     async fn login_succeeded(&self, name: &str) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let _: i64 = con.del(self.key("login", name)).await?;
         Ok(())
     }
 
     async fn put_session(&self, id_hash: &str, user_id: &str, expires_at: i64) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let index = self.key("usess", user_id);
         let _: () = redis::pipe()
             .atomic()
@@ -719,7 +731,7 @@ impl TokenStore for RedisStore {
     }
 
     async fn session_user(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let v: Option<String> = con.get(self.key("sess", id_hash)).await?;
         // "{expires_at}:{user}": the expiry is checked against the caller's clock too.
         Ok(v.and_then(|v| {
@@ -729,13 +741,13 @@ impl TokenStore for RedisStore {
     }
 
     async fn end_session(&self, id_hash: &str) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let _: i64 = con.del(self.key("sess", id_hash)).await?;
         Ok(())
     }
 
     async fn user_sessions(&self, user_id: &str, _now: i64) -> Result<Vec<String>, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let all: Vec<String> = con.smembers(self.key("usess", user_id)).await?;
         let mut live = Vec::with_capacity(all.len());
         for h in all {
@@ -747,19 +759,19 @@ impl TokenStore for RedisStore {
     }
 
     async fn add_session_client(&self, id_hash: &str, client_id: &str, expires_at: i64) -> Result<(), StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         let key = self.key("sessc", id_hash);
         let _: () = redis::pipe().atomic().sadd(&key, client_id).ignore().cmd("EXPIREAT").arg(&key).arg(expires_at).ignore().query_async(&mut con).await?;
         Ok(())
     }
 
     async fn session_clients(&self, id_hash: &str, _now: i64) -> Result<Vec<String>, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         Ok(con.smembers(self.key("sessc", id_hash)).await?)
     }
 
     async fn end_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.con();
         Ok(self.end_user_sessions.key(self.key("usess", user_id)).arg(&self.prefix).invoke_async(&mut con).await?)
     }
 

@@ -196,6 +196,9 @@ async fn redis_down_fails_closed_and_recovers() {
     }
     let r = s.http.get(s.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
+    // the circuit is open: commands are refused without waiting on Redis
+    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("tessera_store_circuit_open 1"), "the breaker opened");
 
     redis = Redis::start(port);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -208,5 +211,7 @@ async fn redis_down_fails_closed_and_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(s.http.get(s.url("/readyz")).send().await.unwrap().status(), 200);
+    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("tessera_store_circuit_open 0"), "the probe closed it");
     drop(redis);
 }

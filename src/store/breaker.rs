@@ -1,0 +1,119 @@
+//! Failing fast while Redis is down: a circuit breaker in front of every
+//! Redis command. A command that fails for want of a connection (refused,
+//! dropped, timed out) opens the circuit; while it is open every command is
+//! refused at once (the request answers 503 in microseconds instead of
+//! waiting for connection timeouts), and a background probe pings Redis
+//! every [`PROBE_EVERY`] until it answers, then closes the circuit. Nothing
+//! fails open: a refused command is an error like any other store error.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionLike;
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+
+/// How often the probe pings a Redis that went away.
+pub const PROBE_EVERY: Duration = Duration::from_millis(200);
+
+/// Whether some Redis circuit of this process is open (for `/metrics`).
+static ANY_OPEN: AtomicBool = AtomicBool::new(false);
+
+/// `tessera_store_circuit_open`: Redis is unreachable and commands are refused at once.
+pub fn any_open() -> bool {
+    ANY_OPEN.load(Ordering::Relaxed)
+}
+
+pub struct Breaker {
+    open: AtomicBool,
+    probing: AtomicBool,
+    client: redis::Client,
+}
+
+fn unreachable_kind(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
+}
+
+impl Breaker {
+    pub fn new(client: redis::Client) -> Arc<Breaker> {
+        Arc::new(Breaker { open: AtomicBool::new(false), probing: AtomicBool::new(false), client })
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Look at a command's outcome: a lost connection opens the circuit.
+    fn observe<T>(self: &Arc<Self>, r: &RedisResult<T>) {
+        if r.as_ref().is_err_and(unreachable_kind) {
+            self.trip();
+        }
+    }
+
+    fn trip(self: &Arc<Self>) {
+        if !self.open.swap(true, Ordering::AcqRel) {
+            log::error!("redis is unreachable: refusing store commands until it answers again");
+            ANY_OPEN.store(true, Ordering::Relaxed);
+        }
+        if !self.probing.swap(true, Ordering::AcqRel) && tokio::runtime::Handle::try_current().is_ok() {
+            let me = Arc::clone(self);
+            tokio::spawn(async move { me.probe().await });
+        }
+    }
+
+    async fn probe(self: Arc<Self>) {
+        let cfg = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(500)));
+        loop {
+            tokio::time::sleep(PROBE_EVERY).await;
+            let Ok(mut con) = self.client.get_multiplexed_async_connection_with_config(&cfg).await else { continue };
+            if redis::cmd("PING").query_async::<String>(&mut con).await.is_ok() {
+                self.open.store(false, Ordering::Release);
+                self.probing.store(false, Ordering::Release);
+                ANY_OPEN.store(false, Ordering::Relaxed);
+                log::warn!("redis answers again: store commands resume");
+                return;
+            }
+        }
+    }
+
+    /// The error of a command refused while the circuit is open.
+    pub fn refusal() -> RedisError {
+        RedisError::from(std::io::Error::new(std::io::ErrorKind::NotConnected, "redis is unreachable (circuit open)"))
+    }
+}
+
+/// A connection whose commands pass the breaker.
+#[derive(Clone)]
+pub struct Guarded<C> {
+    pub inner: C,
+    pub breaker: Arc<Breaker>,
+}
+
+impl<C: ConnectionLike + Send> ConnectionLike for Guarded<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            if self.breaker.is_open() {
+                return Err(Breaker::refusal());
+            }
+            let r = self.inner.req_packed_command(cmd).await;
+            self.breaker.observe(&r);
+            r
+        })
+    }
+
+    fn req_packed_commands<'a>(&'a mut self, pipeline: &'a Pipeline, offset: usize, count: usize) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            if self.breaker.is_open() {
+                return Err(Breaker::refusal());
+            }
+            let r = self.inner.req_packed_commands(pipeline, offset, count).await;
+            self.breaker.observe(&r);
+            r
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
