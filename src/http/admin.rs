@@ -81,6 +81,28 @@ pub async fn client(t: web::Data<Tessera>, p: Console, path: web::Path<String>) 
     }
 }
 
+/// `POST /admin/clients/{id}/security`: PAR, DPoP, the FAPI 2.0 profile, a key URL.
+async fn secure_client(t: &Tessera, p: &Console, f: &CsrfForm, id: &str) -> HttpResponse {
+    let s = clients::Security {
+        require_par: f.get("require_par") == "1",
+        require_dpop: f.get("require_dpop") == "1",
+        profile: Some(f.get("profile").to_string()).filter(|p| !p.is_empty()),
+        jwks_uri: Some(f.get("jwks_uri").trim().to_string()).filter(|u| !u.is_empty()),
+    };
+    let done = registration::secure(&t.db, t.store.as_ref(), id, s, Some(p.user.user_id.as_str())).await;
+    let c = match (&done, clients::find(&t.db, id).await) {
+        (Ok(c), _) => c.clone(),
+        (Err(_), Ok(Some(c))) => c,
+        (Err(_), Ok(None)) => return error_page(StatusCode::NOT_FOUND, "Not found", "No such client."),
+        (Err(_), Err(e)) => return super::pages::unavailable(e, "loading a client", "The service is unavailable."),
+    };
+    match done {
+        Ok(_) => client_page(t, p, &c, Ok(Some("Saved.")), StatusCode::OK).await,
+        Err(e @ (Error::Validation(_) | Error::NotFound(_))) => client_page(t, p, &c, Err(e.to_string()), StatusCode::BAD_REQUEST).await,
+        Err(e) => super::pages::unavailable(e, "changing a client", "Nothing was changed."),
+    }
+}
+
 /// The console's change of a client: everything the form shows.
 async fn edit_client(t: &Tessera, p: &Console, f: &CsrfForm, id: &str) -> HttpResponse {
     let c = match clients::find(&t.db, id).await {
@@ -116,8 +138,10 @@ async fn edit_client(t: &Tessera, p: &Console, f: &CsrfForm, id: &str) -> HttpRe
 /// lifts; whether the client may introspect other clients' tokens.
 pub async fn client_action(t: web::Data<Tessera>, p: Console, f: CsrfForm, path: web::Path<(String, String)>) -> HttpResponse {
     let (id, what) = path.into_inner();
-    if what == "edit" {
-        return edit_client(&t, &p, &f, &id).await;
+    match what.as_str() {
+        "edit" => return edit_client(&t, &p, &f, &id).await,
+        "security" => return secure_client(&t, &p, &f, &id).await,
+        _ => {}
     }
     let (db, store, actor) = (&t.db, t.store.as_ref(), Some(p.user.user_id.as_str()));
     let done = match what.as_str() {
@@ -332,6 +356,12 @@ pub struct ClientChangeJson {
     scopes: Option<Vec<String>>,
     tier: Option<String>,
     rate_limit: Option<i64>,
+}
+
+/// `POST /admin/api/clients/{id}/security` `{"require_par", "require_dpop", "profile", "jwks_uri"}`.
+pub async fn api_secure_client(t: web::Data<Tessera>, b: Api, path: web::Path<String>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, OAuthError> {
+    let j: clients::Security = read_json(&req, body, t.cfg.max_body_bytes).await?;
+    Ok(ok(&b, registration::secure(&t.db, t.store.as_ref(), &path, j, Some(&actor(&b))).await?))
 }
 
 /// `PATCH /admin/api/clients/{id}`: the same rules as `tessera client update`.

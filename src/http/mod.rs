@@ -119,6 +119,7 @@ pub fn configure(t: Arc<Tessera>) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::patch().to(admin::api_update_client))
                     .route(web::delete().to(admin::api_delete_client)),
             )
+            .service(resource("/admin/api/clients/{id}/security", &[M::POST]).route(web::post().to(admin::api_secure_client)))
             .service(resource("/admin/api/clients/{id}/{action}", &[M::POST]).route(web::post().to(admin::api_client_action)))
             .service(resource("/admin/api/keys", &[M::GET]).route(get().to(admin::api_keys)))
             .service(resource("/admin/api/keys/rotate", &[M::POST]).route(web::post().to(admin::api_rotate_keys)))

@@ -114,6 +114,31 @@ pub async fn register(db: &DatabaseConnection, mut n: NewClient, actor: Option<&
     clients::insert(db, &n, ct, actor).await
 }
 
+/// Change how a client proves itself and what it is held to (PAR, DPoP, the
+/// FAPI 2.0 profile, a key URL), under the same rules as registration.
+pub async fn secure(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, s: clients::Security, actor: Option<&str>) -> Result<Client> {
+    let c = clients::get(db, client_id).await?;
+    if s.jwks_uri.is_some() && c.jwks.is_some() {
+        return Err(Error::validation("this client registered its keys inline; a key URL would not replace them"));
+    }
+    let mut n = NewClient {
+        name: c.name.clone(),
+        client_type: c.client_type.as_str().into(),
+        grant_types: c.grant_types.iter().map(|g| g.as_str().to_string()).collect(),
+        scopes: c.scopes.clone(),
+        redirect_uris: c.redirect_uris.clone(),
+        pkce_optional: c.pkce_optional,
+        auth_method: c.auth_method.clone(),
+        jwks: c.jwks.clone(),
+        jwks_uri: s.jwks_uri.clone().or(c.jwks_uri.clone()),
+        profile: s.profile.clone(),
+        ..Default::default()
+    };
+    n.tier = Some(c.tier.clone());
+    validate(&n)?;
+    clients::set_security(db, store, client_id, &s, actor).await
+}
+
 /// Change a client (redirect URIs, scopes, origins; name, description, tier
 /// and rate limit when given), under the same rules as registration.
 pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, change: Change, actor: Option<&str>) -> Result<Client> {

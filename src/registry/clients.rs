@@ -469,6 +469,37 @@ pub async fn set_introspection(db: &DatabaseConnection, store: &dyn TokenStore, 
     set_flag(db, store, client_id, (clients::Column::CanIntrospect, allowed), Event { event: "client.changed", actor, detail, ..Default::default() }).await
 }
 
+/// How a client proves itself and what it is held to: the settings an admin
+/// changes after registration (`oauth::registration::secure` checks them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct Security {
+    #[serde(default)]
+    pub require_par: bool,
+    #[serde(default)]
+    pub require_dpop: bool,
+    /// `fapi2`, or none.
+    pub profile: Option<String>,
+    /// A `private_key_jwt` client's key URL (its inline keys stay as they are).
+    pub jwks_uri: Option<String>,
+}
+
+/// Store security settings that `oauth::registration::secure` checked.
+pub async fn set_security(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, s: &Security, actor: Option<&str>) -> Result<Client> {
+    let mut q = clients::Entity::update_many()
+        .col_expr(clients::Column::RequirePar, Expr::value(s.require_par))
+        .col_expr(clients::Column::RequireDpop, Expr::value(s.require_dpop))
+        .col_expr(clients::Column::Profile, Expr::value(s.profile.clone()))
+        .col_expr(clients::Column::UpdatedAt, Expr::value(now()));
+    if s.jwks_uri.is_some() {
+        q = q.col_expr(clients::Column::JwksUri, Expr::value(s.jwks_uri.clone()));
+    }
+    q.filter(clients::Column::ClientId.eq(client_id)).exec(db).await?;
+    store.bump_clients_epoch().await?;
+    let detail = Some(serde_json::json!({"require_par": s.require_par, "require_dpop": s.require_dpop, "profile": s.profile, "jwks_uri": s.jwks_uri}));
+    audit::record(db, Event { event: "client.changed", actor, client_id: Some(client_id), detail, ..Default::default() }).await;
+    get(db, client_id).await
+}
+
 /// The longest grace period a rotated secret may keep.
 pub const MAX_SECRET_GRACE_SECS: i64 = 30 * 86_400;
 

@@ -9,7 +9,7 @@ use crate::cli::{json as cli_json, tessera};
 use crate::private_key_jwt::Key;
 use crate::support::{browser, location_params, start, user, Backend, CHALLENGE, REDIRECT, VERIFIER};
 
-both_backends!(a_fapi2_client_gets_tokens_only_the_fapi2_way);
+both_backends!(a_fapi2_client_gets_tokens_only_the_fapi2_way, admins_set_the_profile_and_the_flags);
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -100,4 +100,44 @@ async fn a_fapi2_client_gets_tokens_only_the_fapi2_way(b: Backend) {
     // a secret gets nowhere: the client has none
     let r = s.post_basic("/token", &id, "tsr_anything", &[("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())]).await;
     assert_eq!(r.status(), 401);
+}
+
+/// The console and the admin API change PAR, DPoP, the profile and the key
+/// URL of an existing client, under the registration's rules.
+async fn admins_set_the_profile_and_the_flags(b: Backend) {
+    let s = start(b).await;
+    user(&s.db, "root", "admin").await;
+    let (ops, ops_secret) = crate::support::machine_client(&s.db, "tessera:admin").await;
+    let admin = s.client_credentials(&ops, &ops_secret, Some("tessera:admin")).await;
+    let (m, m_secret) = crate::support::machine_client(&s.db, "read:data").await;
+    let security = |id: &str| s.url(&format!("/admin/api/clients/{id}/security"));
+    // a client with a secret cannot be held to FAPI 2.0
+    let r = s.http.post(security(&m)).bearer_auth(&admin).json(&json!({"profile": "fapi2"})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().await.unwrap()["error_description"].as_str().unwrap().contains("private_key_jwt"));
+    // the console makes its tokens DPoP-bound: a token request without a proof is refused
+    let console = crate::web::signed_in(&s, "root").await;
+    let (_, page) = crate::web::page(&console, s.url(&format!("/admin/clients/{m}"))).await;
+    let form = [("csrf", crate::support::hidden(&page, "csrf")), ("require_dpop", "1".to_string())];
+    let r = console.post(s.url(&format!("/admin/clients/{m}/security"))).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s.post_basic("/token", &m, &m_secret, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().await.unwrap()["error_description"].as_str().unwrap().contains("DPoP"));
+    // a key-authenticated client can be
+    let key = Key::new("k");
+    let r = s
+        .http
+        .post(s.url("/admin/api/clients"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "Bank", "grant_types": ["client_credentials"], "scopes": ["read:data"], "auth_method": "private_key_jwt", "jwks": {"keys": [key.jwk.clone()]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let bank = r.json::<Value>().await.unwrap()["client_id"].as_str().unwrap().to_string();
+    let r = s.http.post(security(&bank)).bearer_auth(&admin).json(&json!({"profile": "fapi2", "require_par": true})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!((v["profile"].as_str(), v["require_par"].as_bool()), (Some("fapi2"), Some(true)));
 }
