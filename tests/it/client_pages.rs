@@ -68,6 +68,7 @@ async fn admins_change_any_client(be: Backend) {
     let admin = signed_in(&s, "root").await;
     let (status, html) = page(&admin, s.url(&format!("/admin/clients/{id}"))).await;
     assert_eq!(status, 200);
+    assert!(html.contains("<title>Machine · Admin · Tessera</title>"), "the page's title is its name alone");
     assert_eq!(text_of(&html, "limit"), "free: 2 requests a minute");
     assert_eq!(text_of(&html, "limited"), "1");
     assert!(html.contains("Last 30 days: 1 tokens issued, 1 requests refused by the rate limit (429)"));
