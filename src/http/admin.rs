@@ -72,12 +72,20 @@ async fn client_page(t: &Tessera, p: &Console, c: &clients::Client, said: Result
     render(status, "admin_client.html", ctx)
 }
 
+/// The client a console page is about; `Err`: the page saying why there is none.
+async fn loaded(t: &Tessera, id: &str) -> Result<clients::Client, HttpResponse> {
+    match clients::find(&t.db, id).await {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(error_page(StatusCode::NOT_FOUND, "Not found", "No such client.")),
+        Err(e) => Err(super::pages::unavailable(e, "loading a client", "The service is unavailable.")),
+    }
+}
+
 /// `GET /admin/clients/{id}`.
 pub async fn client(t: web::Data<Tessera>, p: Console, path: web::Path<String>) -> HttpResponse {
-    match clients::find(&t.db, &path).await {
-        Ok(Some(c)) => client_page(&t, &p, &c, Ok(None), StatusCode::OK).await,
-        Ok(None) => error_page(StatusCode::NOT_FOUND, "Not found", "No such client."),
-        Err(e) => super::pages::unavailable(e, "loading a client", "The service is unavailable."),
+    match loaded(&t, &path).await {
+        Ok(c) => client_page(&t, &p, &c, Ok(None), StatusCode::OK).await,
+        Err(page) => page,
     }
 }
 
@@ -89,15 +97,12 @@ async fn secure_client(t: &Tessera, p: &Console, f: &CsrfForm, id: &str) -> Http
         profile: Some(f.get("profile").to_string()).filter(|p| !p.is_empty()),
         jwks_uri: Some(f.get("jwks_uri").trim().to_string()).filter(|u| !u.is_empty()),
     };
-    let done = registration::secure(&t.db, t.store.as_ref(), id, s, Some(p.user.user_id.as_str())).await;
-    let c = match (&done, clients::find(&t.db, id).await) {
-        (Ok(c), _) => c.clone(),
-        (Err(_), Ok(Some(c))) => c,
-        (Err(_), Ok(None)) => return error_page(StatusCode::NOT_FOUND, "Not found", "No such client."),
-        (Err(_), Err(e)) => return super::pages::unavailable(e, "loading a client", "The service is unavailable."),
+    let c = match loaded(t, id).await {
+        Ok(c) => c,
+        Err(page) => return page,
     };
-    match done {
-        Ok(_) => client_page(t, p, &c, Ok(Some("Saved.")), StatusCode::OK).await,
+    match registration::secure(&t.db, t.store.as_ref(), id, s, Some(p.user.user_id.as_str())).await {
+        Ok(updated) => client_page(t, p, &updated, Ok(Some("Saved.")), StatusCode::OK).await,
         Err(e @ (Error::Validation(_) | Error::NotFound(_))) => client_page(t, p, &c, Err(e.to_string()), StatusCode::BAD_REQUEST).await,
         Err(e) => super::pages::unavailable(e, "changing a client", "Nothing was changed."),
     }
@@ -105,10 +110,9 @@ async fn secure_client(t: &Tessera, p: &Console, f: &CsrfForm, id: &str) -> Http
 
 /// The console's change of a client: everything the form shows.
 async fn edit_client(t: &Tessera, p: &Console, f: &CsrfForm, id: &str) -> HttpResponse {
-    let c = match clients::find(&t.db, id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return error_page(StatusCode::NOT_FOUND, "Not found", "No such client."),
-        Err(e) => return super::pages::unavailable(e, "loading a client", "The service is unavailable."),
+    let c = match loaded(t, id).await {
+        Ok(c) => c,
+        Err(page) => return page,
     };
     let rate_limit = match f.get("rate_limit").trim() {
         "" => None,

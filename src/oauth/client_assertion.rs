@@ -38,8 +38,8 @@ const JWKS_TTL: Duration = Duration::from_secs(300);
 /// An unknown `kid` refetches the set at most this often.
 const REFETCH_AFTER: Duration = Duration::from_secs(10);
 
-/// Members that only a private or symmetric key has.
-const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+/// Members that only a private or symmetric key has (also refused in DPoP proofs).
+pub const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
 
 /// Check a JWK Set a client registers: public RSA, EC or OKP keys only
 /// (a private part is refused with a message: the client must keep it).

@@ -154,7 +154,7 @@ pub fn verify(proof: &str, expect: &Expect<'_>, nonces: &Nonces, now: i64) -> Re
     }
     let jwk: Jwk = header.jwk.ok_or_else(|| invalid("the proof carries no jwk"))?;
     let jwk_json = serde_json::to_value(&jwk).map_err(|e| invalid(e.to_string()))?;
-    if ["d", "p", "q", "dp", "dq", "qi", "k"].iter().any(|m| jwk_json.get(*m).is_some()) {
+    if super::client_assertion::PRIVATE_MEMBERS.iter().any(|m| jwk_json.get(*m).is_some()) {
         return Err(invalid("the proof's jwk holds a private key"));
     }
     let key = DecodingKey::from_jwk(&jwk).map_err(|e| invalid(format!("unusable jwk: {e}")))?;

@@ -110,10 +110,7 @@ pub fn parse(body: Value) -> Result<Metadata> {
 /// A URL people may be sent to: https, or http on loopback.
 fn check_web_uri(name: &str, v: &Option<String>) -> Result<()> {
     let Some(v) = v else { return Ok(()) };
-    let ok = url::Url::parse(v).is_ok_and(|u| {
-        u.scheme() == "https" || (u.scheme() == "http" && u.host().is_some_and(|h| crate::config::is_loopback_host(&h)))
-    });
-    match ok && v.len() <= 2000 {
+    match super::redirect_uri::is_web_url(v) && v.len() <= 2000 {
         true => Ok(()),
         false => Err(bad(format!("{name} must be an https URL"))),
     }

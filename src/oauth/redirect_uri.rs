@@ -13,6 +13,15 @@ use url::{Host, Url};
 
 use crate::config::is_loopback_host;
 
+/// A web URL a client registers besides its redirect URIs (`jwks_uri`,
+/// back-channel logout, `client_uri` …): https, or http on loopback only,
+/// with no fragment.
+pub fn is_web_url(u: &str) -> bool {
+    Url::parse(u).is_ok_and(|p| {
+        p.fragment().is_none() && (p.scheme() == "https" || (p.scheme() == "http" && p.host().is_some_and(|h| is_loopback_host(&h))))
+    })
+}
+
 /// Schemes a browser would execute or read locally: never a redirect.
 const DANGEROUS: &[&str] = &["javascript", "data", "file", "vbscript", "about", "blob"];
 

@@ -73,10 +73,7 @@ pub fn validate(n: &NewClient) -> Result<ClientType> {
         redirect_uri::validate(u, ct == ClientType::Public).map_err(|e| Error::validation(format!("post-logout redirect URI: {e}")))?;
     }
     if let Some(u) = &n.backchannel_logout_uri {
-        let ok = url::Url::parse(u).is_ok_and(|p| {
-            p.fragment().is_none() && (p.scheme() == "https" || (p.scheme() == "http" && p.host().is_some_and(|h| crate::config::is_loopback_host(&h))))
-        });
-        if !ok {
+        if !redirect_uri::is_web_url(u) {
             return Err(Error::validation("backchannel_logout_uri must be https (or http on loopback), without a fragment"));
         }
     }
@@ -93,12 +90,10 @@ fn validate_keys(n: &NewClient, ct: ClientType) -> Result<()> {
             Err(Error::validation("private_key_jwt is for confidential clients (a public client holds no key)"))
         }
         (Some(clients::PRIVATE_KEY_JWT), Some(jwks), None) => super::client_assertion::validate_jwks(jwks).map(|_| ()).map_err(Error::Validation),
-        (Some(clients::PRIVATE_KEY_JWT), None, Some(uri)) => {
-            let ok = url::Url::parse(uri).is_ok_and(|u| {
-                u.scheme() == "https" || (u.scheme() == "http" && u.host().is_some_and(|h| crate::config::is_loopback_host(&h)))
-            });
-            if ok { Ok(()) } else { Err(Error::validation("jwks_uri must be an https URL")) }
-        }
+        (Some(clients::PRIVATE_KEY_JWT), None, Some(uri)) => match redirect_uri::is_web_url(uri) {
+            true => Ok(()),
+            false => Err(Error::validation("jwks_uri must be an https URL (http only on loopback), without a fragment")),
+        },
         (Some(clients::PRIVATE_KEY_JWT), _, _) => Err(Error::validation("private_key_jwt needs the client's public keys: jwks or jwks_uri, one of them")),
         (Some(other), _, _) => Err(Error::validation(format!("auth method {other:?} is not supported; private_key_jwt, or none for a secret"))),
     }

@@ -18,6 +18,15 @@ use crate::store::TokenStore;
 
 pub const DAY_SECS: i64 = 86_400;
 
+/// The count of `key`, made on first use (the key is copied only then:
+/// the hot path allocates nothing for a client it has seen).
+fn bump<'a, V>(m: &'a mut HashMap<String, V>, key: &str, zero: V) -> &'a mut V {
+    if !m.contains_key(key) {
+        m.insert(key.to_string(), zero);
+    }
+    m.get_mut(key).expect("inserted above")
+}
+
 /// Counts not yet written.
 #[derive(Default)]
 struct Pending {
@@ -37,15 +46,15 @@ impl Tally {
     /// A token was issued to `client_id`.
     pub fn token(&self, client_id: &str) {
         if let Ok(mut p) = self.pending.lock() {
-            *p.totals.entry(client_id.to_string()).or_insert(0) += 1;
-            p.days.entry(client_id.to_string()).or_insert((0, 0)).0 += 1;
+            *bump(&mut p.totals, client_id, 0) += 1;
+            bump(&mut p.days, client_id, (0, 0)).0 += 1;
         }
     }
 
     /// A request of `client_id` was refused by its rate limit.
     pub fn limited(&self, client_id: &str) {
         if let Ok(mut p) = self.pending.lock() {
-            p.days.entry(client_id.to_string()).or_insert((0, 0)).1 += 1;
+            bump(&mut p.days, client_id, (0, 0)).1 += 1;
         }
     }
 
