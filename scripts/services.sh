@@ -30,14 +30,67 @@ for _ in range(200):
 PY
 }
 
+# A port for a Redis Cluster node: its cluster bus listens on port + 10000,
+# so both must be free and below 32768.
+free_cluster_port() {
+  python3 - <<'PY'
+import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(500):
+    p = random.randint(20000, 22767)
+    if free(p) and free(p + 10000):
+        print(p); break
+PY
+}
+
+# start_redis_cluster DIR N_PRIMARIES : N primaries and one replica each on
+# loopback, formed into a cluster; sets CLUSTER_PORTS and REDIS_CLUSTER_URLS_SVC.
+start_redis_cluster() {
+  local dir="$1" n="$2" port urls=() nodes=()
+  CLUSTER_PORTS=()
+  for _ in $(seq 1 $((2 * n))); do
+    port="$(free_cluster_port)"
+    mkdir -p "$dir/$port"
+    redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" \
+      --cluster-node-timeout 2000 --dir "$dir/$port" --save '' --appendonly no --daemonize yes \
+      --pidfile "$dir/$port/pid" --logfile "$dir/$port/log"
+    CLUSTER_PORTS+=("$port")
+  done
+  for port in "${CLUSTER_PORTS[@]}"; do
+    for _ in $(seq 1 50); do
+      [ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ] && break
+      sleep 0.1
+    done
+    nodes+=("127.0.0.1:$port")
+    urls+=("redis://127.0.0.1:$port/")
+  done
+  yes yes | redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 >"$dir/create.log" 2>&1 \
+    || { cat "$dir/create.log"; return 1; }
+  for _ in $(seq 1 100); do
+    redis-cli -p "${CLUSTER_PORTS[0]}" cluster info | grep -q 'cluster_state:ok' && break
+    sleep 0.1
+  done
+  redis-cli -p "${CLUSTER_PORTS[0]}" cluster info | grep -q 'cluster_state:ok'
+  REDIS_CLUSTER_URLS_SVC="$(IFS=,; echo "${urls[*]}")"
+}
+
 stop_services() {
   set +e
   [ -n "${REDIS_PORT:-}" ] && redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1
+  for port in ${CLUSTER_PORTS[@]+"${CLUSTER_PORTS[@]}"}; do redis-cli -p "$port" shutdown nosave >/dev/null 2>&1; done
   [ -n "${PGDATA:-}" ] && [ -f "$PGDATA/postmaster.pid" ] && "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1
   [ -n "${TMP:-}" ] && rm -rf "$TMP"
 }
 
-# start_services: sets TMP, REDIS_PORT, PG_PORT, DATABASE_URL_SVC, REDIS_URL_SVC.
+# start_services: sets TMP, REDIS_PORT, PG_PORT, DATABASE_URL_SVC,
+# REDIS_URL_SVC and (three primaries, three replicas) REDIS_CLUSTER_URLS_SVC.
 start_services() {
   PGBIN="$(pg_bin)"
   TMP="$(mktemp -d /tmp/tessera-svc.XXXXXX)"
@@ -57,6 +110,9 @@ start_services() {
     sleep 0.1
   done
   [ "$(redis-cli -p "$REDIS_PORT" ping)" = "PONG" ]
+
+  log "redis cluster (3 primaries, 3 replicas) on 127.0.0.1"
+  start_redis_cluster "$TMP/cluster" 3
 
   log "postgresql on 127.0.0.1:$PG_PORT"
   mkdir -p "$PGDATA" "$TMP/sock"

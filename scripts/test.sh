@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: installs PostgreSQL, Redis, Chromium and Node when
-# they are missing, starts PostgreSQL and Redis on loopback (free ports below
+# they are missing, starts PostgreSQL, Redis and a Redis Cluster on loopback (free ports below
 # 32768, under a temporary directory), runs every test of the workspace
 # against them, and stops them on exit — also when a test fails. Extra
 # arguments go to `cargo test`.
@@ -60,6 +60,7 @@ fi
 start_services
 export TESSERA_TEST_DATABASE_URL="$DATABASE_URL_SVC"
 export TESSERA_TEST_REDIS_URL="$REDIS_URL_SVC"
+export TESSERA_TEST_REDIS_CLUSTER_URLS="$REDIS_CLUSTER_URLS_SVC"
 export TESSERA_TEST_PG_BIN="$PGBIN"
 
 log "cargo test --workspace $*"

@@ -20,8 +20,9 @@ pub struct Config {
     pub issuer: String,
     /// `DATABASE_URL` (default: a SQLite file `tessera.db` in the working directory).
     pub database_url: String,
-    /// `REDIS_URL`; without it the token store lives in the SQL database.
-    pub redis_url: Option<String>,
+    /// `REDIS_URL` (one node) or `REDIS_CLUSTER_URLS` (a cluster); without
+    /// either the token store lives in the SQL database.
+    pub redis: Option<crate::store::redis::Target>,
     /// Prefix of every Redis key (`TESSERA_REDIS_PREFIX`, default `tessera:`).
     pub redis_prefix: String,
     /// Key-encryption key file (`TESSERA_KEK_FILE`, default `keys/kek`).
@@ -181,7 +182,18 @@ impl Config {
             None => default_issuer(&bind)?,
         };
         let database_url = secret_var("DATABASE_URL")?.unwrap_or_else(|| "sqlite://tessera.db?mode=rwc".into());
-        let redis_url = secret_var("REDIS_URL")?;
+        let redis = match (secret_var("REDIS_URL")?, secret_var("REDIS_CLUSTER_URLS")?) {
+            (Some(_), Some(_)) => return Err(Error::Config("set REDIS_URL (one node) or REDIS_CLUSTER_URLS (a cluster), not both".into())),
+            (Some(url), None) => Some(crate::store::redis::Target::Node(url)),
+            (None, Some(urls)) => {
+                let urls: Vec<String> = urls.split([',', ' ']).filter(|u| !u.is_empty()).map(str::to_string).collect();
+                if urls.is_empty() {
+                    return Err(Error::Config("REDIS_CLUSTER_URLS names no node: give redis://host:port,redis://host:port,…".into()));
+                }
+                Some(crate::store::redis::Target::Cluster(urls))
+            }
+            (None, None) => None,
+        };
         let (kek_file, create_kek) = match var("TESSERA_KEK_FILE") {
             Some(p) => (PathBuf::from(p), false),
             None => (PathBuf::from("keys/kek"), true),
@@ -206,7 +218,7 @@ impl Config {
             metrics_bind: var("TESSERA_METRICS_BIND"),
             issuer,
             database_url,
-            redis_url,
+            redis,
             redis_prefix: var("TESSERA_REDIS_PREFIX").unwrap_or_else(|| crate::store::redis::DEFAULT_PREFIX.into()),
             kek_file,
             create_kek,
@@ -300,7 +312,7 @@ impl Config {
             metrics_bind: None,
             issuer: "http://127.0.0.1".into(),
             database_url: database_url.into(),
-            redis_url: redis_url.map(str::to_string),
+            redis: redis_url.map(|u| crate::store::redis::Target::Node(u.to_string())),
             redis_prefix: format!("t{}:", crate::crypto::random_token(6)),
             kek_file,
             create_kek: true,

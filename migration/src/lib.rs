@@ -24,6 +24,7 @@ mod m20261202_000018_client_keys;
 mod m20261202_000019_require_dpop;
 mod m20261202_000020_logout;
 mod m20261202_000021_client_profile;
+mod m20261202_000022_family_handles;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000019_require_dpop::Migration),
             Box::new(m20261202_000020_logout::Migration),
             Box::new(m20261202_000021_client_profile::Migration),
+            Box::new(m20261202_000022_family_handles::Migration),
         ]
     }
 }

@@ -180,7 +180,7 @@ async fn introspect_refresh(gate: &Gate, store: &dyn TokenStore, issuer: &str, c
     if token.len() > 256 {
         return Ok(Introspection::inactive());
     }
-    let RefreshState::Active(r) = store.get_refresh(&crate::crypto::digest(token), crate::db::now()).await? else {
+    let RefreshState::Active(r) = store.get_refresh(&crate::store::refresh_handle(token), crate::db::now()).await? else {
         return Ok(Introspection::inactive());
     };
     if !may_introspect(caller, &r.client_id) {

@@ -26,7 +26,7 @@ pub async fn revoke(store: &dyn TokenStore, issuer: &Issuer, client: &Client, to
     // Not one of our JWTs: perhaps a refresh token. Revoking it revokes its
     // family and the access tokens issued from it (RFC 7009 §2.1).
     let now = crate::db::now();
-    match store.get_refresh(&crate::crypto::digest(token), now).await? {
+    match store.get_refresh(&crate::store::refresh_handle(token), now).await? {
         RefreshState::Active(r) | RefreshState::Used(r) => {
             if r.client_id != client.client_id {
                 return Err(Error::UnauthorizedClient("this token was not issued to you".into()));

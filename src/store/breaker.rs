@@ -1,5 +1,5 @@
 //! Failing fast while Redis is down: a circuit breaker in front of every
-//! Redis command. A command that fails for want of a connection (refused,
+//! Redis command (one node, or a whole cluster). A command that fails for want of a connection (refused,
 //! dropped, timed out) opens the circuit; while it is open every command is
 //! refused at once (the request answers 503 in microseconds instead of
 //! waiting for connection timeouts), and a background probe pings Redis
@@ -23,19 +23,56 @@ pub fn any_open() -> bool {
     ANY_OPEN.load(Ordering::Relaxed)
 }
 
+/// What the probe pings: the node, or every primary of the cluster (a
+/// fresh cluster connection learns the topology after a failover).
+pub enum Probe {
+    Node(redis::Client),
+    Cluster(redis::cluster::ClusterClient),
+}
+
+impl Probe {
+    async fn answers(&self) -> bool {
+        match self {
+            Probe::Node(client) => {
+                let cfg = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(Duration::from_millis(500)))
+                    .set_response_timeout(Some(Duration::from_millis(500)));
+                let Ok(mut con) = client.get_multiplexed_async_connection_with_config(&cfg).await else { return false };
+                redis::cmd("PING").query_async::<String>(&mut con).await.is_ok()
+            }
+            Probe::Cluster(client) => {
+                let cfg = redis::cluster::ClusterConfig::new()
+                    .set_connection_timeout(Duration::from_millis(500))
+                    .set_response_timeout(Duration::from_millis(500));
+                let Ok(mut con) = client.get_async_connection_with_config(cfg).await else { return false };
+                // PING goes to every primary; CLUSTER INFO says whether every slot is served.
+                let ping = redis::cmd("PING").query_async::<String>(&mut con).await.is_ok();
+                let info = redis::cmd("CLUSTER").arg("INFO").query_async::<String>(&mut con).await.unwrap_or_default();
+                ping && info.contains("cluster_state:ok")
+            }
+        }
+    }
+}
+
 pub struct Breaker {
     open: AtomicBool,
     probing: AtomicBool,
-    client: redis::Client,
+    probe: Probe,
 }
 
 fn unreachable_kind(e: &RedisError) -> bool {
-    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
+    use redis::{ErrorKind, ServerErrorKind};
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        // a cluster that lost a primary and has not promoted its replica yet
+        || matches!(e.kind(), ErrorKind::Server(ServerErrorKind::ClusterDown | ServerErrorKind::MasterDown) | ErrorKind::ClusterConnectionNotFound)
 }
 
 impl Breaker {
-    pub fn new(client: redis::Client) -> Arc<Breaker> {
-        Arc::new(Breaker { open: AtomicBool::new(false), probing: AtomicBool::new(false), client })
+    pub fn new(probe: Probe) -> Arc<Breaker> {
+        Arc::new(Breaker { open: AtomicBool::new(false), probing: AtomicBool::new(false), probe })
     }
 
     pub fn is_open(&self) -> bool {
@@ -61,13 +98,9 @@ impl Breaker {
     }
 
     async fn probe(self: Arc<Self>) {
-        let cfg = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_millis(500)));
         loop {
             tokio::time::sleep(PROBE_EVERY).await;
-            let Ok(mut con) = self.client.get_multiplexed_async_connection_with_config(&cfg).await else { continue };
-            if redis::cmd("PING").query_async::<String>(&mut con).await.is_ok() {
+            if self.probe.answers().await {
                 self.open.store(false, Ordering::Release);
                 self.probing.store(false, Ordering::Release);
                 ANY_OPEN.store(false, Ordering::Relaxed);

@@ -269,13 +269,40 @@ pub trait TokenStore: Send + Sync {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }
 
-/// Open Redis at `redis_url` (its keys under `prefix`), or without one the
-/// SQL store in the main database.
-pub async fn open(redis_url: Option<&str>, prefix: &str, db: &sea_orm::DatabaseConnection) -> Result<std::sync::Arc<dyn TokenStore>, StoreError> {
-    Ok(match redis_url {
-        Some(url) => std::sync::Arc::new(redis::RedisStore::connect(url, prefix).await?),
+/// Open Redis (its keys under `prefix`), or without it the SQL store in the main database.
+pub async fn open(target: Option<&redis::Target>, prefix: &str, db: &sea_orm::DatabaseConnection) -> Result<std::sync::Arc<dyn TokenStore>, StoreError> {
+    Ok(match target {
+        Some(t) => std::sync::Arc::new(redis::RedisStore::open(t, prefix).await?),
         None => std::sync::Arc::new(sql::SqlStore::new(db.clone())),
     })
+}
+
+/// The shape of the ids of one refresh family: `FAMILY.rest`. A refresh
+/// token's value and the id (`jti`) of every access token issued from a
+/// family start with the family's id and a dot, and the store handle of a
+/// refresh token keeps that prefix before the token's SHA-256. The Redis
+/// store puts the prefix in a hash tag, so everything of one family lands in
+/// one Redis Cluster slot and a family's scripts stay atomic there
+/// (`docs/redis-keys.md`). Neither part is secret: the family id is random
+/// and reveals nothing but which tokens belong together.
+pub fn in_family(family_id: &str, rest: &str) -> String {
+    format!("{family_id}.{rest}")
+}
+
+/// The family prefix of an id of the shape [`in_family`] makes, if it has one.
+pub fn family_of(id: &str) -> Option<&str> {
+    id.split_once('.').map(|(f, _)| f).filter(|f| !f.is_empty())
+}
+
+/// The store handle of a presented refresh token: its family prefix (when it
+/// has one) and the SHA-256 of the whole value. Tokens issued before the
+/// prefix existed have none; the handle is then their plain SHA-256.
+pub fn refresh_handle(token: &str) -> String {
+    let digest = crate::crypto::digest(token);
+    match family_of(token) {
+        Some(f) => in_family(f, &digest),
+        None => digest,
+    }
 }
 
 /// How long a used code or refresh token is remembered after it expires, so

@@ -1,12 +1,18 @@
 //! The Redis token store (`REDIS_URL`), shared by every instance.
 //!
-//! Keys (all under `tessera:`):
-//! * `deny:{jti}` — a revoked access token, expiring `DENY_MARGIN_SECS` after the token.
+//! One Redis node (`REDIS_URL`) or a Redis Cluster (`REDIS_CLUSTER_URLS`).
+//! `docs/redis-keys.md` lists every key with its hash slot; in short (all
+//! under the prefix `tessera:`, `{…}` is a literal hash tag):
+//! * `deny:{F}.x` — a revoked access token whose id is `F.x` (issued from
+//!   family `F`), or `deny:jti` for any other, expiring `DENY_MARGIN_SECS` after the token.
 //! * `code:{sha256}` — hash {data, exp, used, issued}, kept a while after
 //!   expiry so that a replay is still recognised.
-//! * `rt:{sha256}` — hash {family, client, user, data, exp, jti, jexp, used}.
-//! * `fam:{family}` — set of the refresh-token hashes of one family;
-//!   `famrev:{family}` marks it revoked.
+//! * `rt:{F}.sha256` — a refresh token of family `F` (its handle is
+//!   `F.sha256`, see `store::refresh_handle`): hash {family, client, user,
+//!   data, exp, jti, jexp, used}.
+//! * `fam:{F}` — set of the refresh-token handles of one family;
+//!   `famrev:{F}` marks it revoked. Everything a family's scripts touch
+//!   carries the tag `{F}`, so on a cluster each script runs on one node.
 //! * `sess:{sha256}` — a signed-in browser session: `{expires_at}:{user}`, expiring with it;
 //!   `usess:{user}` — the set of a user's sessions (to end them all).
 //! * `par:{sha256}` — a pushed authorization request (RFC 9126): `{expires_at}:{params}`, taken once.
@@ -20,44 +26,68 @@
 //!   {f: consecutive failures, u: locked until}, forgotten a day after the last failure.
 //! * `uc:{user}|{client}` — set of the families of one user at one client,
 //!   kept as long as the longest of them (every rotation extends it).
+//! * `rate:{key}:{window}` — a rate counter; both windows of a key share its tag.
 //!
 //! Every decision that reads then writes is one Lua script, so it is atomic
 //! however many instances race (Keycloak's refresh-reuse race was a
-//! check-then-act; this is not). The scripts touch keys they derive
-//! themselves, so they need a single Redis node (or Sentinel), not Cluster.
+//! check-then-act; this is not). Each script keeps to the keys of one hash
+//! slot. What spans slots — every family of a user at a client, every
+//! session of a user — is a loop here over atomic per-family or per-key
+//! steps; none of those is a check-then-act.
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
-use redis::{AsyncCommands, Script};
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncCommands, Cmd, Pipeline, RedisFuture, Script, Value};
 
 use super::{DevicePoll, DeviceRecord, LoginAttempt, CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, DENY_MARGIN_SECS, REPLAY_MEMORY_SECS};
 
 /// The default key prefix (`TESSERA_REDIS_PREFIX`); deployments sharing one Redis pick their own.
 pub const DEFAULT_PREFIX: &str = "tessera:";
 
-/// Lua shared by the scripts that revoke: marks a family revoked and
-/// denylists every live access token issued from it.
-const REVOKE_FN: &str = r#"
-local function revoke(p, fam, now)
-  local famkey = p .. 'fam:' .. fam
-  if redis.call('EXISTS', p .. 'famrev:' .. fam) == 1 then return 0 end
-  redis.call('SET', p .. 'famrev:' .. fam, '1')
-  local ttl = redis.call('PTTL', famkey)
-  if ttl > 0 then redis.call('PEXPIRE', p .. 'famrev:' .. fam, ttl) end
-  local n = 0
-  for _, h in ipairs(redis.call('SMEMBERS', famkey)) do
-    local v = redis.call('HMGET', p .. 'rt:' .. h, 'jti', 'jexp')
-    if v[1] and tonumber(v[2]) + DENY_MARGIN > now then
-      redis.call('SET', p .. 'deny:' .. v[1], '1', 'EXAT', tonumber(v[2]) + DENY_MARGIN)
-    end
-    n = n + 1
+/// Lua shared by the family scripts: the key names of [`RedisStore::tagged`]
+/// and [`RedisStore::family_key`], and `revoke`, which marks a family
+/// revoked and denylists every live access token issued from it. Every key
+/// it touches carries the family's tag.
+const FAMILY_FNS: &str = r#"
+local function tag(id)
+  local i = string.find(id, '.', 1, true)
+  if i and i > 1 then return '{' .. string.sub(id, 1, i - 1) .. '}' .. string.sub(id, i) end
+  return id
+end
+local function fk(p, kind, fam) return p .. kind .. ':{' .. fam .. '}' end
+local function deny_live(p, h, now)
+  local v = redis.call('HMGET', p .. 'rt:' .. tag(h), 'jti', 'jexp')
+  if v[1] and tonumber(v[2]) + DENY_MARGIN > now then
+    redis.call('SET', p .. 'deny:' .. tag(v[1]), '1', 'EXAT', tonumber(v[2]) + DENY_MARGIN)
+    return 1
   end
-  return n
+  return 0
+end
+-- LEGACY (one node only): families begun before their keys were tagged
+-- also have members under `fam:F` and may be marked under `famrev:F`.
+local function revoked(p, fam)
+  return redis.call('EXISTS', fk(p, 'famrev', fam)) == 1 or (LEGACY and redis.call('EXISTS', p .. 'famrev:' .. fam) == 1)
+end
+local function revoke(p, fam, now)
+  local famkey, revkey = fk(p, 'fam', fam), fk(p, 'famrev', fam)
+  if revoked(p, fam) then return 0 end
+  redis.call('SET', revkey, '1')
+  local members = redis.call('SMEMBERS', famkey)
+  local ttl = redis.call('PTTL', famkey)
+  if LEGACY then
+    for _, h in ipairs(redis.call('SMEMBERS', p .. 'fam:' .. fam)) do members[#members + 1] = h end
+    ttl = math.max(ttl, redis.call('PTTL', p .. 'fam:' .. fam))
+  end
+  if ttl > 0 then redis.call('PEXPIRE', revkey, ttl) end
+  for _, h in ipairs(members) do deny_live(p, h, now) end
+  return #members
 end
 "#;
 
-/// [`REVOKE_FN`] with the denylist's clock-skew margin.
-fn revoke_fn() -> String {
-    format!("local DENY_MARGIN = {DENY_MARGIN_SECS}\n{REVOKE_FN}")
+/// A family script: [`FAMILY_FNS`] with the denylist's clock-skew margin
+/// and whether to look at the untagged keys of older families, then `body`.
+fn family_lua(body: &str, legacy: bool) -> String {
+    format!("local DENY_MARGIN = {DENY_MARGIN_SECS}\nlocal LEGACY = {legacy}\n{FAMILY_FNS}{body}")
 }
 
 const REDEEM_CODE: &str = r#"
@@ -74,7 +104,8 @@ local p, now = ARGV[1], tonumber(ARGV[2])
 local used = redis.call('HGET', KEYS[1], 'used')
 if not used then return 'invalid' end
 local fam = redis.call('HGET', KEYS[1], 'family')
-if redis.call('EXISTS', p .. 'famrev:' .. fam) == 1 then return 'invalid' end
+if fam ~= ARGV[3] then return 'invalid' end
+if revoked(p, fam) then return 'invalid' end
 if used == '1' then
   revoke(p, fam, now)
   return 'reused:' .. fam
@@ -85,16 +116,8 @@ redis.call('HSET', KEYS[2], 'family', ARGV[3], 'client', ARGV[4], 'user', ARGV[5
   'exp', ARGV[7], 'jti', ARGV[8], 'jexp', ARGV[9], 'used', '0')
 local keep = tonumber(ARGV[7]) + tonumber(ARGV[11])
 redis.call('EXPIREAT', KEYS[2], keep)
-redis.call('SADD', p .. 'fam:' .. fam, ARGV[10])
-redis.call('EXPIREAT', p .. 'fam:' .. fam, keep)
--- The user's index at this client lives as long as its longest family, so
--- that revoking the user's access still finds a family that has been
--- rotated for longer than the refresh lifetime.
-local uc = p .. 'uc:' .. ARGV[5] .. '|' .. ARGV[4]
-redis.call('SADD', uc, fam)
-if redis.call('EXPIREAT', uc, keep, 'GT') == 0 and redis.call('TTL', uc) == -1 then
-  redis.call('EXPIREAT', uc, keep)
-end
+redis.call('SADD', fk(p, 'fam', fam), ARGV[10])
+redis.call('EXPIREAT', fk(p, 'fam', fam), keep)
 return 'rotated'
 "#;
 
@@ -104,7 +127,7 @@ return 'rotated'
 const PEEK_REFRESH: &str = r#"
 local h = redis.call('HGETALL', KEYS[1])
 for i = 1, #h, 2 do
-  if h[i] == 'family' and redis.call('EXISTS', ARGV[1] .. 'famrev:' .. h[i + 1]) == 1 then
+  if h[i] == 'family' and revoked(ARGV[1], h[i + 1]) then
     h[#h + 1] = 'revoked'
     h[#h + 1] = '1'
   end
@@ -112,8 +135,18 @@ end
 return h
 "#;
 
+/// KEYS: the family's revoked mark (it routes the script to the family's slot).
 const REVOKE_FAMILY: &str = r#"
 return revoke(ARGV[1], ARGV[2], tonumber(ARGV[3]))
+"#;
+
+/// Denylist the live access tokens of one family without revoking it. KEYS: the family's set.
+const DENY_FAMILY_ACCESS: &str = r#"
+local n = 0
+for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  n = n + deny_live(ARGV[1], h, tonumber(ARGV[2]))
+end
+return n
 "#;
 
 /// One login attempt of a name: refused while locked; else the failure
@@ -167,88 +200,128 @@ if h[2] == 'denied' then return {'denied'} end
 return {'invalid'}
 "#;
 
-/// End every session of a user: its index names them.
-const END_USER_SESSIONS: &str = r#"
-local n = 0
-for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  n = n + redis.call('DEL', ARGV[1] .. 'sess:' .. h)
-end
-redis.call('DEL', KEYS[1])
-return n
-"#;
+/// Where the Redis token store lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// One node (`REDIS_URL`, `redis://` or `rediss://`).
+    Node(String),
+    /// A Redis Cluster, by some of its nodes (`REDIS_CLUSTER_URLS`); the
+    /// client learns the others and follows slot moves and failovers.
+    Cluster(Vec<String>),
+}
 
-/// Denylist the live access tokens of one user's families at one client,
-/// without revoking the families.
-const DENY_USER_CLIENT_ACCESS: &str = r#"
-local n, now = 0, tonumber(ARGV[2])
-for _, fam in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  for _, h in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'fam:' .. fam)) do
-    local v = redis.call('HMGET', ARGV[1] .. 'rt:' .. h, 'jti', 'jexp')
-    if v[1] and tonumber(v[2]) + DENY_MARGIN > now then
-      redis.call('SET', ARGV[1] .. 'deny:' .. v[1], '1', 'EXAT', tonumber(v[2]) + DENY_MARGIN)
-      n = n + 1
-    end
-  end
-end
-return n
-"#;
+/// The shared connection: to one node (it reconnects by itself) or to a cluster.
+#[derive(Clone)]
+enum Con {
+    Node(ConnectionManager),
+    Cluster(ClusterConnection),
+}
 
-const REVOKE_USER_CLIENT: &str = r#"
-local n = 0
-for _, fam in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  n = n + revoke(ARGV[1], fam, tonumber(ARGV[2]))
-end
-redis.call('DEL', KEYS[1])
-return n
-"#;
+impl ConnectionLike for Con {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Con::Node(c) => c.req_packed_command(cmd),
+            Con::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(&'a mut self, pipeline: &'a Pipeline, offset: usize, count: usize) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Con::Node(c) => c.req_packed_commands(pipeline, offset, count),
+            Con::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Con::Node(c) => c.get_db(),
+            Con::Cluster(c) => c.get_db(),
+        }
+    }
+}
 
 pub struct RedisStore {
-    con: ConnectionManager,
+    con: Con,
     /// Refuses commands at once while Redis is unreachable (`store::breaker`).
     breaker: std::sync::Arc<super::breaker::Breaker>,
-    client: redis::Client,
+    /// One node: for this thread's own connection (`local`). `None` on a cluster.
+    client: Option<redis::Client>,
     /// Distinguishes stores in the per-thread connection map.
     id: usize,
     prefix: String,
+    /// [`PEEK_REFRESH`] as sent (`EVAL`, so that it can ride in a pipeline).
+    peek_refresh: String,
     redeem_code: Script,
     rotate: Script,
     revoke_family: Script,
-    revoke_user_client: Script,
-    deny_user_client_access: Script,
-    end_user_sessions: Script,
+    deny_family_access: Script,
     login_attempt: Script,
     decide_device: Script,
     poll_device: Script,
 }
 
-
+/// How long a command may wait for a connection or an answer.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl RedisStore {
+    /// One node at `url`.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)?;
-        let cfg = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
-            .set_response_timeout(Some(std::time::Duration::from_secs(2)))
-            .set_number_of_retries(2);
-        let con = ConnectionManager::new_with_config(client.clone(), cfg).await?;
-        let breaker = super::breaker::Breaker::new(client.clone());
+        Self::open(&Target::Node(url.to_string()), prefix).await
+    }
+
+    pub async fn open(target: &Target, prefix: &str) -> Result<Self, StoreError> {
+        if prefix.contains(['{', '}']) {
+            return Err(StoreError::Corrupt(format!("the Redis key prefix {prefix:?} may not contain braces: they would change the hash slots")));
+        }
+        let (con, probe, client) = match target {
+            Target::Node(url) => {
+                let client = redis::Client::open(url.as_str())?;
+                let cfg = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(TIMEOUT))
+                    .set_response_timeout(Some(TIMEOUT))
+                    .set_number_of_retries(2);
+                let con = ConnectionManager::new_with_config(client.clone(), cfg).await?;
+                (Con::Node(con), super::breaker::Probe::Node(client.clone()), Some(client))
+            }
+            Target::Cluster(urls) => {
+                let client = redis::cluster::ClusterClientBuilder::new(urls.iter().map(String::as_str))
+                    .connection_timeout(TIMEOUT)
+                    .response_timeout(TIMEOUT)
+                    // A failover takes the cluster a few seconds: retry a
+                    // moved or refused command briefly, then answer 503 and
+                    // let the breaker's probe wait for the new primary.
+                    .retries(3)
+                    .min_retry_wait(50)
+                    .max_retry_wait(400)
+                    .build()?;
+                let con = client.get_async_connection().await?;
+                (Con::Cluster(con), super::breaker::Probe::Cluster(client), None)
+            }
+        };
         static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        // Families from before the tags exist only on a node that ran an older version.
+        let legacy = client.is_some();
+        let family_script = |body: &str| Script::new(&family_lua(body, legacy));
         Ok(RedisStore {
+            peek_refresh: family_lua(PEEK_REFRESH, legacy),
             con,
-            breaker,
+            breaker: super::breaker::Breaker::new(probe),
             client,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             prefix: prefix.to_string(),
             redeem_code: Script::new(REDEEM_CODE),
-            rotate: Script::new(&format!("{}{ROTATE}", revoke_fn())),
-            revoke_family: Script::new(&format!("{}{REVOKE_FAMILY}", revoke_fn())),
-            revoke_user_client: Script::new(&format!("{}{REVOKE_USER_CLIENT}", revoke_fn())),
-            deny_user_client_access: Script::new(&format!("local DENY_MARGIN = {DENY_MARGIN_SECS}\n{DENY_USER_CLIENT_ACCESS}")),
-            end_user_sessions: Script::new(END_USER_SESSIONS),
+            rotate: family_script(ROTATE),
+            revoke_family: family_script(REVOKE_FAMILY),
+            deny_family_access: family_script(DENY_FAMILY_ACCESS),
             login_attempt: Script::new(LOGIN_ATTEMPT),
             decide_device: Script::new(DECIDE_DEVICE),
             poll_device: Script::new(POLL_DEVICE),
         })
+    }
+
+    /// Whether this store speaks to a cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.con, Con::Cluster(_))
     }
 }
 
@@ -257,27 +330,34 @@ thread_local! {
     /// driver runs on the calling thread's runtime (an actix worker), so a
     /// request does not hop to another thread and back for each Redis call —
     /// the profile showed those context switches at ~8 % of the token
-    /// endpoint's CPU.
+    /// endpoint's CPU. (One node only: a cluster connection is shared.)
     static LOCAL: std::cell::RefCell<std::collections::HashMap<usize, redis::aio::MultiplexedConnection>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The parts of a round; on a cluster each goes to its own slot's node.
+enum Part<'a> {
+    Rate(&'a str, i64, i64),
+    Deny(&'a str),
+    Refresh(&'a str),
+    Epoch,
 }
 
 impl RedisStore {
     /// This thread's connection (made on first use), or `None` when it cannot be made.
     async fn local(&self) -> Option<redis::aio::MultiplexedConnection> {
+        let client = self.client.as_ref()?;
         if let Some(c) = LOCAL.with(|m| m.borrow().get(&self.id).cloned()) {
             return Some(c);
         }
-        let cfg = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
-            .set_response_timeout(Some(std::time::Duration::from_secs(2)));
-        let c = self.client.get_multiplexed_async_connection_with_config(&cfg).await.ok()?;
+        let cfg = redis::AsyncConnectionConfig::new().set_connection_timeout(Some(TIMEOUT)).set_response_timeout(Some(TIMEOUT));
+        let c = client.get_multiplexed_async_connection_with_config(&cfg).await.ok()?;
         LOCAL.with(|m| m.borrow_mut().insert(self.id, c.clone()));
         Some(c)
     }
 
     /// The shared connection, behind the breaker.
-    fn con(&self) -> super::breaker::Guarded<ConnectionManager> {
+    fn con(&self) -> super::breaker::Guarded<Con> {
         super::breaker::Guarded { inner: self.con.clone(), breaker: self.breaker.clone() }
     }
 
@@ -285,28 +365,125 @@ impl RedisStore {
         LOCAL.with(|m| m.borrow_mut().remove(&self.id));
     }
 
+    /// Both windows of a rate key share its hash tag: one slot, one atomic pipeline.
     fn rate_key(&self, key: &str, window: i64) -> String {
-        format!("{}rate:{key}:{window}", self.prefix)
+        format!("{}rate:{{{key}}}:{window}", self.prefix)
     }
 
-    /// Count `cost` in `window`'s counter (kept two windows) and read the
-    /// previous window's: two replies, current then previous.
-    fn push_rate(&self, pipe: &mut redis::Pipeline, key: &str, window: i64, cost: i64) {
-        let cur = self.rate_key(key, window);
-        pipe.incr(&cur, cost).pexpire(&cur, 2 * crate::rate_limit::WINDOW_MS).ignore().get(self.rate_key(key, window - 1));
+    fn push_part(&self, pipe: &mut Pipeline, part: &Part<'_>) {
+        match *part {
+            // Count `cost` in `window`'s counter (kept two windows) and read
+            // the previous window's: two replies, current then previous.
+            Part::Rate(key, window, cost) => {
+                let cur = self.rate_key(key, window);
+                pipe.incr(&cur, cost).pexpire(&cur, 2 * crate::rate_limit::WINDOW_MS).ignore().get(self.rate_key(key, window - 1));
+            }
+            Part::Deny(jti) => {
+                pipe.exists(self.tagged("deny", jti));
+            }
+            // A refresh token: one reply, for [`parse_refresh`].
+            Part::Refresh(handle) => {
+                pipe.cmd("EVAL").arg(&self.peek_refresh).arg(1).arg(self.tagged("rt", handle)).arg(&self.prefix);
+            }
+            Part::Epoch => {
+                pipe.get(self.key("clients", "epoch"));
+            }
+        }
     }
 
-    /// Read a refresh token: one reply, for [`parse_refresh`].
-    fn push_peek_refresh(&self, pipe: &mut redis::Pipeline, token_hash: &str) {
-        pipe.cmd("EVAL").arg(PEEK_REFRESH).arg(1).arg(self.key("rt", token_hash)).arg(&self.prefix);
+    /// The replies of `parts`, in order: one pipeline on one node; on a
+    /// cluster one request per part, all at once (a pipeline may not span slots).
+    async fn query_parts(&self, parts: &[Part<'_>]) -> Result<Vec<Value>, StoreError> {
+        if self.is_cluster() {
+            let pipes: Vec<Pipeline> = parts
+                .iter()
+                .map(|part| {
+                    let mut pipe = redis::pipe();
+                    self.push_part(&mut pipe, part);
+                    pipe
+                })
+                .collect();
+            let replies = futures_util::future::try_join_all(pipes.iter().map(|pipe| async move {
+                let mut con = self.con();
+                pipe.query_async::<Vec<Value>>(&mut con).await
+            }))
+            .await?;
+            return Ok(replies.into_iter().flatten().collect());
+        }
+        // No MULTI: each command is atomic by itself and the answer needs no snapshot.
+        let mut pipe = redis::pipe();
+        for part in parts {
+            self.push_part(&mut pipe, part);
+        }
+        if self.breaker.is_open() {
+            return Err(super::breaker::Breaker::refusal().into());
+        }
+        let Some(local) = self.local().await else {
+            return Ok(pipe.query_async(&mut self.con()).await?);
+        };
+        match pipe.query_async(&mut super::breaker::Guarded { inner: local, breaker: self.breaker.clone() }).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                // A broken thread connection: forget it; the shared one reconnects by itself.
+                self.drop_local();
+                if !(e.is_io_error() || e.is_connection_dropped() || e.is_timeout()) {
+                    return Err(e.into());
+                }
+                Ok(pipe.query_async(&mut self.con()).await?)
+            }
+        }
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
         format!("{}{kind}:{id}", self.prefix)
     }
 
+    /// The key of an id that may belong to a family (`store::in_family`):
+    /// `F.rest` is keyed `kind:{F}.rest`, in the family's slot; any other id as [`Self::key`].
+    fn tagged(&self, kind: &str, id: &str) -> String {
+        match super::family_of(id) {
+            Some(f) => format!("{}{kind}:{{{f}}}{}", self.prefix, &id[f.len()..]),
+            None => self.key(kind, id),
+        }
+    }
+
+    /// `fam:{F}` and `famrev:{F}`.
+    fn family_key(&self, kind: &str, family_id: &str) -> String {
+        format!("{}{kind}:{{{family_id}}}", self.prefix)
+    }
+
     fn uc_key(&self, user_id: &str, client_id: &str) -> String {
         format!("{}uc:{user_id}|{client_id}", self.prefix)
+    }
+
+    /// Index a family under its user at its client, for as long as it lives:
+    /// the index lives as long as its longest family (never shortened: GT;
+    /// a new index gets its first expiry: NX), so that revoking the user's
+    /// access still finds a family rotated for longer than the refresh lifetime.
+    async fn index_family(&self, rec: &RefreshRecord, keep: i64) -> Result<(), StoreError> {
+        let uc = self.uc_key(&rec.user_id, &rec.client_id);
+        let _: () = redis::pipe()
+            .atomic()
+            .sadd(&uc, &rec.family_id)
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&uc)
+            .arg(keep)
+            .arg("GT")
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&uc)
+            .arg(keep)
+            .arg("NX")
+            .ignore()
+            .query_async(&mut self.con())
+            .await?;
+        Ok(())
+    }
+
+    /// The families of a user at a client.
+    async fn user_client_families(&self, user_id: &str, client_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.con().smembers(self.uc_key(user_id, client_id)).await?)
     }
 }
 
@@ -347,7 +524,10 @@ fn num(h: &std::collections::HashMap<String, String>, name: &str) -> Result<i64,
 #[async_trait]
 impl TokenStore for RedisStore {
     fn kind(&self) -> &'static str {
-        "redis"
+        match self.con {
+            Con::Node(_) => "redis",
+            Con::Cluster(_) => "redis-cluster",
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -359,13 +539,13 @@ impl TokenStore for RedisStore {
     async fn deny(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
         let mut con = self.con();
         let until = expires_at + DENY_MARGIN_SECS;
-        let _: () = redis::cmd("SET").arg(self.key("deny", jti)).arg(1).arg("EXAT").arg(until).query_async(&mut con).await?;
+        let _: () = redis::cmd("SET").arg(self.tagged("deny", jti)).arg(1).arg("EXAT").arg(until).query_async(&mut con).await?;
         Ok(())
     }
 
     async fn is_denied(&self, jti: &str) -> Result<bool, StoreError> {
         let mut con = self.con();
-        Ok(con.exists(self.key("deny", jti)).await?)
+        Ok(con.exists(self.tagged("deny", jti)).await?)
     }
 
     async fn put_code(&self, code_hash: &str, data: &str, expires_at: i64) -> Result<(), StoreError> {
@@ -396,10 +576,11 @@ impl TokenStore for RedisStore {
     }
 
     async fn put_refresh(&self, rec: &RefreshRecord) -> Result<(), StoreError> {
-        let mut con = self.con();
-        let k = self.key("rt", &rec.token_hash);
-        let fam = self.key("fam", &rec.family_id);
-        let uc = self.uc_key(&rec.user_id, &rec.client_id);
+        if super::family_of(&rec.token_hash) != Some(rec.family_id.as_str()) {
+            return Err(StoreError::Corrupt("a refresh token's handle must carry its family (store::refresh_handle)".into()));
+        }
+        let k = self.tagged("rt", &rec.token_hash);
+        let fam = self.family_key("fam", &rec.family_id);
         let keep = rec.expires_at + REPLAY_MEMORY_SECS;
         let _: () = redis::pipe()
             .atomic()
@@ -419,32 +600,31 @@ impl TokenStore for RedisStore {
             .expire_at(&k, keep)
             .sadd(&fam, &rec.token_hash)
             .expire_at(&fam, keep)
-            .sadd(&uc, &rec.family_id)
-            .query_async(&mut con)
+            .query_async(&mut self.con())
             .await?;
-        // Never shorten the index of the user's other families (GT), and give
-        // a new index its first expiry.
-        let extended: i64 = redis::cmd("EXPIREAT").arg(&uc).arg(keep).arg("GT").query_async(&mut con).await?;
-        if extended == 0 {
-            let _: bool = redis::cmd("EXPIREAT").arg(&uc).arg(keep).arg("NX").query_async(&mut con).await?;
-        }
-        Ok(())
+        self.index_family(rec, keep).await
     }
 
     async fn get_refresh(&self, token_hash: &str, now: i64) -> Result<RefreshState, StoreError> {
-        let mut con = self.con();
-        let mut pipe = redis::pipe();
-        self.push_peek_refresh(&mut pipe, token_hash);
-        let (reply,): (redis::Value,) = pipe.query_async(&mut con).await?;
+        let reply = self.query_parts(&[Part::Refresh(token_hash)]).await?.into_iter().next().unwrap_or(Value::Nil);
         parse_refresh(reply, token_hash, now)
     }
 
     async fn rotate_refresh(&self, old_hash: &str, new: &RefreshRecord, now: i64) -> Result<Rotation, StoreError> {
+        if super::family_of(&new.token_hash) != Some(new.family_id.as_str()) {
+            return Err(StoreError::Corrupt("a refresh token's handle must carry its family (store::refresh_handle)".into()));
+        }
+        match super::family_of(old_hash) {
+            Some(f) if f != new.family_id => return Ok(Rotation::Invalid),
+            // an untagged handle is from before the tags: never on a cluster
+            None if self.is_cluster() => return Ok(Rotation::Invalid),
+            _ => {}
+        }
         let mut con = self.con();
         let r: String = self
             .rotate
-            .key(self.key("rt", old_hash))
-            .key(self.key("rt", &new.token_hash))
+            .key(self.tagged("rt", old_hash))
+            .key(self.tagged("rt", &new.token_hash))
             .arg(&self.prefix)
             .arg(now)
             .arg(&new.family_id)
@@ -459,7 +639,16 @@ impl TokenStore for RedisStore {
             .invoke_async(&mut con)
             .await?;
         Ok(match r.as_str() {
-            "rotated" => Rotation::Rotated,
+            "rotated" => {
+                // The rotation is done and the family already indexed (by
+                // `put_refresh`): this only lengthens the index's life. Failing
+                // the request now would have the client retry a token that is
+                // already used, which is reuse and revokes the family.
+                if let Err(e) = self.index_family(new, new.expires_at + REPLAY_MEMORY_SECS).await {
+                    log::warn!("refresh family {} rotated, but its index was not extended: {e}", new.family_id);
+                }
+                Rotation::Rotated
+            }
             s => match s.strip_prefix("reused:") {
                 Some(fam) => Rotation::Reused { family_id: fam.to_string() },
                 None => Rotation::Invalid,
@@ -469,24 +658,39 @@ impl TokenStore for RedisStore {
 
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError> {
         let mut con = self.con();
-        Ok(self.revoke_family.arg(&self.prefix).arg(family_id).arg(now).invoke_async(&mut con).await?)
+        Ok(self.revoke_family.key(self.family_key("famrev", family_id)).arg(&self.prefix).arg(family_id).arg(now).invoke_async(&mut con).await?)
     }
 
     async fn revoke_user_client(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
-        let mut con = self.con();
-        Ok(self.revoke_user_client.key(self.uc_key(user_id, client_id)).arg(&self.prefix).arg(now).invoke_async(&mut con).await?)
+        // Family by family, each atomically in its own slot; the index then
+        // forgets the families read (one indexed meanwhile stays, as it would
+        // had it come a moment later).
+        let families = self.user_client_families(user_id, client_id).await?;
+        let mut n = 0;
+        for f in &families {
+            n += self.revoke_family(f, now).await?;
+        }
+        if !families.is_empty() {
+            let _: i64 = self.con().srem(self.uc_key(user_id, client_id), &families).await?;
+        }
+        Ok(n)
     }
 
     async fn deny_user_client_access(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, StoreError> {
-        let mut con = self.con();
-        Ok(self.deny_user_client_access.key(self.uc_key(user_id, client_id)).arg(&self.prefix).arg(now).invoke_async(&mut con).await?)
+        let mut n = 0;
+        for f in self.user_client_families(user_id, client_id).await? {
+            let mut con = self.con();
+            let denied: u64 = self.deny_family_access.key(self.family_key("fam", &f)).arg(&self.prefix).arg(now).invoke_async(&mut con).await?;
+            n += denied;
+        }
+        Ok(n)
     }
 
     async fn rate_add(&self, key: &str, window: i64, cost: i64) -> Result<(i64, i64), StoreError> {
         let mut con = self.con();
         let mut pipe = redis::pipe();
         pipe.atomic();
-        self.push_rate(&mut pipe, key, window, cost);
+        self.push_part(&mut pipe, &Part::Rate(key, window, cost));
         let (c, p): (i64, Option<i64>) = pipe.query_async(&mut con).await?;
         Ok((p.unwrap_or(0), c))
     }
@@ -510,40 +714,18 @@ impl TokenStore for RedisStore {
     }
 
     async fn round(&self, q: crate::store::Round<'_>) -> Result<crate::store::RoundAnswer, StoreError> {
-        let epoch_key = self.key("clients", "epoch");
-        // No MULTI: each command is atomic by itself and the answer needs no snapshot.
-        let mut pipe = redis::pipe();
+        let mut parts = Vec::with_capacity(4);
         if let Some((key, window, cost)) = q.rate {
-            self.push_rate(&mut pipe, key, window, cost);
+            parts.push(Part::Rate(key, window, cost));
         }
         if let Some(jti) = q.deny {
-            pipe.exists(self.key("deny", jti));
+            parts.push(Part::Deny(jti));
         }
         if let Some((hash, _)) = q.refresh {
-            self.push_peek_refresh(&mut pipe, hash);
+            parts.push(Part::Refresh(hash));
         }
-        pipe.get(&epoch_key);
-        if self.breaker.is_open() {
-            return Err(super::breaker::Breaker::refusal().into());
-        }
-        let values: Vec<redis::Value> = match self.local().await {
-            Some(local) => match pipe.query_async(&mut super::breaker::Guarded { inner: local, breaker: self.breaker.clone() }).await {
-                Ok(v) => v,
-                Err(e) => {
-                    // A broken thread connection: forget it; the shared one reconnects by itself.
-                    self.drop_local();
-                    if !(e.is_io_error() || e.is_connection_dropped() || e.is_timeout()) {
-                        return Err(e.into());
-                    }
-                    let mut con = self.con();
-                    pipe.query_async(&mut con).await?
-                }
-            },
-            None => {
-                let mut con = self.con();
-                pipe.query_async(&mut con).await?
-            }
-        };
+        parts.push(Part::Epoch);
+        let values = self.query_parts(&parts).await?;
         let mut it = values.into_iter();
         let parse = |e: redis::ParsingError| StoreError::Corrupt(format!("unexpected reply: {e}"));
         let next_int = |it: &mut std::vec::IntoIter<redis::Value>| -> Result<i64, StoreError> {
@@ -705,14 +887,10 @@ impl TokenStore for RedisStore {
     async fn put_session(&self, id_hash: &str, user_id: &str, expires_at: i64) -> Result<(), StoreError> {
         let mut con = self.con();
         let index = self.key("usess", user_id);
+        // The index first (its own slot): a session that exists is always
+        // named by it, so ending every session of the user cannot miss one.
         let _: () = redis::pipe()
             .atomic()
-            .cmd("SET")
-            .arg(self.key("sess", id_hash))
-            .arg(format!("{expires_at}:{user_id}"))
-            .arg("EXAT")
-            .arg(expires_at)
-            .ignore()
             .sadd(&index, id_hash)
             .ignore()
             .cmd("EXPIREAT")
@@ -727,6 +905,7 @@ impl TokenStore for RedisStore {
             .ignore()
             .query_async(&mut con)
             .await?;
+        let _: () = redis::cmd("SET").arg(self.key("sess", id_hash)).arg(format!("{expires_at}:{user_id}")).arg("EXAT").arg(expires_at).query_async(&mut con).await?;
         Ok(())
     }
 
@@ -771,8 +950,20 @@ impl TokenStore for RedisStore {
     }
 
     async fn end_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        // Session by session (each is its own key, in its own slot); the
+        // index then forgets those it named.
+        let index = self.key("usess", user_id);
         let mut con = self.con();
-        Ok(self.end_user_sessions.key(self.key("usess", user_id)).arg(&self.prefix).invoke_async(&mut con).await?)
+        let all: Vec<String> = con.smembers(&index).await?;
+        let mut n = 0;
+        for h in &all {
+            let gone: u64 = con.del(self.key("sess", h)).await?;
+            n += gone;
+        }
+        if !all.is_empty() {
+            let _: i64 = con.srem(&index, &all).await?;
+        }
+        Ok(n)
     }
 
     async fn purge_expired(&self, _now: i64) -> Result<u64, StoreError> {

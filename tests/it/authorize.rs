@@ -7,13 +7,14 @@ use crate::support::{
     app, browser, hidden, location_params, start, user, Backend, PASSWORD, REDIRECT, VERIFIER,
 };
 
-both_backends!(
+both_backends!(authorize_refusals, login_and_consent_protections);
+
+// What a family's keys in Redis take part in: on the cluster too.
+crate::every_store!(
     whole_flow_login_consent_code_tokens_userinfo_refresh_reuse,
     revoking_one_user_at_one_app_leaves_everyone_else_working,
-    authorize_refusals,
     code_refusals_and_replay,
     parallel_refreshes_have_exactly_one_winner,
-    login_and_consent_protections,
     a_family_dies_with_the_consent_it_came_from,
     deleting_a_client_revokes_what_it_was_issued,
     refresh_follows_the_clients_registered_scopes,
@@ -49,7 +50,7 @@ async fn deleting_a_client_revokes_what_it_was_issued(b: Backend) {
     let (access, refresh) = (tok["access_token"].as_str().unwrap(), tok["refresh_token"].as_str().unwrap());
     let jti = decode_payload(access)["jti"].as_str().unwrap().to_string();
     let store = s.tdb.store().await;
-    let hash = tessera::crypto::digest(refresh);
+    let hash = tessera::store::refresh_handle(refresh);
     assert!(matches!(store.get_refresh(&hash, tessera::db::now()).await.unwrap(), tessera::store::RefreshState::Active(_)));
     tessera::registry::clients::delete(&s.db, store.as_ref(), &client, Some("test")).await.unwrap();
     assert_eq!(store.get_refresh(&hash, tessera::db::now()).await.unwrap(), tessera::store::RefreshState::Invalid);
@@ -111,7 +112,10 @@ async fn whole_flow_login_consent_code_tokens_userinfo_refresh_reuse(b: Backend)
     assert_eq!(tok["scope"], "openid email read:data");
     let access = tok["access_token"].as_str().unwrap().to_string();
     let refresh = tok["refresh_token"].as_str().unwrap().to_string();
-    assert_eq!(refresh.len(), 43, "256-bit opaque refresh token");
+    // opaque: the family's id, a dot, and 256 random bits; the access token's id shares the family
+    let (family, secret) = refresh.split_once('.').expect("family.secret");
+    assert_eq!(secret.len(), 43, "256-bit opaque refresh token");
+    assert!(decode_payload(&access)["jti"].as_str().unwrap().starts_with(&format!("{family}.")));
     // the store holds the redeemed code (to recognise a replay) and one refresh token
     assert_eq!(s.tdb.stored(crate::support::Stored::Codes).await, 1);
     assert_eq!(s.tdb.stored(crate::support::Stored::RefreshTokens).await, 1);

@@ -9,6 +9,7 @@ mod admin_api;
 mod audit;
 mod authorize;
 mod cli;
+mod cluster;
 mod client_credentials;
 mod client_pages;
 mod cors;

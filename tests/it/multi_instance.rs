@@ -23,7 +23,16 @@ async fn jwks_kids(http: &reqwest::Client, base: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_postgres_and_redis() {
-    let tdb = TestDb::new(Backend::PostgresRedis).await;
+    two_processes_share_the_stores(Backend::PostgresRedis).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_share_postgres_and_a_redis_cluster() {
+    two_processes_share_the_stores(Backend::PostgresRedisCluster).await
+}
+
+async fn two_processes_share_the_stores(backend: Backend) {
+    let tdb = TestDb::new(backend).await;
     let (pa, pb) = (free_port(), free_port());
     let (a, b) = (format!("http://127.0.0.1:{pa}"), format!("http://127.0.0.1:{pb}"));
     let issuer = a.clone(); // one issuer for the whole deployment

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tessera::store::{redis::RedisStore, sql::SqlStore, CodeRedemption, DevicePoll, DeviceRecord, RefreshRecord, RefreshState, Round, Rotation, TokenStore};
 use tessera::crypto::{new_jti, random_token};
 
-use crate::both_backends;
+use crate::every_store;
 use crate::support::{Backend, TestDb};
 
 async fn store(b: Backend) -> (Arc<dyn TokenStore>, TestDb) {
@@ -17,7 +17,7 @@ async fn store(b: Backend) -> (Arc<dyn TokenStore>, TestDb) {
             tessera::db::migrate(&db).await.unwrap();
             Arc::new(SqlStore::new(db))
         }
-        Backend::PostgresRedis => Arc::new(RedisStore::connect(tdb.redis_url.as_deref().unwrap(), &tdb.prefix).await.unwrap()),
+        Backend::PostgresRedis | Backend::PostgresRedisCluster => Arc::new(RedisStore::open(&tdb.redis_target().unwrap(), &tdb.prefix).await.unwrap()),
     };
     (s, tdb)
 }
@@ -28,18 +28,18 @@ fn now() -> i64 {
 
 fn record(family: &str, user: &str, client: &str) -> RefreshRecord {
     RefreshRecord {
-        token_hash: random_token(32),
+        token_hash: tessera::store::in_family(family, &random_token(32)),
         family_id: family.into(),
         client_id: client.into(),
         user_id: user.into(),
         data: r#"{"scope":"read:data"}"#.into(),
         expires_at: now() + 3600,
-        access_jti: new_jti(),
+        access_jti: tessera::store::in_family(family, &new_jti()),
         access_exp: now() + 900,
     }
 }
 
-both_backends!(
+every_store!(
     denylist_contract,
     codes_are_single_use_and_replays_are_recognised,
     a_replay_during_the_first_exchange_reaches_what_it_stores_later,
@@ -425,4 +425,37 @@ async fn the_users_family_index_outlives_every_rotation() {
     assert!(ttl(&mut con).await > 86_000);
     assert_eq!(s.revoke_user_client(&user, &client, now()).await.unwrap(), 3, "every token of both families");
     assert_eq!(read(&s, &later.token_hash, now()).await, RefreshState::Invalid);
+}
+
+/// One Redis node upgraded from a version whose refresh keys had no hash
+/// tags (`rt:{sha256}`, `fam:{family}`): its families keep working. A token
+/// of such a family rotates into the tagged layout, and a reuse of the old
+/// one revokes the whole family, old and new members alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn families_from_before_the_hash_tags_keep_rotating() {
+    let (s, tdb) = store(Backend::PostgresRedis).await;
+    let (fam, t) = (new_jti(), now());
+    let (legacy_hash, legacy_jti) = (tessera::crypto::digest(&random_token(32)), new_jti());
+    let redis = redis::Client::open(tdb.redis_url.as_deref().unwrap()).unwrap();
+    let mut con = redis.get_multiplexed_async_connection().await.unwrap();
+    let p = &tdb.prefix;
+    let _: () = redis::pipe()
+        .hset_multiple(
+            format!("{p}rt:{legacy_hash}"),
+            &[("family", fam.as_str()), ("client", "c1"), ("user", "u1"), ("data", "{}"), ("exp", &(t + 3600).to_string()), ("jti", &legacy_jti), ("jexp", &(t + 900).to_string()), ("used", "0")],
+        )
+        .sadd(format!("{p}fam:{fam}"), &legacy_hash)
+        .expire(format!("{p}fam:{fam}"), 4000)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert!(matches!(s.get_refresh(&legacy_hash, t).await.unwrap(), RefreshState::Active(_)));
+    let next = record(&fam, "u1", "c1");
+    assert_eq!(s.rotate_refresh(&legacy_hash, &next, t).await.unwrap(), Rotation::Rotated);
+    assert!(matches!(s.get_refresh(&next.token_hash, t).await.unwrap(), RefreshState::Active(_)));
+    // the old token again: reuse, and both layouts of the family go
+    assert_eq!(s.rotate_refresh(&legacy_hash, &record(&fam, "u1", "c1"), t).await.unwrap(), Rotation::Reused { family_id: fam.clone() });
+    assert_eq!(s.get_refresh(&next.token_hash, t).await.unwrap(), RefreshState::Invalid);
+    assert_eq!(s.get_refresh(&legacy_hash, t).await.unwrap(), RefreshState::Invalid);
+    assert!(s.is_denied(&legacy_jti).await.unwrap() && s.is_denied(&next.access_jti).await.unwrap());
 }

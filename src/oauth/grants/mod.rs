@@ -53,7 +53,7 @@ impl TokenRequest {
     /// The store key of the refresh token a refresh request presents, so that
     /// the endpoint can read it in its first round trip.
     pub fn presented_refresh_hash(&self) -> Option<String> {
-        (self.grant_type == GrantType::RefreshToken).then(|| self.params.get("refresh_token")).flatten().map(crate::crypto::digest)
+        (self.grant_type == GrantType::RefreshToken).then(|| self.params.get("refresh_token")).flatten().map(crate::store::refresh_handle)
     }
 }
 

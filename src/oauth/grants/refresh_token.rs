@@ -47,7 +47,7 @@ async fn reuse_detected(db: &sea_orm::DatabaseConnection, client: &Client, famil
 /// `read`: the presented token as the store already answered for it.
 pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, read: Option<RefreshState>, jkt: Option<&str>) -> Result<TokenResponse> {
     let presented = params.require("refresh_token")?;
-    let hash = crate::crypto::digest(presented);
+    let hash = crate::store::refresh_handle(presented);
     let now = crate::db::now();
     let state = match read {
         Some(s) => s,

@@ -71,7 +71,9 @@ pub struct Preset {
 
 impl Preset {
     pub fn new(issuer: &Issuer, now: i64) -> Preset {
-        Preset { family_id: crate::crypto::new_jti(), jti: crate::crypto::new_jti(), iat: now, exp: issuer.access_expiry(now) }
+        let family_id = crate::crypto::new_jti();
+        let jti = crate::store::in_family(&family_id, &crate::crypto::new_jti());
+        Preset { family_id, jti, iat: now, exp: issuer.access_expiry(now) }
     }
 }
 
@@ -86,21 +88,26 @@ pub async fn issue(s: Stores<'_>, issuer: &Issuer, i: Issue<'_>) -> Result<Issue
     let scope = crate::oauth::scopes::join(i.scopes);
     let aud = crate::oauth::admin::audience_of(i.scopes, issuer.issuer(), issuer.default_audience());
     let grant = AccessGrant { sub: i.user_id, client_id: &i.client.client_id, aud, scope: &scope, auth_time: Some(i.auth_time), jkt: i.jkt };
-    let preset = i.preset.map(|p| (p.jti.as_str(), p.iat));
-    let (access_token, claims) = issuer.access_token(grant, preset)?;
-    let refresh_value = crate::crypto::random_token(32);
+    let family_id = match (i.rotate_from, i.preset) {
+        (Some((family, _)), _) => family.to_string(),
+        (None, Some(p)) => p.family_id.clone(),
+        (None, None) => crate::crypto::new_jti(),
+    };
     let now = crate::db::now();
+    // Every id of the family carries its prefix (`store::in_family`).
+    let jti = match i.preset {
+        Some(p) => p.jti.clone(),
+        None => crate::store::in_family(&family_id, &crate::crypto::new_jti()),
+    };
+    let (access_token, claims) = issuer.access_token(grant, Some((&jti, i.preset.map_or(now, |p| p.iat))))?;
+    let refresh_value = crate::store::in_family(&family_id, &crate::crypto::random_token(32));
     let bound = (i.client.client_type == crate::registry::clients::ClientType::Public).then_some(i.jkt).flatten();
     let family = FamilyData { scope: i.family_scope.clone(), auth_time: i.auth_time, grant_id: i.grant_id.map(str::to_string), jkt: bound.map(str::to_string), sid: i.sid.map(str::to_string) };
     let data = serde_json::to_string(&family)
         .map_err(|e| Error::invalid_request(e.to_string()))?;
     let rec = RefreshRecord {
-        token_hash: crate::crypto::digest(&refresh_value),
-        family_id: match (i.rotate_from, i.preset) {
-            (Some((family, _)), _) => family.to_string(),
-            (None, Some(p)) => p.family_id.clone(),
-            (None, None) => crate::crypto::new_jti(),
-        },
+        token_hash: crate::store::refresh_handle(&refresh_value),
+        family_id,
         client_id: i.client.client_id.clone(),
         user_id: i.user_id.to_string(),
         data,

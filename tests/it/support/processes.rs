@@ -53,3 +53,102 @@ pub async fn wait_ready(http: &reqwest::Client, base: &str) {
     }
 }
 
+
+/// A Redis Cluster of its own for one test (three primaries, a replica
+/// each), so that a failover there disturbs no other test. Every node is
+/// stopped when it is dropped.
+pub struct RedisCluster {
+    pub ports: Vec<u16>,
+    nodes: Vec<std::process::Child>,
+    _dir: tempfile::TempDir,
+}
+
+/// A port whose cluster bus (port + 10000) is free too, both below 32768.
+fn free_cluster_port(taken: &[u16]) -> u16 {
+    let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+    let mut p = 20000 + (std::process::id() % 2700) as u16;
+    loop {
+        p = if p >= 22767 { 20000 } else { p + 1 };
+        if !taken.contains(&p) && free(p) && free(p + 10000) {
+            return p;
+        }
+    }
+}
+
+impl RedisCluster {
+    pub fn start() -> RedisCluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ports = vec![];
+        let mut nodes = vec![];
+        for _ in 0..6 {
+            let port = free_cluster_port(&ports);
+            let d = dir.path().join(port.to_string());
+            std::fs::create_dir_all(&d).expect("node dir");
+            let child = std::process::Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                .args(["--cluster-config-file", &d.join("nodes.conf").display().to_string(), "--dir", &d.display().to_string()])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server (installed by scripts/test.sh)");
+            ports.push(port);
+            nodes.push(child);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        for p in &ports {
+            while std::net::TcpStream::connect(("127.0.0.1", *p)).is_err() {
+                assert!(std::time::Instant::now() < deadline, "redis node {p} did not start");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        let mut create = std::process::Command::new("redis-cli");
+        create.args(["--cluster", "create"]).args(ports.iter().map(|p| format!("127.0.0.1:{p}"))).args(["--cluster-replicas", "1", "--cluster-yes"]);
+        let out = create.output().expect("redis-cli");
+        assert!(out.status.success(), "cluster create: {}", String::from_utf8_lossy(&out.stdout));
+        let c = RedisCluster { ports, nodes, _dir: dir };
+        c.wait_until(|c| c.cli(c.ports[0], &["cluster", "info"]).contains("cluster_state:ok"), "the cluster to form");
+        // a replica takes over only once it holds its primary's data
+        c.wait_until(
+            |c| {
+                let replicas = c.replicas();
+                replicas.len() == 3 && replicas.iter().all(|p| c.cli(*p, &["info", "replication"]).contains("master_link_status:up"))
+            },
+            "the replicas to sync",
+        );
+        c
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.ports.iter().map(|p| format!("redis://127.0.0.1:{p}/")).collect()
+    }
+
+    /// `redis-cli -p port args…`, its output.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = std::process::Command::new("redis-cli").arg("-p").arg(port.to_string()).args(args).output().expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The ports of the nodes that are replicas now.
+    pub fn replicas(&self) -> Vec<u16> {
+        self.ports.iter().copied().filter(|p| self.cli(*p, &["role"]).starts_with("slave")).collect()
+    }
+
+    /// Wait (polling, up to 20 s) until `done` holds.
+    pub fn wait_until(&self, done: impl Fn(&RedisCluster) -> bool, what: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !done(self) {
+            assert!(std::time::Instant::now() < deadline, "waited too long for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            let _ = n.kill();
+            let _ = n.wait();
+        }
+    }
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tessera::app::Tessera;
 use tessera::config::Config;
+use tessera::store::redis::Target;
 
 use super::browser::browser;
 use super::logs::capture_logs;
@@ -18,6 +19,9 @@ pub enum Backend {
     PostgresSql,
     /// PostgreSQL + Redis, as started by `scripts/test.sh`: production.
     PostgresRedis,
+    /// PostgreSQL + a Redis Cluster of three primaries (each with a
+    /// replica), as started by `scripts/test.sh`: production past one Redis.
+    PostgresRedisCluster,
 }
 
 impl Backend {
@@ -26,6 +30,7 @@ impl Backend {
         match self {
             Backend::Embedded | Backend::PostgresSql => "sql",
             Backend::PostgresRedis => "redis",
+            Backend::PostgresRedisCluster => "redis-cluster",
         }
     }
 }
@@ -51,6 +56,32 @@ macro_rules! both_backends {
     )*};
 }
 
+/// [`both_backends!`] and the Redis Cluster: for the store contract, its
+/// races and whatever must hold on every store.
+#[macro_export]
+macro_rules! every_store {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                super::$name($crate::support::Backend::Embedded).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_sql() {
+                super::$name($crate::support::Backend::PostgresSql).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_redis() {
+                super::$name($crate::support::Backend::PostgresRedis).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_redis_cluster() {
+                super::$name($crate::support::Backend::PostgresRedisCluster).await
+            }
+        }
+    )*};
+}
+
 pub fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run the tests with `bash scripts/test.sh`, which starts PostgreSQL and Redis")
@@ -65,6 +96,8 @@ pub fn random_name(prefix: &str) -> String {
 pub struct TestDb {
     pub url: String,
     pub redis_url: Option<String>,
+    /// The nodes of a Redis Cluster, instead of `redis_url`.
+    pub redis_cluster: Vec<String>,
     /// Redis key prefix of this test's deployment, so tests sharing one Redis never meet.
     pub prefix: String,
     pub dir: tempfile::TempDir,
@@ -76,9 +109,9 @@ impl TestDb {
         match backend {
             Backend::Embedded => {
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("tessera.db").display());
-                TestDb { url, redis_url: None, prefix: String::new(), dir }
+                TestDb { url, redis_url: None, redis_cluster: vec![], prefix: String::new(), dir }
             }
-            Backend::PostgresSql | Backend::PostgresRedis => {
+            Backend::PostgresSql | Backend::PostgresRedis | Backend::PostgresRedisCluster => {
                 let admin_url = required_env("TESSERA_TEST_DATABASE_URL");
                 let name = random_name("t");
                 let admin = tessera::db::connect(&admin_url).await.expect("connect to the test PostgreSQL");
@@ -88,6 +121,10 @@ impl TestDb {
                 TestDb {
                     url: format!("{base}/{name}"),
                     redis_url: (backend == Backend::PostgresRedis).then(|| required_env("TESSERA_TEST_REDIS_URL")),
+                    redis_cluster: match backend {
+                        Backend::PostgresRedisCluster => required_env("TESSERA_TEST_REDIS_CLUSTER_URLS").split(',').map(str::to_string).collect(),
+                        _ => vec![],
+                    },
                     prefix: format!("{name}:"),
                     dir,
                 }
@@ -100,7 +137,8 @@ impl TestDb {
     }
 
     pub fn config(&self, port: u16) -> Config {
-        let mut cfg = Config::for_tests(&self.url, self.redis_url.as_deref(), self.kek_file());
+        let mut cfg = Config::for_tests(&self.url, None, self.kek_file());
+        cfg.redis = self.redis_target();
         cfg.issuer = format!("http://127.0.0.1:{port}");
         cfg.bind = format!("127.0.0.1:{port}");
         cfg.redis_prefix = self.prefix.clone();
@@ -114,11 +152,38 @@ impl TestDb {
             ("TESSERA_KEK_FILE".to_string(), self.kek_file().display().to_string()),
             ("RUST_LOG".to_string(), "warn".to_string()),
         ];
-        if let Some(r) = &self.redis_url {
-            v.push(("REDIS_URL".into(), r.clone()));
-            v.push(("TESSERA_REDIS_PREFIX".into(), self.prefix.clone()));
+        match self.redis_target() {
+            Some(Target::Node(r)) => v.push(("REDIS_URL".into(), r)),
+            Some(Target::Cluster(urls)) => v.push(("REDIS_CLUSTER_URLS".into(), urls.join(","))),
+            None => return v,
         }
+        v.push(("TESSERA_REDIS_PREFIX".into(), self.prefix.clone()));
         v
+    }
+
+    /// The Redis this deployment uses, if any.
+    pub fn redis_target(&self) -> Option<Target> {
+        match (&self.redis_url, self.redis_cluster.is_empty()) {
+            (Some(u), _) => Some(Target::Node(u.clone())),
+            (None, false) => Some(Target::Cluster(self.redis_cluster.clone())),
+            (None, true) => None,
+        }
+    }
+
+    /// Keys of this deployment matching `pattern` (after the prefix), on
+    /// the node or on every primary of the cluster.
+    pub async fn redis_keys(&self, pattern: &str) -> Vec<String> {
+        let pattern = format!("{}{pattern}", self.prefix);
+        match self.redis_target().expect("a Redis deployment") {
+            Target::Node(u) => {
+                let mut con = redis::Client::open(u.as_str()).expect("redis url").get_multiplexed_async_connection().await.expect("redis");
+                redis::cmd("KEYS").arg(pattern).query_async(&mut con).await.expect("KEYS")
+            }
+            Target::Cluster(urls) => {
+                let mut con = redis::cluster::ClusterClient::new(urls).expect("cluster urls").get_async_connection().await.expect("cluster");
+                redis::cmd("KEYS").arg(pattern).query_async(&mut con).await.expect("KEYS")
+            }
+        }
     }
 }
 
@@ -204,17 +269,12 @@ impl TestDb {
             Stored::Denylisted => ("denylist", "deny"),
             Stored::DeviceCodes => ("device_codes", "dev"),
         };
-        match &self.redis_url {
+        match self.redis_target() {
             None => {
                 let db = tessera::db::connect(&self.url).await.expect("db");
                 super::fixtures::count_rows(&db, table).await
             }
-            Some(u) => {
-                let client = redis::Client::open(u.as_str()).expect("redis url");
-                let mut con = client.get_multiplexed_async_connection().await.expect("redis");
-                let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}{kind}:*", self.prefix)).query_async(&mut con).await.expect("KEYS");
-                keys.len() as i64
-            }
+            Some(_) => self.redis_keys(&format!("{kind}:*")).await.len() as i64,
         }
     }
 
@@ -244,8 +304,8 @@ impl TestDb {
     /// The deployment's token store, opened test-side (for management calls
     /// that must announce client changes, and for store-level checks).
     pub async fn store(&self) -> Arc<dyn tessera::store::TokenStore> {
-        match &self.redis_url {
-            Some(u) => Arc::new(tessera::store::redis::RedisStore::connect(u, &self.prefix).await.expect("redis")),
+        match self.redis_target() {
+            Some(t) => Arc::new(tessera::store::redis::RedisStore::open(&t, &self.prefix).await.expect("redis")),
             None => {
                 let db = tessera::db::connect(&self.url).await.expect("db");
                 Arc::new(tessera::store::sql::SqlStore::new(db))
