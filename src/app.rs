@@ -55,7 +55,7 @@ impl Tessera {
         let session_key = kek.derive_mac_key("session");
         let dpop = crate::oauth::dpop::Nonces::new(kek.derive_mac_key("dpop-nonce"), cfg.dpop_nonce_required);
         let keys = KeyManager::start(db.clone(), kek, cfg.key_policy()).await?;
-        let store = crate::store::open(cfg.redis.as_ref(), &cfg.redis_prefix, &db).await?;
+        let store = crate::store::open(cfg.redis.as_ref(), &cfg.redis_prefix, cfg.redis_ca_file.as_deref(), &db).await?;
         log::info!("token store: {}", store.kind());
         let tally = Arc::new(crate::registry::usage::Tally::default());
         let issuer = Issuer::new(&cfg, keys.clone(), store.clone(), tally.clone());

@@ -23,6 +23,9 @@ pub struct Config {
     /// `REDIS_URL` (one node) or `REDIS_CLUSTER_URLS` (a cluster); without
     /// either the token store lives in the SQL database.
     pub redis: Option<crate::store::redis::Target>,
+    /// The CA that `rediss://` certificates chain to (`TESSERA_REDIS_CA_FILE`;
+    /// default: the system's roots).
+    pub redis_ca_file: Option<PathBuf>,
     /// Prefix of every Redis key (`TESSERA_REDIS_PREFIX`, default `tessera:`).
     pub redis_prefix: String,
     /// Key-encryption key file (`TESSERA_KEK_FILE`, default `keys/kek`).
@@ -219,6 +222,7 @@ impl Config {
             issuer,
             database_url,
             redis,
+            redis_ca_file: var("TESSERA_REDIS_CA_FILE").map(PathBuf::from),
             redis_prefix: var("TESSERA_REDIS_PREFIX").unwrap_or_else(|| crate::store::redis::DEFAULT_PREFIX.into()),
             kek_file,
             create_kek,
@@ -313,6 +317,7 @@ impl Config {
             issuer: "http://127.0.0.1".into(),
             database_url: database_url.into(),
             redis: redis_url.map(|u| crate::store::redis::Target::Node(u.to_string())),
+            redis_ca_file: None,
             redis_prefix: format!("t{}:", crate::crypto::random_token(6)),
             kek_file,
             create_kek: true,

@@ -83,7 +83,7 @@ impl Setup {
 
     pub async fn db_and_store(&self) -> Result<(DatabaseConnection, Arc<dyn TokenStore>)> {
         let db = self.db().await?;
-        let store = crate::store::open(self.cfg.redis.as_ref(), &self.cfg.redis_prefix, &db).await?;
+        let store = crate::store::open(self.cfg.redis.as_ref(), &self.cfg.redis_prefix, self.cfg.redis_ca_file.as_deref(), &db).await?;
         Ok((db, store))
     }
 

@@ -28,6 +28,9 @@ pub enum StoreError {
     Db(#[from] sea_orm::DbErr),
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The store cannot be set up as configured (it names the setting).
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// A refresh token as the store keeps it (the token itself is only hashed).
@@ -269,10 +272,18 @@ pub trait TokenStore: Send + Sync {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }
 
-/// Open Redis (its keys under `prefix`), or without it the SQL store in the main database.
-pub async fn open(target: Option<&redis::Target>, prefix: &str, db: &sea_orm::DatabaseConnection) -> Result<std::sync::Arc<dyn TokenStore>, StoreError> {
+/// Open Redis (its keys under `prefix`; `ca_file`: the CA its `rediss://`
+/// certificates chain to, instead of the system's), or without it the SQL
+/// store in the main database.
+pub async fn open(target: Option<&redis::Target>, prefix: &str, ca_file: Option<&std::path::Path>, db: &sea_orm::DatabaseConnection) -> Result<std::sync::Arc<dyn TokenStore>, StoreError> {
     Ok(match target {
-        Some(t) => std::sync::Arc::new(redis::RedisStore::open(t, prefix).await?),
+        Some(t) => {
+            let ca = match ca_file {
+                Some(p) => Some(std::fs::read(p).map_err(|e| StoreError::Setup(format!("TESSERA_REDIS_CA_FILE: cannot read {}: {e}", p.display())))?),
+                None => None,
+            };
+            std::sync::Arc::new(redis::RedisStore::open_with_ca(t, prefix, ca).await?)
+        }
         None => std::sync::Arc::new(sql::SqlStore::new(db.clone())),
     })
 }

@@ -270,12 +270,23 @@ impl RedisStore {
     }
 
     pub async fn open(target: &Target, prefix: &str) -> Result<Self, StoreError> {
+        Self::open_with_ca(target, prefix, None).await
+    }
+
+    /// `ca_pem`: the CA (PEM) that `rediss://` servers' certificates must
+    /// chain to, instead of the system's roots.
+    pub async fn open_with_ca(target: &Target, prefix: &str, ca_pem: Option<Vec<u8>>) -> Result<Self, StoreError> {
         if prefix.contains(['{', '}']) {
-            return Err(StoreError::Corrupt(format!("the Redis key prefix {prefix:?} may not contain braces: they would change the hash slots")));
+            return Err(StoreError::Setup(format!("TESSERA_REDIS_PREFIX {prefix:?} may not contain braces: they would change the hash slots")));
         }
+        let certs = || redis::TlsCertificates { client_tls: None, root_cert: ca_pem.clone() };
         let (con, probe, client) = match target {
             Target::Node(url) => {
-                let client = redis::Client::open(url.as_str())?;
+                let client = match &ca_pem {
+                    Some(_) if url.starts_with("rediss://") => redis::Client::build_with_tls(url.as_str(), certs())?,
+                    Some(_) => return Err(StoreError::Setup("TESSERA_REDIS_CA_FILE is set, but REDIS_URL is not rediss://".into())),
+                    None => redis::Client::open(url.as_str())?,
+                };
                 let cfg = redis::aio::ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(TIMEOUT))
                     .set_response_timeout(Some(TIMEOUT))
@@ -284,7 +295,11 @@ impl RedisStore {
                 (Con::Node(con), super::breaker::Probe::Node(client.clone()), Some(client))
             }
             Target::Cluster(urls) => {
-                let client = redis::cluster::ClusterClientBuilder::new(urls.iter().map(String::as_str))
+                let mut builder = redis::cluster::ClusterClientBuilder::new(urls.iter().map(String::as_str));
+                if ca_pem.is_some() {
+                    builder = builder.certs(certs());
+                }
+                let client = builder
                     .connection_timeout(TIMEOUT)
                     .response_timeout(TIMEOUT)
                     // A failover takes the cluster a few seconds: retry a

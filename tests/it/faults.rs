@@ -1,77 +1,10 @@
 //! Faults and races: PostgreSQL stopped under a running server fails closed
 //! and recovers by itself; concurrent secret rotations and code redemptions
 //! have exactly one winner.
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::both_backends;
-use crate::support::{app, browser, count_rows, free_port, location_params, machine_client, start, start_with, user, Backend, TestDb};
-
-struct Postgres {
-    bin: String,
-    data: std::path::PathBuf,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-fn as_postgres(cmd: &str) -> Command {
-    let root = is_root();
-    if root {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--", cmd]);
-        c
-    } else {
-        Command::new(cmd)
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
-}
-
-impl Postgres {
-    fn start() -> Postgres {
-        let bin = crate::support::required_env("TESSERA_TEST_PG_BIN");
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        std::fs::create_dir(&data).unwrap();
-        if is_root() {
-            Command::new("chown").args(["-R", "postgres", &dir.path().display().to_string()]).status().unwrap();
-        }
-        let ok = as_postgres(&format!("{bin}/initdb"))
-            .args(["-D", &data.display().to_string(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"])
-            .output()
-            .unwrap();
-        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
-        let pg = Postgres { bin, data, port: free_port(), _dir: dir };
-        pg.up();
-        pg
-    }
-    fn ctl(&self, args: &[&str]) {
-        let opts = format!("-c listen_addresses=127.0.0.1 -p {} -k /tmp -c fsync=off", self.port);
-        let out = as_postgres(&format!("{}/pg_ctl", self.bin))
-            .args(["-D", &self.data.display().to_string(), "-w", "-t", "30", "-o", &opts, "-l", &self.data.join("log").display().to_string()])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "pg_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    fn up(&self) {
-        self.ctl(&["start"]);
-    }
-    fn down(&self) {
-        self.ctl(&["stop", "-m", "immediate"]);
-    }
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = as_postgres(&format!("{}/pg_ctl", self.bin)).args(["-D", &self.data.display().to_string(), "-m", "immediate", "stop"]).output();
-    }
-}
+use crate::support::{app, browser, count_rows, location_params, machine_client, start, start_with, user, Backend, Postgres, TestDb};
 
 /// PostgreSQL stopped under a running server: whatever needs the database
 /// answers 503 — a client not in memory cannot be checked, so it gets no

@@ -40,4 +40,5 @@ mod schemathesis;
 mod secrets;
 mod sessions;
 mod store;
+mod tls;
 mod web;

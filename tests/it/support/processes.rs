@@ -152,3 +152,86 @@ impl Drop for RedisCluster {
         }
     }
 }
+
+/// A PostgreSQL server of its own for one test (trust auth from loopback),
+/// stopped when dropped; `extra` is added to its `-o` options.
+pub struct Postgres {
+    extra: String,
+    bin: String,
+    data: std::path::PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+pub fn as_postgres(cmd: &str) -> std::process::Command {
+    let root = is_root();
+    if root {
+        let mut c = std::process::Command::new("runuser");
+        c.args(["-u", "postgres", "--", cmd]);
+        c
+    } else {
+        std::process::Command::new(cmd)
+    }
+}
+
+/// Hand `path` (recursively) to the `postgres` user when running as root.
+pub fn give_to_postgres(path: &std::path::Path) {
+    if is_root() {
+        std::process::Command::new("chown").args(["-R", "postgres", &path.display().to_string()]).status().unwrap();
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+impl Postgres {
+    pub fn start() -> Postgres {
+        Self::start_with("", |_| {})
+    }
+
+    /// `prepare` sees the data directory after initdb (owned by the server's user), before the start.
+    pub fn start_with(extra: &str, prepare: impl FnOnce(&std::path::Path)) -> Postgres {
+        let bin = crate::support::required_env("TESSERA_TEST_PG_BIN");
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        if is_root() {
+            std::process::Command::new("chown").args(["-R", "postgres", &dir.path().display().to_string()]).status().unwrap();
+        }
+        let ok = as_postgres(&format!("{bin}/initdb"))
+            .args(["-D", &data.display().to_string(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"])
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+        prepare(&data);
+        let pg = Postgres { extra: extra.to_string(), bin, data, port: free_port(), _dir: dir };
+        pg.up();
+        pg
+    }
+    pub fn ctl(&self, args: &[&str]) {
+        let opts = format!("-c listen_addresses=127.0.0.1 -p {} -k /tmp -c fsync=off {}", self.port, self.extra);
+        let out = as_postgres(&format!("{}/pg_ctl", self.bin))
+            .args(["-D", &self.data.display().to_string(), "-w", "-t", "30", "-o", &opts, "-l", &self.data.join("log").display().to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    pub fn up(&self) {
+        self.ctl(&["start"]);
+    }
+    pub fn down(&self) {
+        self.ctl(&["stop", "-m", "immediate"]);
+    }
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = as_postgres(&format!("{}/pg_ctl", self.bin)).args(["-D", &self.data.display().to_string(), "-m", "immediate", "stop"]).output();
+    }
+}
+
