@@ -125,7 +125,7 @@ start_services() {
   local pass
   pass="t$(python3 -c 'import secrets;print(secrets.token_hex(12))')"
   "${AS_PG[@]}" psql -q -h "$TMP/sock" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 \
-    -c "CREATE ROLE tessera LOGIN CREATEDB PASSWORD '$pass'" -c "CREATE DATABASE tessera OWNER tessera" >/dev/null
+    -c "CREATE ROLE tessera LOGIN CREATEDB CREATEROLE PASSWORD '$pass'" -c "CREATE DATABASE tessera OWNER tessera" >/dev/null
   DATABASE_URL_SVC="postgres://tessera:$pass@127.0.0.1:$PG_PORT/tessera"
   REDIS_URL_SVC="redis://127.0.0.1:$REDIS_PORT/"
 }

@@ -80,6 +80,69 @@ impl Tessera {
     /// keys when due, flush usage counts, rebuild discovery, drop expired
     /// store entries. Runs until the process ends.
     pub async fn background(self: Arc<Self>) {
+        tokio::join!(Arc::clone(&self).ticks(), self.watch_credentials());
+    }
+
+    /// Read the store settings given as files again, every
+    /// `TESSERA_SECRET_REFRESH_SECS` and whenever a store refuses our
+    /// credentials (`store::credentials`); a changed one takes effect for
+    /// the connections opened from then on.
+    async fn watch_credentials(self: Arc<Self>) {
+        let files = self.cfg.secret_files.clone();
+        if files.is_empty() {
+            return;
+        }
+        let read = |var: &str, p: &std::path::Path| match crate::config::read_secret_file(var, p) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                log::warn!("{e}");
+                None
+            }
+        };
+        let mut db_url = files.database_url.as_deref().and_then(|p| read("DATABASE_URL_FILE", p));
+        let mut redis = files.redis.as_ref().and_then(|(p, _)| read("REDIS_URL_FILE", p));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.cfg.secret_refresh) => {}
+                _ = crate::store::credentials::wait_rejected() => {}
+            }
+            if let Some(p) = &files.database_url {
+                let now = read("DATABASE_URL_FILE", p);
+                if now.is_some() && now != db_url {
+                    match crate::db::set_url(&self.db, now.as_deref().unwrap_or_default()) {
+                        Ok(_) => log::warn!("DATABASE_URL_FILE changed: new database connections use it"),
+                        Err(e) => log::error!("DATABASE_URL_FILE changed, but cannot be used: {e}"),
+                    }
+                    db_url = now;
+                }
+            }
+            if let Some((p, cluster)) = &files.redis {
+                let now = read(if *cluster { "REDIS_CLUSTER_URLS_FILE" } else { "REDIS_URL_FILE" }, p);
+                if let Some(v) = now.as_deref().filter(|_| now != redis) {
+                    let target = match cluster {
+                        false => Ok(crate::store::redis::Target::Node(v.to_string())),
+                        true => crate::config::cluster_urls(v).map(crate::store::redis::Target::Cluster),
+                    };
+                    match target {
+                        Ok(t) => match self.store.reconnect(&t).await {
+                            Ok(()) => {
+                                log::warn!("the Redis credentials file changed: reconnected");
+                                redis = now;
+                            }
+                            // tried again at the next turn
+                            Err(e) => log::error!("the Redis credentials file changed, but reconnecting failed: {e}"),
+                        },
+                        Err(e) => {
+                            log::error!("{e}");
+                            redis = now;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn ticks(self: Arc<Self>) {
         let mut tick = tokio::time::interval(self.cfg.key_refresh_interval);
         let mut n: u64 = 0;
         loop {

@@ -3,7 +3,7 @@
 //! Every secret setting also has a `*_FILE` form (Vault Agent, Docker and
 //! Kubernetes secrets): `DATABASE_URL_FILE=/run/secrets/db` reads the value
 //! from that file, trailing newline removed. Setting both is an error.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -26,6 +26,10 @@ pub struct Config {
     /// The CA that `rediss://` certificates chain to (`TESSERA_REDIS_CA_FILE`;
     /// default: the system's roots).
     pub redis_ca_file: Option<PathBuf>,
+    /// The store settings given as files, and how often they are read again
+    /// (`TESSERA_SECRET_REFRESH_SECS`, default 10).
+    pub secret_files: SecretFiles,
+    pub secret_refresh: Duration,
     /// Prefix of every Redis key (`TESSERA_REDIS_PREFIX`, default `tessera:`).
     pub redis_prefix: String,
     /// Key-encryption key file (`TESSERA_KEK_FILE`, default `keys/kek`).
@@ -124,13 +128,49 @@ pub fn secret_var(name: &str) -> Result<Option<String>> {
     match (direct, file) {
         (Some(_), Some(_)) => Err(Error::Config(format!("set {name} or {file_var}, not both"))),
         (Some(v), None) => Ok(Some(v)),
-        (None, Some(path)) => {
-            let v = std::fs::read_to_string(&path)
-                .map_err(|e| Error::Config(format!("{file_var}: cannot read {path}: {e}")))?;
-            Ok(Some(v.trim_end_matches(['\n', '\r']).to_string()))
-        }
+        (None, Some(path)) => read_secret_file(&file_var, Path::new(&path)).map(Some),
         (None, None) => Ok(None),
     }
+}
+
+/// The value a `_FILE` setting (`var`) points to, without its final newline.
+pub fn read_secret_file(var: &str, path: &Path) -> Result<String> {
+    let v = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("{var}: cannot read {}: {e}", path.display())))?;
+    Ok(v.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// The store settings given as files, read again while running
+/// (`store::credentials`): Vault Agent and the like rewrite them when the
+/// credentials rotate.
+#[derive(Clone, Debug, Default)]
+pub struct SecretFiles {
+    /// `DATABASE_URL_FILE`.
+    pub database_url: Option<PathBuf>,
+    /// `REDIS_URL_FILE` or `REDIS_CLUSTER_URLS_FILE`, and which of the two.
+    pub redis: Option<(PathBuf, bool)>,
+}
+
+impl SecretFiles {
+    fn from_env() -> SecretFiles {
+        let file = |name: &str| var(&format!("{name}_FILE")).map(PathBuf::from);
+        SecretFiles {
+            database_url: file("DATABASE_URL"),
+            redis: file("REDIS_URL").map(|p| (p, false)).or_else(|| file("REDIS_CLUSTER_URLS").map(|p| (p, true))),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.database_url.is_none() && self.redis.is_none()
+    }
+}
+
+/// `REDIS_CLUSTER_URLS`: nodes separated by commas or spaces.
+pub fn cluster_urls(v: &str) -> Result<Vec<String>> {
+    let urls: Vec<String> = v.split([',', ' ']).filter(|u| !u.is_empty()).map(str::to_string).collect();
+    if urls.is_empty() {
+        return Err(Error::Config("REDIS_CLUSTER_URLS names no node: give redis://host:port,redis://host:port,…".into()));
+    }
+    Ok(urls)
 }
 
 fn var(name: &str) -> Option<String> {
@@ -188,13 +228,7 @@ impl Config {
         let redis = match (secret_var("REDIS_URL")?, secret_var("REDIS_CLUSTER_URLS")?) {
             (Some(_), Some(_)) => return Err(Error::Config("set REDIS_URL (one node) or REDIS_CLUSTER_URLS (a cluster), not both".into())),
             (Some(url), None) => Some(crate::store::redis::Target::Node(url)),
-            (None, Some(urls)) => {
-                let urls: Vec<String> = urls.split([',', ' ']).filter(|u| !u.is_empty()).map(str::to_string).collect();
-                if urls.is_empty() {
-                    return Err(Error::Config("REDIS_CLUSTER_URLS names no node: give redis://host:port,redis://host:port,…".into()));
-                }
-                Some(crate::store::redis::Target::Cluster(urls))
-            }
+            (None, Some(urls)) => Some(crate::store::redis::Target::Cluster(cluster_urls(&urls)?)),
             (None, None) => None,
         };
         let (kek_file, create_kek) = match var("TESSERA_KEK_FILE") {
@@ -223,6 +257,8 @@ impl Config {
             database_url,
             redis,
             redis_ca_file: var("TESSERA_REDIS_CA_FILE").map(PathBuf::from),
+            secret_files: SecretFiles::from_env(),
+            secret_refresh: seconds("TESSERA_SECRET_REFRESH_SECS", 10, 3_600)?,
             redis_prefix: var("TESSERA_REDIS_PREFIX").unwrap_or_else(|| crate::store::redis::DEFAULT_PREFIX.into()),
             kek_file,
             create_kek,
@@ -318,6 +354,8 @@ impl Config {
             database_url: database_url.into(),
             redis: redis_url.map(|u| crate::store::redis::Target::Node(u.to_string())),
             redis_ca_file: None,
+            secret_files: SecretFiles::default(),
+            secret_refresh: Duration::from_secs(10),
             redis_prefix: format!("t{}:", crate::crypto::random_token(6)),
             kek_file,
             create_kek: true,

@@ -66,6 +66,21 @@ async fn connect_postgres(url: &str) -> Result<DatabaseConnection, sea_orm::DbEr
     Ok(DatabaseConnection::from(pool))
 }
 
+/// New credentials for a PostgreSQL pool (`DATABASE_URL_FILE` rewritten by
+/// a secret manager): connections opened from now on use `url`; those
+/// already open keep working until the server or the idle check closes
+/// them. `false` when `url` is not PostgreSQL (a SQLite file is opened once).
+pub fn set_url(db: &DatabaseConnection, url: &str) -> Result<bool, sea_orm::DbErr> {
+    use sea_orm::sqlx::{postgres::PgConnectOptions, ConnectOptions as _};
+    use sea_orm::ConnectionTrait as _;
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(false);
+    }
+    let opts = url.parse::<PgConnectOptions>().map_err(|e| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)))?.disable_statement_logging();
+    db.get_postgres_connection_pool().set_connect_options(opts);
+    Ok(true)
+}
+
 /// Apply pending migrations. Safe to call from several instances: PostgreSQL
 /// serialises the DDL through sea-orm's migration table lock.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {

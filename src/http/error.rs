@@ -99,8 +99,15 @@ impl From<Error> for OAuthError {
                 ..OAuthError::new(S::TOO_MANY_REQUESTS, "rate_limit_exceeded", e.to_string())
             },
             Error::Db(_) | Error::Store(_) => {
+                if let Error::Db(d) | Error::Store(crate::store::StoreError::Db(d)) = &e {
+                    crate::store::credentials::observe_db(d);
+                }
                 crate::metrics::METRICS.store_error();
-                log::error!("{e}");
+                match e {
+                    // the breaker said so once, when it opened
+                    Error::Store(crate::store::StoreError::Redis(ref r)) if crate::store::breaker::Breaker::is_refusal(r) => log::debug!("{e}"),
+                    _ => log::error!("{e}"),
+                }
                 OAuthError::new(S::SERVICE_UNAVAILABLE, "temporarily_unavailable", "storage is unavailable; retry later")
             }
             Error::Key(_) | Error::Config(_) => {

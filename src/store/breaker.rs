@@ -12,6 +12,8 @@ use std::time::Duration;
 use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
+const REFUSAL: &str = "redis is unreachable (circuit open)";
+
 /// How often the probe pings a Redis that went away.
 pub const PROBE_EVERY: Duration = Duration::from_millis(200);
 
@@ -37,8 +39,15 @@ impl Probe {
                 let cfg = redis::AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(Duration::from_millis(500)))
                     .set_response_timeout(Some(Duration::from_millis(500)));
-                let Ok(mut con) = client.get_multiplexed_async_connection_with_config(&cfg).await else { return false };
-                redis::cmd("PING").query_async::<String>(&mut con).await.is_ok()
+                let answer = match client.get_multiplexed_async_connection_with_config(&cfg).await {
+                    Ok(mut con) => redis::cmd("PING").query_async::<String>(&mut con).await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                if answer.as_ref().is_err_and(|e| e.kind() == redis::ErrorKind::AuthenticationFailed) {
+                    // back, but not for these credentials: read the file again
+                    super::credentials::rejected();
+                }
+                answer.is_ok()
             }
             Probe::Cluster(client) => {
                 let cfg = redis::cluster::ClusterConfig::new()
@@ -57,7 +66,8 @@ impl Probe {
 pub struct Breaker {
     open: AtomicBool,
     probing: AtomicBool,
-    probe: Probe,
+    /// Replaced when the store reconnects with new credentials.
+    probe: std::sync::Mutex<Arc<Probe>>,
 }
 
 fn unreachable_kind(e: &RedisError) -> bool {
@@ -72,7 +82,12 @@ fn unreachable_kind(e: &RedisError) -> bool {
 
 impl Breaker {
     pub fn new(probe: Probe) -> Arc<Breaker> {
-        Arc::new(Breaker { open: AtomicBool::new(false), probing: AtomicBool::new(false), probe })
+        Arc::new(Breaker { open: AtomicBool::new(false), probing: AtomicBool::new(false), probe: std::sync::Mutex::new(Arc::new(probe)) })
+    }
+
+    /// Probe with new credentials from now on.
+    pub fn set_probe(&self, probe: Probe) {
+        *self.probe.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(probe);
     }
 
     pub fn is_open(&self) -> bool {
@@ -83,6 +98,10 @@ impl Breaker {
     fn observe<T>(self: &Arc<Self>, r: &RedisResult<T>) {
         if r.as_ref().is_err_and(unreachable_kind) {
             self.trip();
+        }
+        if r.as_ref().is_err_and(|e| e.kind() == redis::ErrorKind::AuthenticationFailed) {
+            log::warn!("redis refused our credentials: reading REDIS_URL_FILE again");
+            super::credentials::rejected();
         }
     }
 
@@ -100,7 +119,8 @@ impl Breaker {
     async fn probe(self: Arc<Self>) {
         loop {
             tokio::time::sleep(PROBE_EVERY).await;
-            if self.probe.answers().await {
+            let probe = self.probe.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            if probe.answers().await {
                 self.open.store(false, Ordering::Release);
                 self.probing.store(false, Ordering::Release);
                 ANY_OPEN.store(false, Ordering::Relaxed);
@@ -112,7 +132,13 @@ impl Breaker {
 
     /// The error of a command refused while the circuit is open.
     pub fn refusal() -> RedisError {
-        RedisError::from(std::io::Error::new(std::io::ErrorKind::NotConnected, "redis is unreachable (circuit open)"))
+        RedisError::from(std::io::Error::new(std::io::ErrorKind::NotConnected, REFUSAL))
+    }
+
+    /// Whether `e` is [`Breaker::refusal`]: said once when the circuit
+    /// opened, so not worth a log line per refused request.
+    pub fn is_refusal(e: &RedisError) -> bool {
+        e.is_io_error() && e.to_string().contains(REFUSAL)
     }
 }
 

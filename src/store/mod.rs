@@ -14,6 +14,7 @@
 //! Secrets never reach the store: codes and refresh tokens are keyed by the
 //! SHA-256 of their value.
 pub mod breaker;
+pub mod credentials;
 pub mod redis;
 pub mod sql;
 
@@ -270,6 +271,13 @@ pub trait TokenStore: Send + Sync {
 
     /// Drop expired entries (the Redis backend lets keys expire by themselves).
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// Connect anew to `target` (new credentials, read from a rotated
+    /// file); commands from now on use the new connection. The SQL store
+    /// has nothing to do: it follows the database's pool.
+    async fn reconnect(&self, _target: &redis::Target) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Open Redis (its keys under `prefix`; `ca_file`: the CA its `rediss://`

@@ -241,11 +241,11 @@ impl ConnectionLike for Con {
 }
 
 pub struct RedisStore {
-    con: Con,
+    link: arc_swap::ArcSwap<Link>,
+    /// The CA of `TESSERA_REDIS_CA_FILE`, kept for reconnecting.
+    ca_pem: Option<Vec<u8>>,
     /// Refuses commands at once while Redis is unreachable (`store::breaker`).
     breaker: std::sync::Arc<super::breaker::Breaker>,
-    /// One node: for this thread's own connection (`local`). `None` on a cluster.
-    client: Option<redis::Client>,
     /// Distinguishes stores in the per-thread connection map.
     id: usize,
     prefix: String,
@@ -279,10 +279,51 @@ impl RedisStore {
         if prefix.contains(['{', '}']) {
             return Err(StoreError::Setup(format!("TESSERA_REDIS_PREFIX {prefix:?} may not contain braces: they would change the hash slots")));
         }
-        let certs = || redis::TlsCertificates { client_tls: None, root_cert: ca_pem.clone() };
-        let (con, probe, client) = match target {
+        let (link, probe) = Link::open(target, ca_pem.as_deref(), 0).await?;
+        static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        // Families from before the tags exist only on a node that ran an older version.
+        let legacy = link.client.is_some();
+        let family_script = |body: &str| Script::new(&family_lua(body, legacy));
+        Ok(RedisStore {
+            peek_refresh: family_lua(PEEK_REFRESH, legacy),
+            link: arc_swap::ArcSwap::from_pointee(link),
+            ca_pem,
+            breaker: super::breaker::Breaker::new(probe),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            prefix: prefix.to_string(),
+            redeem_code: Script::new(REDEEM_CODE),
+            rotate: family_script(ROTATE),
+            revoke_family: family_script(REVOKE_FAMILY),
+            deny_family_access: family_script(DENY_FAMILY_ACCESS),
+            login_attempt: Script::new(LOGIN_ATTEMPT),
+            decide_device: Script::new(DECIDE_DEVICE),
+            poll_device: Script::new(POLL_DEVICE),
+        })
+    }
+
+    /// Whether this store speaks to a cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.link.load().con, Con::Cluster(_))
+    }
+}
+
+/// The shared connection and what made it: replaced whole when the
+/// credentials change (`TokenStore::reconnect`).
+struct Link {
+    con: Con,
+    /// One node: for each thread's own connection (`local`). `None` on a cluster.
+    client: Option<redis::Client>,
+    /// Counts the replacements: a thread's connection of an older one is dropped.
+    generation: usize,
+}
+
+impl Link {
+    /// Connect to `target`; the breaker's probe for it besides.
+    async fn open(target: &Target, ca_pem: Option<&[u8]>, generation: usize) -> Result<(Link, super::breaker::Probe), StoreError> {
+        let certs = || redis::TlsCertificates { client_tls: None, root_cert: ca_pem.map(<[u8]>::to_vec) };
+        Ok(match target {
             Target::Node(url) => {
-                let client = match &ca_pem {
+                let client = match ca_pem {
                     Some(_) if url.starts_with("rediss://") => redis::Client::build_with_tls(url.as_str(), certs())?,
                     Some(_) => return Err(StoreError::Setup("TESSERA_REDIS_CA_FILE is set, but REDIS_URL is not rediss://".into())),
                     None => redis::Client::open(url.as_str())?,
@@ -292,7 +333,7 @@ impl RedisStore {
                     .set_response_timeout(Some(TIMEOUT))
                     .set_number_of_retries(2);
                 let con = ConnectionManager::new_with_config(client.clone(), cfg).await?;
-                (Con::Node(con), super::breaker::Probe::Node(client.clone()), Some(client))
+                (Link { con: Con::Node(con), client: Some(client.clone()), generation }, super::breaker::Probe::Node(client))
             }
             Target::Cluster(urls) => {
                 let mut builder = redis::cluster::ClusterClientBuilder::new(urls.iter().map(String::as_str));
@@ -310,33 +351,9 @@ impl RedisStore {
                     .max_retry_wait(400)
                     .build()?;
                 let con = client.get_async_connection().await?;
-                (Con::Cluster(con), super::breaker::Probe::Cluster(client), None)
+                (Link { con: Con::Cluster(con), client: None, generation }, super::breaker::Probe::Cluster(client))
             }
-        };
-        static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        // Families from before the tags exist only on a node that ran an older version.
-        let legacy = client.is_some();
-        let family_script = |body: &str| Script::new(&family_lua(body, legacy));
-        Ok(RedisStore {
-            peek_refresh: family_lua(PEEK_REFRESH, legacy),
-            con,
-            breaker: super::breaker::Breaker::new(probe),
-            client,
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            prefix: prefix.to_string(),
-            redeem_code: Script::new(REDEEM_CODE),
-            rotate: family_script(ROTATE),
-            revoke_family: family_script(REVOKE_FAMILY),
-            deny_family_access: family_script(DENY_FAMILY_ACCESS),
-            login_attempt: Script::new(LOGIN_ATTEMPT),
-            decide_device: Script::new(DECIDE_DEVICE),
-            poll_device: Script::new(POLL_DEVICE),
         })
-    }
-
-    /// Whether this store speaks to a cluster.
-    pub fn is_cluster(&self) -> bool {
-        matches!(self.con, Con::Cluster(_))
     }
 }
 
@@ -346,7 +363,7 @@ thread_local! {
     /// request does not hop to another thread and back for each Redis call —
     /// the profile showed those context switches at ~8 % of the token
     /// endpoint's CPU. (One node only: a cluster connection is shared.)
-    static LOCAL: std::cell::RefCell<std::collections::HashMap<usize, redis::aio::MultiplexedConnection>> =
+    static LOCAL: std::cell::RefCell<std::collections::HashMap<usize, (usize, redis::aio::MultiplexedConnection)>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
@@ -361,19 +378,22 @@ enum Part<'a> {
 impl RedisStore {
     /// This thread's connection (made on first use), or `None` when it cannot be made.
     async fn local(&self) -> Option<redis::aio::MultiplexedConnection> {
-        let client = self.client.as_ref()?;
-        if let Some(c) = LOCAL.with(|m| m.borrow().get(&self.id).cloned()) {
-            return Some(c);
+        let link = self.link.load();
+        let client = link.client.as_ref()?;
+        if let Some((generation, c)) = LOCAL.with(|m| m.borrow().get(&self.id).cloned()) {
+            if generation == link.generation {
+                return Some(c);
+            }
         }
         let cfg = redis::AsyncConnectionConfig::new().set_connection_timeout(Some(TIMEOUT)).set_response_timeout(Some(TIMEOUT));
         let c = client.get_multiplexed_async_connection_with_config(&cfg).await.ok()?;
-        LOCAL.with(|m| m.borrow_mut().insert(self.id, c.clone()));
+        LOCAL.with(|m| m.borrow_mut().insert(self.id, (link.generation, c.clone())));
         Some(c)
     }
 
     /// The shared connection, behind the breaker.
     fn con(&self) -> super::breaker::Guarded<Con> {
-        super::breaker::Guarded { inner: self.con.clone(), breaker: self.breaker.clone() }
+        super::breaker::Guarded { inner: self.link.load().con.clone(), breaker: self.breaker.clone() }
     }
 
     fn drop_local(&self) {
@@ -539,7 +559,7 @@ fn num(h: &std::collections::HashMap<String, String>, name: &str) -> Result<i64,
 #[async_trait]
 impl TokenStore for RedisStore {
     fn kind(&self) -> &'static str {
-        match self.con {
+        match self.link.load().con {
             Con::Node(_) => "redis",
             Con::Cluster(_) => "redis-cluster",
         }
@@ -983,5 +1003,15 @@ impl TokenStore for RedisStore {
 
     async fn purge_expired(&self, _now: i64) -> Result<u64, StoreError> {
         Ok(0)
+    }
+
+    async fn reconnect(&self, target: &Target) -> Result<(), StoreError> {
+        if matches!(target, Target::Cluster(_)) != self.is_cluster() {
+            return Err(StoreError::Setup("a running instance cannot switch between one Redis node and a cluster: restart it".into()));
+        }
+        let (link, probe) = Link::open(target, self.ca_pem.as_deref(), self.link.load().generation + 1).await?;
+        self.link.store(std::sync::Arc::new(link));
+        self.breaker.set_probe(probe);
+        Ok(())
     }
 }

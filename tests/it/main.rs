@@ -10,6 +10,7 @@ mod audit;
 mod authorize;
 mod cli;
 mod cluster;
+mod credentials;
 mod client_credentials;
 mod client_pages;
 mod cors;

@@ -1,6 +1,8 @@
 //! Per-client rate limits: 429 with Retry-After and X-RateLimit-*, other
 //! clients unaffected, one limit across instances, fail closed.
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
+
+use crate::support::RedisServer;
 use std::time::{Duration, Instant};
 
 use crate::both_backends;
@@ -135,45 +137,13 @@ async fn two_processes_share_one_limit() {
     assert_eq!(token(a.clone()).await, 429);
 }
 
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start(port: u16) -> Redis {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (installed by scripts/test.sh)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Redis { child, port }
-    }
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// Redis stopped under load: token, refresh, introspection and revocation
 /// answer 503 (fail closed: no token that could not be revoked, no
 /// unlimited flood), and service resumes by itself when Redis returns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_fails_closed_and_recovers() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut redis = Redis::start(port);
+    let mut redis = RedisServer::start(port, &[]);
     let mut tdb = TestDb::new(Backend::PostgresRedis).await;
     tdb.redis_url = Some(format!("redis://127.0.0.1:{}/", redis.port));
     let s = start_with(tdb, |_| {}).await;
@@ -200,7 +170,7 @@ async fn redis_down_fails_closed_and_recovers() {
     let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("tessera_store_circuit_open 1"), "the breaker opened");
 
-    redis = Redis::start(port);
+    redis = RedisServer::start(port, &[]);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let r = s.post_basic("/token", &id, &secret, &cc).await;

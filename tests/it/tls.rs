@@ -3,10 +3,9 @@
 //! whose certificates come from a CA made here with openssl. A certificate
 //! from another CA is refused at start, with a message naming the store.
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use crate::support::{free_port, machine_client, random_name, start_with, Backend, Postgres, TestDb};
+use crate::support::{free_port, machine_client, random_name, start_with, Backend, Postgres, RedisServer, TestDb};
 
 /// A throwaway CA with a certificate for 127.0.0.1, and a second CA that
 /// signed nothing here.
@@ -37,38 +36,15 @@ impl Pki {
     }
 }
 
-/// A Redis that speaks TLS only.
-struct TlsRedis {
-    child: Child,
-    port: u16,
-}
-
-impl TlsRedis {
-    fn start(pki: &Pki) -> TlsRedis {
-        let port = free_port();
-        let p = |n: &str| pki.path(n).display().to_string();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", "0", "--tls-port", &port.to_string()])
-            .args(["--tls-cert-file", &p("server.crt"), "--tls-key-file", &p("server.key"), "--tls-ca-cert-file", &p("ca.crt"), "--tls-auth-clients", "no"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (installed by scripts/test.sh)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis (tls) did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        TlsRedis { child, port }
-    }
-}
-
-impl Drop for TlsRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A Redis that speaks TLS only, with the CA's certificate.
+fn tls_redis(pki: &Pki) -> RedisServer {
+    let port = free_port();
+    let p = |n: &str| pki.path(n).display().to_string();
+    let tls_port = port.to_string();
+    RedisServer::start(
+        port,
+        &["--port", "0", "--tls-port", &tls_port, "--tls-cert-file", &p("server.crt"), "--tls-key-file", &p("server.key"), "--tls-ca-cert-file", &p("ca.crt"), "--tls-auth-clients", "no"],
+    )
 }
 
 /// What `Tessera::open` says about `cfg`, which must fail.
@@ -82,7 +58,7 @@ async fn refusal(cfg: tessera::config::Config) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_over_tls_checks_the_servers_certificate() {
     let pki = Pki::new();
-    let redis = TlsRedis::start(&pki);
+    let redis = tls_redis(&pki);
     let url = format!("rediss://127.0.0.1:{}/", redis.port);
     let db_for = |tdb: &mut TestDb| {
         tdb.redis_url = Some(url.clone());

@@ -235,3 +235,40 @@ impl Drop for Postgres {
     }
 }
 
+
+/// A `redis-server` of its own for one test (`args` added: TLS, a
+/// password …), listening on `port` once `start` returns, killed when
+/// stopped or dropped.
+pub struct RedisServer {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub fn start(port: u16, args: &[&str]) -> RedisServer {
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (installed by scripts/test.sh)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server on {port} did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        RedisServer { child, port }
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
