@@ -71,13 +71,13 @@ start_redis_cluster() {
     nodes+=("127.0.0.1:$port")
     urls+=("redis://127.0.0.1:$port/")
   done
-  yes yes | redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 >"$dir/create.log" 2>&1 \
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log" 2>&1 \
     || { cat "$dir/create.log"; return 1; }
   for _ in $(seq 1 100); do
-    redis-cli -p "${CLUSTER_PORTS[0]}" cluster info | grep -q 'cluster_state:ok' && break
+    [[ "$(redis-cli -p "${CLUSTER_PORTS[0]}" cluster info)" == *cluster_state:ok* ]] && break
     sleep 0.1
   done
-  redis-cli -p "${CLUSTER_PORTS[0]}" cluster info | grep -q 'cluster_state:ok'
+  [[ "$(redis-cli -p "${CLUSTER_PORTS[0]}" cluster info)" == *cluster_state:ok* ]]
   REDIS_CLUSTER_URLS_SVC="$(IFS=,; echo "${urls[*]}")"
 }
 

@@ -20,8 +20,9 @@ pub struct Config {
     pub issuer: String,
     /// `DATABASE_URL` (default: a SQLite file `tessera.db` in the working directory).
     pub database_url: String,
-    /// `REDIS_URL` (one node) or `REDIS_CLUSTER_URLS` (a cluster); without
-    /// either the token store lives in the SQL database.
+    /// `REDIS_URL` (one node), `REDIS_CLUSTER_URLS` (a cluster) or
+    /// `REDIS_SENTINEL_URLS` + `REDIS_SENTINEL_MASTER` (a primary watched by
+    /// Sentinel); without any the token store lives in the SQL database.
     pub redis: Option<crate::store::redis::Target>,
     /// The CA that `rediss://` certificates chain to (`TESSERA_REDIS_CA_FILE`;
     /// default: the system's roots).
@@ -164,11 +165,11 @@ impl SecretFiles {
     }
 }
 
-/// `REDIS_CLUSTER_URLS`: nodes separated by commas or spaces.
+/// `REDIS_CLUSTER_URLS`, `REDIS_SENTINEL_URLS`: nodes separated by commas or spaces.
 pub fn cluster_urls(v: &str) -> Result<Vec<String>> {
     let urls: Vec<String> = v.split([',', ' ']).filter(|u| !u.is_empty()).map(str::to_string).collect();
     if urls.is_empty() {
-        return Err(Error::Config("REDIS_CLUSTER_URLS names no node: give redis://host:port,redis://host:port,…".into()));
+        return Err(Error::Config("REDIS_CLUSTER_URLS and REDIS_SENTINEL_URLS name nodes: give redis://host:port,redis://host:port,…".into()));
     }
     Ok(urls)
 }
@@ -225,11 +226,16 @@ impl Config {
             None => default_issuer(&bind)?,
         };
         let database_url = secret_var("DATABASE_URL")?.unwrap_or_else(|| "sqlite://tessera.db?mode=rwc".into());
-        let redis = match (secret_var("REDIS_URL")?, secret_var("REDIS_CLUSTER_URLS")?) {
-            (Some(_), Some(_)) => return Err(Error::Config("set REDIS_URL (one node) or REDIS_CLUSTER_URLS (a cluster), not both".into())),
-            (Some(url), None) => Some(crate::store::redis::Target::Node(url)),
-            (None, Some(urls)) => Some(crate::store::redis::Target::Cluster(cluster_urls(&urls)?)),
-            (None, None) => None,
+        let redis = match (secret_var("REDIS_URL")?, secret_var("REDIS_CLUSTER_URLS")?, secret_var("REDIS_SENTINEL_URLS")?) {
+            (Some(url), None, None) => Some(crate::store::redis::Target::Node(url)),
+            (None, Some(urls), None) => Some(crate::store::redis::Target::Cluster(cluster_urls(&urls)?)),
+            (None, None, Some(urls)) => Some(crate::store::redis::Target::Sentinel {
+                urls: cluster_urls(&urls)?,
+                master: var("REDIS_SENTINEL_MASTER")
+                    .ok_or_else(|| Error::Config("REDIS_SENTINEL_URLS needs REDIS_SENTINEL_MASTER: the name the sentinels monitor the primary by".into()))?,
+            }),
+            (None, None, None) => None,
+            _ => return Err(Error::Config("set one of REDIS_URL (one node), REDIS_CLUSTER_URLS (a cluster) and REDIS_SENTINEL_URLS (Sentinel)".into())),
         };
         let (kek_file, create_kek) = match var("TESSERA_KEK_FILE") {
             Some(p) => (PathBuf::from(p), false),

@@ -30,6 +30,15 @@ pub fn any_open() -> bool {
 pub enum Probe {
     Node(redis::Client),
     Cluster(redis::cluster::ClusterClient),
+    /// Another way to tell (Sentinel: ask the sentinels for the primary and
+    /// follow it when it moved).
+    Other(Box<dyn Answers>),
+}
+
+/// A probe of its own kind.
+#[async_trait::async_trait]
+pub trait Answers: Send + Sync {
+    async fn answers(&self) -> bool;
 }
 
 impl Probe {
@@ -59,6 +68,7 @@ impl Probe {
                 let info = redis::cmd("CLUSTER").arg("INFO").query_async::<String>(&mut con).await.unwrap_or_default();
                 ping && info.contains("cluster_state:ok")
             }
+            Probe::Other(p) => p.answers().await,
         }
     }
 }
@@ -78,6 +88,8 @@ fn unreachable_kind(e: &RedisError) -> bool {
         || e.is_timeout()
         // a cluster that lost a primary and has not promoted its replica yet
         || matches!(e.kind(), ErrorKind::Server(ServerErrorKind::ClusterDown | ServerErrorKind::MasterDown) | ErrorKind::ClusterConnectionNotFound)
+        // a primary demoted by Sentinel: the probe asks for the new one
+        || matches!(e.kind(), ErrorKind::Server(ServerErrorKind::ReadOnly))
 }
 
 impl Breaker {

@@ -208,6 +208,10 @@ pub enum Target {
     /// A Redis Cluster, by some of its nodes (`REDIS_CLUSTER_URLS`); the
     /// client learns the others and follows slot moves and failovers.
     Cluster(Vec<String>),
+    /// A primary watched by Redis Sentinel (`REDIS_SENTINEL_URLS`, the
+    /// sentinels; `REDIS_SENTINEL_MASTER`, the name they monitor it by). The
+    /// store asks the sentinels for the primary, and again when it is lost.
+    Sentinel { urls: Vec<String>, master: String },
 }
 
 /// The shared connection: to one node (it reconnects by itself) or to a cluster.
@@ -241,7 +245,8 @@ impl ConnectionLike for Con {
 }
 
 pub struct RedisStore {
-    link: arc_swap::ArcSwap<Link>,
+    /// Shared with a Sentinel probe, which replaces it when the primary moves.
+    link: std::sync::Arc<arc_swap::ArcSwap<Link>>,
     /// The CA of `TESSERA_REDIS_CA_FILE`, kept for reconnecting.
     ca_pem: Option<Vec<u8>>,
     /// Refuses commands at once while Redis is unreachable (`store::breaker`).
@@ -280,13 +285,15 @@ impl RedisStore {
             return Err(StoreError::Setup(format!("TESSERA_REDIS_PREFIX {prefix:?} may not contain braces: they would change the hash slots")));
         }
         let (link, probe) = Link::open(target, ca_pem.as_deref(), 0).await?;
+        let link = std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(link));
+        let probe = probe.probe(&link);
         static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         // Families from before the tags exist only on a node that ran an older version.
-        let legacy = link.client.is_some();
+        let legacy = link.load().client.is_some();
         let family_script = |body: &str| Script::new(&family_lua(body, legacy));
         Ok(RedisStore {
             peek_refresh: family_lua(PEEK_REFRESH, legacy),
-            link: arc_swap::ArcSwap::from_pointee(link),
+            link,
             ca_pem,
             breaker: super::breaker::Breaker::new(probe),
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -308,18 +315,89 @@ impl RedisStore {
 }
 
 /// The shared connection and what made it: replaced whole when the
-/// credentials change (`TokenStore::reconnect`).
+/// credentials change (`TokenStore::reconnect`) or Sentinel names a new primary.
 struct Link {
     con: Con,
     /// One node: for each thread's own connection (`local`). `None` on a cluster.
     client: Option<redis::Client>,
     /// Counts the replacements: a thread's connection of an older one is dropped.
     generation: usize,
+    /// The node's address (Sentinel: whether the primary moved).
+    addr: String,
+}
+
+/// Sentinel: the breaker's probe asks the sentinels for the primary and,
+/// when it moved, links the store to the new one before pinging it.
+pub struct SentinelProbe {
+    sentinel: tokio::sync::Mutex<redis::sentinel::SentinelClient>,
+    link: std::sync::Arc<arc_swap::ArcSwap<Link>>,
+}
+
+#[async_trait]
+impl super::breaker::Answers for SentinelProbe {
+    async fn answers(&self) -> bool {
+        let client = match self.sentinel.lock().await.async_get_client().await {
+            Ok(c) => c,
+            Err(_) => return false,
+        };
+        let addr = client.get_connection_info().addr().to_string();
+        let current = self.link.load();
+        if addr != current.addr {
+            match Link::node(client, current.generation + 1).await {
+                Ok(link) => {
+                    log::warn!("redis sentinel names a new primary at {addr}: following it");
+                    self.link.store(std::sync::Arc::new(link));
+                }
+                Err(_) => return false,
+            }
+        }
+        let mut con = self.link.load().con.clone();
+        redis::cmd("PING").query_async::<String>(&mut con).await.is_ok()
+    }
+}
+
+/// What the breaker's probe is made of; a Sentinel probe needs the cell
+/// the store keeps its link in, to replace it.
+enum ProbeOf {
+    Probe(super::breaker::Probe),
+    Sentinel(redis::sentinel::SentinelClient),
+}
+
+impl ProbeOf {
+    fn probe(self, cell: &std::sync::Arc<arc_swap::ArcSwap<Link>>) -> super::breaker::Probe {
+        match self {
+            ProbeOf::Probe(p) => p,
+            ProbeOf::Sentinel(s) => super::breaker::Probe::Other(Box::new(SentinelProbe { sentinel: tokio::sync::Mutex::new(s), link: cell.clone() })),
+        }
+    }
+}
+
+/// The sentinels' client: the data nodes take the first sentinel URL's
+/// password and database (a deployment gives both the same `requirepass`).
+fn sentinel_client(urls: &[String], master: &str, ca_pem: Option<&[u8]>) -> Result<redis::sentinel::SentinelClient, StoreError> {
+    use redis::IntoConnectionInfo;
+    let first = urls.first().ok_or_else(|| StoreError::Setup("REDIS_SENTINEL_URLS names no sentinel".into()))?;
+    let mut node = redis::sentinel::SentinelNodeConnectionInfo::default().set_redis_connection_info(first.as_str().into_connection_info()?.redis_settings().clone());
+    if ca_pem.is_some() || first.starts_with("rediss://") {
+        node = node.set_tls_mode(redis::TlsMode::Secure);
+    }
+    Ok(redis::sentinel::SentinelClient::build(urls.to_vec(), master, Some(node), redis::sentinel::SentinelServerType::Master)?)
 }
 
 impl Link {
-    /// Connect to `target`; the breaker's probe for it besides.
-    async fn open(target: &Target, ca_pem: Option<&[u8]>, generation: usize) -> Result<(Link, super::breaker::Probe), StoreError> {
+    /// One node, through `client`.
+    async fn node(client: redis::Client, generation: usize) -> Result<Link, StoreError> {
+        let cfg = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
+            .set_number_of_retries(2);
+        let con = ConnectionManager::new_with_config(client.clone(), cfg).await?;
+        let addr = client.get_connection_info().addr().to_string();
+        Ok(Link { con: Con::Node(con), client: Some(client), generation, addr })
+    }
+
+    /// Connect to `target`; what the breaker's probe needs besides.
+    async fn open(target: &Target, ca_pem: Option<&[u8]>, generation: usize) -> Result<(Link, ProbeOf), StoreError> {
         let certs = || redis::TlsCertificates { client_tls: None, root_cert: ca_pem.map(<[u8]>::to_vec) };
         Ok(match target {
             Target::Node(url) => {
@@ -328,12 +406,12 @@ impl Link {
                     Some(_) => return Err(StoreError::Setup("TESSERA_REDIS_CA_FILE is set, but REDIS_URL is not rediss://".into())),
                     None => redis::Client::open(url.as_str())?,
                 };
-                let cfg = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(TIMEOUT))
-                    .set_response_timeout(Some(TIMEOUT))
-                    .set_number_of_retries(2);
-                let con = ConnectionManager::new_with_config(client.clone(), cfg).await?;
-                (Link { con: Con::Node(con), client: Some(client.clone()), generation }, super::breaker::Probe::Node(client))
+                (Link::node(client.clone(), generation).await?, ProbeOf::Probe(super::breaker::Probe::Node(client)))
+            }
+            Target::Sentinel { urls, master } => {
+                let mut sentinel = sentinel_client(urls, master, ca_pem)?;
+                let client = sentinel.async_get_client().await?;
+                (Link::node(client, generation).await?, ProbeOf::Sentinel(sentinel))
             }
             Target::Cluster(urls) => {
                 let mut builder = redis::cluster::ClusterClientBuilder::new(urls.iter().map(String::as_str));
@@ -351,7 +429,7 @@ impl Link {
                     .max_retry_wait(400)
                     .build()?;
                 let con = client.get_async_connection().await?;
-                (Link { con: Con::Cluster(con), client: None, generation }, super::breaker::Probe::Cluster(client))
+                (Link { con: Con::Cluster(con), client: None, generation, addr: String::new() }, ProbeOf::Probe(super::breaker::Probe::Cluster(client)))
             }
         })
     }
@@ -1011,7 +1089,7 @@ impl TokenStore for RedisStore {
         }
         let (link, probe) = Link::open(target, self.ca_pem.as_deref(), self.link.load().generation + 1).await?;
         self.link.store(std::sync::Arc::new(link));
-        self.breaker.set_probe(probe);
+        self.breaker.set_probe(probe.probe(&self.link));
         Ok(())
     }
 }

@@ -39,6 +39,7 @@ mod revocation;
 mod rotation;
 mod schemathesis;
 mod secrets;
+mod sentinel;
 mod sessions;
 mod store;
 mod tls;

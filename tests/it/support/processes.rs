@@ -246,8 +246,17 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start(port: u16, args: &[&str]) -> RedisServer {
+        let port_arg = port.to_string();
+        Self::spawn(port, &[&["--bind", "127.0.0.1", "--port", &port_arg, "--save", "", "--appendonly", "no"][..], args].concat())
+    }
+
+    /// A sentinel on `port` with the configuration `conf` (which it rewrites as it learns).
+    pub fn sentinel(port: u16, conf: &std::path::Path) -> RedisServer {
+        Self::spawn(port, &[&conf.display().to_string(), "--sentinel"])
+    }
+
+    fn spawn(port: u16, args: &[&str]) -> RedisServer {
         let child = std::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
             .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

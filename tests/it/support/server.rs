@@ -155,6 +155,10 @@ impl TestDb {
         match self.redis_target() {
             Some(Target::Node(r)) => v.push(("REDIS_URL".into(), r)),
             Some(Target::Cluster(urls)) => v.push(("REDIS_CLUSTER_URLS".into(), urls.join(","))),
+            Some(Target::Sentinel { urls, master }) => {
+                v.push(("REDIS_SENTINEL_URLS".into(), urls.join(",")));
+                v.push(("REDIS_SENTINEL_MASTER".into(), master));
+            }
             None => return v,
         }
         v.push(("TESSERA_REDIS_PREFIX".into(), self.prefix.clone()));
@@ -183,6 +187,7 @@ impl TestDb {
                 let mut con = redis::cluster::ClusterClient::new(urls).expect("cluster urls").get_async_connection().await.expect("cluster");
                 redis::cmd("KEYS").arg(pattern).query_async(&mut con).await.expect("KEYS")
             }
+            Target::Sentinel { .. } => panic!("a TestDb names one node or a cluster"),
         }
     }
 }
