@@ -8,22 +8,17 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
+use crate::histogram::Histogram;
 use crate::registry::grant_types::GrantType;
 
-/// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 pub const ENDPOINTS: [&str; 10] = ["token", "introspect", "revoke", "userinfo", "authorize", "device_authorization", "jwks", "discovery", "pages", "other"];
-
-#[derive(Default)]
-struct Histogram {
-    buckets: [AtomicU64; 12],
-    sum_micros: AtomicU64,
-    count: AtomicU64,
-}
 
 pub struct Metrics {
     tokens: [AtomicU64; GrantType::ALL.len()],
     latency: [Histogram; ENDPOINTS.len()],
+    /// The per-request round trip to the token store (rate count, denylist,
+    /// refresh token, clients epoch), by the store's kind.
+    store_round: Mutex<BTreeMap<&'static str, std::sync::Arc<Histogram>>>,
     store_errors: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, u64>>,
     /// Security events: login failures and lockouts, refresh-token reuse.
@@ -38,6 +33,16 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
     }
+}
+
+/// Gauges of a database pool: connections open, idle, and the most it opens.
+pub fn render_pool(open: u32, idle: u32, max: u32) -> String {
+    let mut s = String::from("# HELP tessera_db_pool_connections Database connections by state (in_use near max: the pool is saturated).\n# TYPE tessera_db_pool_connections gauge\n");
+    let _ = writeln!(s, "tessera_db_pool_connections{{state=\"in_use\"}} {}", open.saturating_sub(idle));
+    let _ = writeln!(s, "tessera_db_pool_connections{{state=\"idle\"}} {idle}");
+    s.push_str("# HELP tessera_db_pool_max_connections The most connections the pool opens.\n# TYPE tessera_db_pool_max_connections gauge\n");
+    let _ = writeln!(s, "tessera_db_pool_max_connections {max}");
+    s
 }
 
 /// Gauges of the signing keys: the current key's age, and the seconds to
@@ -81,6 +86,7 @@ impl Metrics {
         Metrics {
             tokens: Default::default(),
             latency: Default::default(),
+            store_round: Mutex::new(BTreeMap::new()),
             store_errors: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
             events: Mutex::new(BTreeMap::new()),
@@ -104,15 +110,16 @@ impl Metrics {
     }
 
     pub fn observe(&self, endpoint: usize, took: Duration) {
-        let h = &self.latency[endpoint.min(ENDPOINTS.len() - 1)];
-        let secs = took.as_secs_f64();
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                h.buckets[i].fetch_add(1, Relaxed);
-            }
-        }
-        h.sum_micros.fetch_add(took.as_micros() as u64, Relaxed);
-        h.count.fetch_add(1, Relaxed);
+        self.latency[endpoint.min(ENDPOINTS.len() - 1)].observe(took);
+    }
+
+    /// One round trip to the token store of kind `kind` took `took`.
+    pub fn store_round(&self, kind: &'static str, took: Duration) {
+        let h = match self.store_round.lock() {
+            Ok(mut m) => m.entry(kind).or_default().clone(),
+            Err(_) => return,
+        };
+        h.observe(took);
     }
 
     pub fn token_issued(&self, grant_type: GrantType) {
@@ -160,14 +167,12 @@ impl Metrics {
         let _ = writeln!(s, "tessera_store_errors_total {}", self.store_errors.load(Relaxed));
         s.push_str("# HELP tessera_request_duration_seconds Request latency, by endpoint.\n# TYPE tessera_request_duration_seconds histogram\n");
         for (e, name) in ENDPOINTS.iter().enumerate() {
-            let h = &self.latency[e];
-            for (i, le) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(s, "tessera_request_duration_seconds_bucket{{endpoint=\"{name}\",le=\"{le}\"}} {}", h.buckets[i].load(Relaxed));
-            }
-            let count = h.count.load(Relaxed);
-            let _ = writeln!(s, "tessera_request_duration_seconds_bucket{{endpoint=\"{name}\",le=\"+Inf\"}} {count}");
-            let _ = writeln!(s, "tessera_request_duration_seconds_sum{{endpoint=\"{name}\"}} {}", h.sum_micros.load(Relaxed) as f64 / 1e6);
-            let _ = writeln!(s, "tessera_request_duration_seconds_count{{endpoint=\"{name}\"}} {count}");
+            self.latency[e].render(&mut s, "tessera_request_duration_seconds", &format!("endpoint=\"{name}\""));
+        }
+        s.push_str("# HELP tessera_store_round_seconds The per-request round trip to the token store, by its kind.\n# TYPE tessera_store_round_seconds histogram\n");
+        let rounds: Vec<(&str, std::sync::Arc<Histogram>)> = self.store_round.lock().map(|m| m.iter().map(|(k, h)| (*k, h.clone())).collect()).unwrap_or_default();
+        for (kind, h) in rounds {
+            h.render(&mut s, "tessera_store_round_seconds", &format!("store=\"{kind}\""));
         }
         s
     }

@@ -81,6 +81,18 @@ pub fn set_url(db: &DatabaseConnection, url: &str) -> Result<bool, sea_orm::DbEr
     Ok(true)
 }
 
+/// The pool's connections: (open, idle, max).
+pub fn pool_stats(db: &DatabaseConnection) -> (u32, u32, u32) {
+    fn of<D: sea_orm::sqlx::Database>(p: &sea_orm::sqlx::Pool<D>) -> (u32, u32, u32) {
+        (p.size(), p.num_idle() as u32, p.options().get_max_connections())
+    }
+    match db {
+        DatabaseConnection::SqlxPostgresPoolConnection(_) => of(db.get_postgres_connection_pool()),
+        DatabaseConnection::SqlxSqlitePoolConnection(_) => of(db.get_sqlite_connection_pool()),
+        _ => (0, 0, 0),
+    }
+}
+
 /// Apply pending migrations. Safe to call from several instances: PostgreSQL
 /// serialises the DDL through sea-orm's migration table lock.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {

@@ -152,6 +152,8 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
 /// (`TESSERA_METRICS_BIND` gives it a listener of its own).
 pub async fn metrics(t: web::Data<Tessera>) -> HttpResponse {
     let mut body = crate::metrics::METRICS.render();
+    let (open, idle, max) = crate::db::pool_stats(&t.db);
+    body.push_str(&crate::metrics::render_pool(open, idle, max));
     let now = crate::db::now();
     let current = t.keys.list().await.ok().and_then(|keys| keys.into_iter().find(|k| k.state == crate::keys::STATE_CURRENT));
     if let Some(k) = current {

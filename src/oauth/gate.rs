@@ -109,7 +109,10 @@ impl Gate {
             deny: ask.jti,
             refresh: ask.refresh.map(|h| (h, now_ms.div_euclid(1000))),
         };
-        match self.store.round(q).await {
+        let started = std::time::Instant::now();
+        let answer = self.store.round(q).await;
+        crate::metrics::METRICS.store_round(self.store.kind(), started.elapsed());
+        match answer {
             Ok(answer) => Ok(Counted { answer, key }),
             Err(e) if self.policy.fail_open && key.is_some() && ask.jti.is_none() => {
                 log::warn!("token store unavailable, rate limits failing open: {e}");

@@ -73,8 +73,8 @@ async fn health_and_readiness(b: Backend) {
 
 both_backends!(metrics_count_tokens_errors_and_latency);
 
-async fn metrics_count_tokens_errors_and_latency(b: Backend) {
-    let s = start(b).await;
+async fn metrics_count_tokens_errors_and_latency(backend: Backend) {
+    let s = start(backend).await;
     let (id, secret) = crate::support::machine_client(&s.db, "read:data").await;
     let before = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
     let count = |text: &str, series: &str| -> f64 {
@@ -106,6 +106,11 @@ async fn metrics_count_tokens_errors_and_latency(b: Backend) {
     let limited = "tessera_rate_limited_total{tier=\"free\"}";
     assert!(count(&last, limited) >= count(&after, limited) + 1.0);
     assert!(count(&last, "tessera_signing_key_age_seconds") >= 0.0 && last.contains("# TYPE tessera_signing_key_age_seconds gauge"));
+    // the store's round trips and the database pool
+    let rounds = format!("tessera_store_round_seconds_count{{store=\"{}\"}}", backend.store_kind());
+    assert!(count(&last, &rounds) >= count(&after, &rounds) + 2.0, "{rounds}");
+    assert!(count(&last, "tessera_db_pool_max_connections") >= 1.0);
+    assert!(count(&last, "tessera_db_pool_connections{state=\"idle\"}") + count(&last, "tessera_db_pool_connections{state=\"in_use\"}") >= 1.0);
 }
 
 /// `TESSERA_METRICS_BIND` puts `/metrics` on a listener of its own (the
