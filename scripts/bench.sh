@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark: Tessera (release build) on PostgreSQL + Redis, pinned to core 0,
+# Benchmark: Tessera (release build) on PostgreSQL + Redis and on the
+# embedded default (SQLite, no Redis), each pinned to core 0,
 # load from core 1; the machine's RS256 signing ceiling measured in the same
 # run; panva's oidc-provider as a peer on the same core with the same load.
 # Prints a Markdown report (also written to target/bench-report.md).
@@ -30,7 +31,22 @@ RS_ID=$(echo "$RS" | json client_id); RS_SECRET=$(echo "$RS" | json client_secre
 
 serve_pinned "$WORK/tessera.log"
 TPID=$SERVE_PID
-trap 'kill $TPID 2>/dev/null; stop_services' EXIT INT TERM
+
+# The embedded default beside it: what `tessera serve` runs on a fresh
+# checkout (SQLite, no Redis), same binary, same core, idle while the other
+# is measured. Its own client, app and user.
+EDB="sqlite://$WORK/embedded.db?mode=rwc"
+embedded() { DATABASE_URL="$EDB" REDIS_URL= "$@"; }
+embedded $BIN migrate >/dev/null
+ECC=$(embedded $BIN client create --name bench --grant-types client_credentials --scopes read:data --json)
+ECC_ID=$(echo "$ECC" | json client_id); ECC_SECRET=$(echo "$ECC" | json client_secret)
+EAPP_ID=$(embedded $BIN client create --name app --type public --grant-types authorization_code,refresh_token --scopes "openid read:data" --redirect-uris http://127.0.0.1:9/cb --json | json client_id)
+echo "bench-password-1" | embedded $BIN user create --username bench --email bench@example.com --password-stdin --json >/dev/null
+EPORT="$(free_port)"; EBASE="http://127.0.0.1:$EPORT"
+embedded env TESSERA_BIND="127.0.0.1:$EPORT" taskset -c 0 "$BIN" serve --workers 1 > "$WORK/embedded.log" 2>&1 &
+EPID=$!
+for _ in $(seq 1 100); do curl -sf "$EBASE/readyz" >/dev/null && break; sleep 0.1; done
+trap 'kill $TPID $EPID 2>/dev/null; stop_services' EXIT INT TERM
 
 # CPU ticks (user + system) of the given processes, summed (PostgreSQL runs one per connection).
 cpu_ticks() { local s=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && s=$((s + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $s; }
@@ -84,11 +100,12 @@ log "peer: oidc-provider 8.8.1 on core 0 (idle while Tessera is measured, and th
 PPORT="$(free_port)"
 (cd bench/peer && PORT=$PPORT exec taskset -c 0 node server.mjs > "$WORK/peer.log" 2>&1) &
 sleep 0.2; PPID_NODE=$(pgrep -f "node server.mjs" | head -n1)
-trap 'kill $TPID $PPID_NODE 2>/dev/null; stop_services' EXIT INT TERM
+trap 'kill $TPID $EPID $PPID_NODE 2>/dev/null; stop_services' EXIT INT TERM
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PPORT/.well-known/openid-configuration" >/dev/null && break; sleep 0.1; done
 PEER="http://127.0.0.1:$PPORT"
 PEER_AUTH="bench:bench-secret-bench-secret-bench-secret-00"
 post_lua "$WORK/cc.lua" "grant_type=client_credentials" "$CC_ID:$CC_SECRET"
+post_lua "$WORK/ecc.lua" "grant_type=client_credentials" "$ECC_ID:$ECC_SECRET"
 post_lua "$WORK/pcc.lua" "grant_type=client_credentials&scope=read%3Adata" "$PEER_AUTH"
 # Fresh tokens to introspect (each round: both servers' tokens expire in minutes).
 fresh_tokens() {
@@ -106,24 +123,25 @@ fresh_tokens() {
 # Warm both servers first (the peer's JIT needs it), results discarded.
 warm_up() {
   fresh_tokens
-  for target in "$BASE/token $WORK/cc.lua" "$PEER/token $WORK/pcc.lua" "$BASE/introspect $WORK/intro.lua" "$PEER/token/introspection $WORK/pintro.lua"; do
+  for target in "$BASE/token $WORK/cc.lua" "$EBASE/token $WORK/ecc.lua" "$PEER/token $WORK/pcc.lua" "$BASE/introspect $WORK/intro.lua" "$PEER/token/introspection $WORK/pintro.lua"; do
     set -- $target
     taskset -c 1 wrk -t1 -c"$CONC" -d2s -s "$2" "$1" >/dev/null
   done
 }
 do_rounds() {
   warm_up
-  R_CEIL=(); R_SIGN=(); R_CC=(); R_PCC=(); R_INTRO=(); R_PINTRO=(); R_RATIO=(); R_ROW=(); R_PROW=(); R_IROW=(); R_PIROW=()
+  R_CEIL=(); R_SIGN=(); R_CC=(); R_ECC=(); R_EROW=(); R_PCC=(); R_INTRO=(); R_PINTRO=(); R_RATIO=(); R_ROW=(); R_PROW=(); R_IROW=(); R_PIROW=()
   for i in $(seq 1 "$ROUNDS"); do
     fresh_tokens
     R_CEIL[$i]=$(ceiling 3)
     R_SIGN[$i]=$(taskset -c 0 "$FLOWS" --scenario sign --alg RS256 --seconds 2 --base x | sed 's/.*rps=//')
     QUIET=1 wrk_run "client_credentials" $TPID "$BASE/token" "$WORK/cc.lua"; R_CC[$i]=$LAST_RPS; R_ROW[$i]=$LAST_ROW
+    QUIET=1 wrk_run "client_credentials, embedded default (SQLite, no Redis)" $EPID "$EBASE/token" "$WORK/ecc.lua"; R_ECC[$i]=$LAST_RPS; R_EROW[$i]=$LAST_ROW
     QUIET=1 wrk_run "client_credentials (JWT RS256)" "$PPID_NODE" "$PEER/token" "$WORK/pcc.lua"; R_PCC[$i]=$LAST_RPS; R_PROW[$i]=$LAST_ROW
     QUIET=1 wrk_run "introspection" $TPID "$BASE/introspect" "$WORK/intro.lua"; R_INTRO[$i]=$LAST_RPS; R_IROW[$i]=$LAST_ROW
     QUIET=1 wrk_run "introspection (opaque)" "$PPID_NODE" "$PEER/token/introspection" "$WORK/pintro.lua"; R_PINTRO[$i]=$LAST_RPS; R_PIROW[$i]=$LAST_ROW
     R_RATIO[$i]=$(python3 -c "print(round(float('${R_CC[$i]}')/${R_CEIL[$i]}, 3))")
-    log "round $i: ceiling ${R_CEIL[$i]}/s, Tessera ${R_CC[$i]}/s (${R_RATIO[$i]}), peer ${R_PCC[$i]}/s; introspection ${R_INTRO[$i]}/s vs ${R_PINTRO[$i]}/s"
+    log "round $i: ceiling ${R_CEIL[$i]}/s, Tessera ${R_CC[$i]}/s (${R_RATIO[$i]}), embedded ${R_ECC[$i]}/s, peer ${R_PCC[$i]}/s; introspection ${R_INTRO[$i]}/s vs ${R_PINTRO[$i]}/s"
   done
 }
 do_rounds
@@ -136,32 +154,54 @@ each() { python3 -c "import sys; a=sys.argv[1:]; n=len(a)//2; print(' '.join(str
 out "| Tessera | req/s | p50 | p99 | non-2xx | CPU | peak RSS |"
 out "|---|---|---|---|---|---|---|"
 out "${R_ROW[$MID]}"
+out "${R_EROW[$MID]}"
 out "${R_IROW[$MID]}"
 wrk_run "JWKS" $TPID "$BASE/.well-known/jwks.json"
 wrk_run "discovery" $TPID "$BASE/.well-known/openid-configuration"
-PER_REQ=()
-for sc in refresh authcode; do
-  flow() { taskset -c 1 "$FLOWS" --base "$BASE" --scenario $sc --client-id "$APP_ID" --username bench --password bench-password-1 --concurrency "$CONC" --seconds "$1"; }
-  flow 1 >/dev/null # opens the database pool's connections
-  PGP=$(pgrep -x postgres | tr '\n' ' '); RDP=$(cat "$TMP/redis.pid")
-  t0=$(cpu_ticks $TPID); p0=$(cpu_ticks $PGP); r0=$(cpu_ticks $RDP)
-  line=$(flow "$SECS")
-  t1=$(cpu_ticks $TPID); p1=$(cpu_ticks $PGP); r1=$(cpu_ticks $RDP)
-  eval "$(echo "$line" | tr ' ' '\n' | grep '=' | sed 's/^/R_/')"
-  out "| $sc (flows.rs) | $R_rps | ${R_p50_ms}ms | ${R_p99_ms}ms | $R_non2xx | $(python3 -c "print(round(100*($t1-$t0)/$HZ/$SECS))")% | $(( $(awk '/VmHWM/ {print $2}' /proc/$TPID/status) / 1024 )) MiB |"
-  us() { python3 -c "print(round(1e6*$1/$HZ/max(1,$R_requests)))"; }
-  PER_REQ+=("| $sc | $(us $((t1-t0))) | $(us $((p1-p0))) | $(us $((r1-r0))) |")
-done
-HALF=$(python3 -c "print(int(float('$CC_RPS')/2))")
-line=$(taskset -c 1 "$FLOWS" --base "$BASE" --scenario cc --client-id "$CC_ID" --client-secret "$CC_SECRET" --concurrency "$CONC" --seconds "$SECS" --rate "$HALF")
-eval "$(echo "$line" | tr ' ' '\n' | grep '=' | sed 's/^/H_/')"
-out "| client_credentials at half of peak ($HALF/s, fixed rate) | $H_rps | ${H_p50_ms}ms | ${H_p99_ms}ms | $H_non2xx | | |"
+# The stateful flows, on both setups. Each request of a flow signs two RS256
+# tokens (access and ID token; authcode: /authorize then /token), so its
+# ceiling is half the signing ceiling.
+CEIL_MED=$(python3 -c "import statistics,sys; print(int(statistics.median(float(x) for x in sys.argv[1:])))" "${R_CEIL[@]}")
+PER_REQ=(); FLOW_RATIO=()
+flows_of() { # NAME BASE APP PID CC_ID CC_SECRET
+  local name=$1 base=$2 app=$3 pid=$4 ccid=$5 ccsecret=$6 sc line half
+  for sc in refresh authcode; do
+    flow() { taskset -c 1 "$FLOWS" --base "$base" --scenario $sc --client-id "$app" --username bench --password bench-password-1 --concurrency "$CONC" --seconds "$1" "${@:2}"; }
+    flow 1 >/dev/null # opens the database pool's connections
+    PGP=$(pgrep -x postgres | tr '\n' ' '); RDP=$(cat "$TMP/redis.pid")
+    t0=$(cpu_ticks $pid); p0=$(cpu_ticks $PGP); r0=$(cpu_ticks $RDP)
+    line=$(flow "$SECS")
+    t1=$(cpu_ticks $pid); p1=$(cpu_ticks $PGP); r1=$(cpu_ticks $RDP)
+    eval "$(echo "$line" | tr ' ' '\n' | grep '=' | sed 's/^/R_/')"
+    out "| $sc, $name (flows.rs) | $R_rps | ${R_p50_ms}ms | ${R_p99_ms}ms | $R_non2xx | $(python3 -c "print(round(100*($t1-$t0)/$HZ/$SECS))")% | $(( $(awk '/VmHWM/ {print $2}' /proc/$pid/status) / 1024 )) MiB |"
+    us() { python3 -c "print(round(1e6*$1/$HZ/max(1,$R_requests)))"; }
+    PER_REQ+=("| $sc, $name | $(us $((t1-t0))) | $(us $((p1-p0))) | $(us $((r1-r0))) |")
+    FLOW_RATIO+=("| $sc, $name / (signing ceiling ÷ 2) | **$(python3 -c "print(round(float('$R_rps')/($CEIL_MED/2), 3))")** |")
+    if [ $sc = refresh ]; then
+      half=$(python3 -c "print(int(float('$R_rps')/2))")
+      line=$(flow "$SECS" --rate "$half")
+      eval "$(echo "$line" | tr ' ' '\n' | grep '=' | sed 's/^/H_/')"
+      out "| refresh, $name, at half of its peak ($half/s, fixed rate) | $H_rps | ${H_p50_ms}ms | ${H_p99_ms}ms | $H_non2xx | | |"
+    fi
+  done
+  half=$(python3 -c "print(int(float('$7')/2))")
+  line=$(taskset -c 1 "$FLOWS" --base "$base" --scenario cc --client-id "$ccid" --client-secret "$ccsecret" --concurrency "$CONC" --seconds "$SECS" --rate "$half")
+  eval "$(echo "$line" | tr ' ' '\n' | grep '=' | sed 's/^/H_/')"
+  out "| client_credentials, $name, at half of peak ($half/s, fixed rate) | $H_rps | ${H_p50_ms}ms | ${H_p99_ms}ms | $H_non2xx | | |"
+}
+ECC_RPS=${R_ECC[$MID]}
+flows_of "PostgreSQL + Redis" "$BASE" "$APP_ID" "$TPID" "$CC_ID" "$CC_SECRET" "$CC_RPS"
+flows_of "embedded" "$EBASE" "$EAPP_ID" "$EPID" "$ECC_ID" "$ECC_SECRET" "$ECC_RPS"
 out ""
 out "CPU per request of the stateful flows, in µs (a flow's request is one /token call, or /authorize and /token for authcode):"
 out ""
 out "| flow | Tessera | PostgreSQL (all processes) | Redis |"
 out "|---|---|---|---|"
 for row in "${PER_REQ[@]}"; do out "$row"; done
+out ""
+out "| stateful flows against their ceiling (median ceiling of the rounds: $CEIL_MED/s) | ratio |"
+out "|---|---|"
+for row in "${FLOW_RATIO[@]}"; do out "$row"; done
 out ""
 out "| oidc-provider 8.8.1 (same round) | req/s | p50 | p99 | non-2xx | CPU | peak RSS |"
 out "|---|---|---|---|---|---|---|"
@@ -173,6 +213,7 @@ ratio_table() {
   out "| ratio, $1 (median over $ROUNDS rounds, each taken within one round) | median | every round |"
   out "|---|---|---|"
   out "| Tessera client_credentials / signing ceiling (openssl) | **$(pmed "${R_CC[@]}" "${R_CEIL[@]}")** | $(each "${R_CC[@]}" "${R_CEIL[@]}") |"
+  out "| embedded default (SQLite, no Redis) client_credentials / signing ceiling | **$(pmed "${R_ECC[@]}" "${R_CEIL[@]}")** | $(each "${R_ECC[@]}" "${R_CEIL[@]}") |"
   out "| Tessera client_credentials / its own signer's RS256 rate | $(pmed "${R_CC[@]}" "${R_SIGN[@]}") | $(each "${R_CC[@]}" "${R_SIGN[@]}") |"
   out "| its own signer / signing ceiling | $(pmed "${R_SIGN[@]}" "${R_CEIL[@]}") | $(each "${R_SIGN[@]}" "${R_CEIL[@]}") |"
   out "| peer client_credentials / signing ceiling | $(pmed "${R_PCC[@]}" "${R_CEIL[@]}") | $(each "${R_PCC[@]}" "${R_CEIL[@]}") |"
@@ -192,7 +233,7 @@ ratio_table "as the machine comes"
 if [ -w /dev/cpu_dma_latency ] && [ "${NOHALT:-1}" = 1 ]; then
   python3 -c 'import os,struct,signal; fd=os.open("/dev/cpu_dma_latency", os.O_WRONLY); os.write(fd, struct.pack("i", 0)); signal.pause()' &
   LATPID=$!
-  trap 'kill $TPID $PPID_NODE $LATPID 2>/dev/null; stop_services' EXIT INT TERM
+  trap 'kill $TPID $EPID $PPID_NODE $LATPID 2>/dev/null; stop_services' EXIT INT TERM
   log "again with no vCPU halting when idle"
   NOHALT_WAKE=$(python3 scripts/wake-cost.py)
   do_rounds
@@ -201,7 +242,7 @@ if [ -w /dev/cpu_dma_latency ] && [ "${NOHALT:-1}" = 1 ]; then
   out ""
   out "With no vCPU halts, one wake of the load core costs core 0: $NOHALT_WAKE"
 fi
-kill $TPID "$PPID_NODE" 2>/dev/null; wait $TPID 2>/dev/null || true
+kill $TPID $EPID "$PPID_NODE" 2>/dev/null; wait $TPID 2>/dev/null || true
 trap - EXIT INT TERM
 stop_services
 exit 0
