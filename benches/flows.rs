@@ -2,8 +2,8 @@
 //! `scripts/bench.sh` runs it pinned to its own core; see docs/performance.md.
 //!
 //! ```text
-//! cargo bench --bench flows -- --base URL --scenario refresh|authcode|cc \
-//!     [--client-id ID] [--client-secret S] [--username U --password P] \
+//! cargo bench --bench flows -- --base URL --scenario refresh|authcode|cc|introspect \
+//!     [--client-id ID] [--client-secret S] [--username U --password P] [--token T] \
 //!     [--concurrency 16] [--seconds 10] [--rate R]
 //! ```
 //! Prints one line: `scenario=… requests=… non2xx=… rps=… p50_ms=… p99_ms=…`.
@@ -147,6 +147,18 @@ async fn main() {
         println!("scenario=sign alg={} rps={:.0}", alg.as_str(), n as f64 / start.elapsed().as_secs_f64());
         return;
     }
+    if scenario == "password" {
+        // What one login costs: an argon2id hash with Tessera's parameters
+        // (a verification costs the same), one thread.
+        let deadline = Instant::now() + Duration::from_secs(a.num("seconds", 5));
+        let (mut n, start) = (0u64, Instant::now());
+        while Instant::now() < deadline {
+            std::hint::black_box(tessera::registry::users::hash_password("bench-password-1").unwrap());
+            n += 1;
+        }
+        println!("scenario=password rps={:.1}", n as f64 / start.elapsed().as_secs_f64());
+        return;
+    }
     let concurrency = a.num("concurrency", 16) as usize;
     let seconds = a.num("seconds", 10);
     let rate = a.num("rate", 0);
@@ -159,17 +171,21 @@ async fn main() {
     let non2xx = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
+    let signing_in = Arc::new(tokio::sync::Mutex::new(()));
     for w in 0..concurrency {
         let http = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let flow = Flow { base: base.clone(), client_id: client_id.clone(), http, verifier: verifier.clone(), challenge: challenge.clone() };
-        let (lat, bad, sc, secret) = (latencies.clone(), non2xx.clone(), scenario.clone(), secret.clone());
-        let (user, pw) = (a.0.get("username").cloned(), a.0.get("password").cloned());
+        let (lat, bad, sc, secret, signing_in) = (latencies.clone(), non2xx.clone(), scenario.clone(), secret.clone(), signing_in.clone());
+        let (user, pw, token) = (a.0.get("username").cloned(), a.0.get("password").cloned(), a.0.get("token").cloned());
         // With --rate, each worker sends at fixed times and latency counts from
         // the scheduled time, so a stall is not hidden (no coordinated omission).
         let interval = (rate > 0).then(|| Duration::from_secs_f64(concurrency as f64 / rate as f64));
         tasks.push(tokio::spawn(async move {
             let mut refresh = None;
-            if sc != "cc" {
+            if sc != "cc" && sc != "introspect" {
+                // One sign-in at a time: concurrent attempts on one name count
+                // as failures until they succeed, and would lock it.
+                let _one = signing_in.lock().await;
                 let code = flow.sign_in(user.as_deref().unwrap_or(""), pw.as_deref().unwrap_or("")).await;
                 refresh = flow.exchange(&code).await.1;
             }
@@ -195,6 +211,16 @@ async fn main() {
                         let (status, t) = flow.refresh(refresh.as_deref().unwrap_or("")).await;
                         refresh = t.or(refresh);
                         status == 200
+                    }
+                    "introspect" => {
+                        let r = flow
+                            .http
+                            .post(format!("{}/introspect", flow.base))
+                            .basic_auth(&flow.client_id, secret.as_deref())
+                            .form(&[("token", token.as_deref().unwrap_or(""))])
+                            .send()
+                            .await;
+                        matches!(r, Ok(ref r) if r.status().is_success())
                     }
                     "authcode" => match flow.code().await {
                         Some(code) => flow.exchange(&code).await.0 == 200,

@@ -43,7 +43,7 @@ ECC_ID=$(echo "$ECC" | json client_id); ECC_SECRET=$(echo "$ECC" | json client_s
 EAPP_ID=$(embedded $BIN client create --name app --type public --grant-types authorization_code,refresh_token --scopes "openid read:data" --redirect-uris http://127.0.0.1:9/cb --json | json client_id)
 echo "bench-password-1" | embedded $BIN user create --username bench --email bench@example.com --password-stdin --json >/dev/null
 EPORT="$(free_port)"; EBASE="http://127.0.0.1:$EPORT"
-embedded env TESSERA_BIND="127.0.0.1:$EPORT" taskset -c 0 "$BIN" serve --workers 1 > "$WORK/embedded.log" 2>&1 &
+(export DATABASE_URL="$EDB" REDIS_URL= TESSERA_BIND="127.0.0.1:$EPORT"; exec taskset -c 0 "$BIN" serve --workers 1) > "$WORK/embedded.log" 2>&1 &
 EPID=$!
 for _ in $(seq 1 100); do curl -sf "$EBASE/readyz" >/dev/null && break; sleep 0.1; done
 trap 'kill $TPID $EPID 2>/dev/null; stop_services' EXIT INT TERM
@@ -207,6 +207,36 @@ out "| oidc-provider 8.8.1 (same round) | req/s | p50 | p99 | non-2xx | CPU | pe
 out "|---|---|---|---|---|---|---|"
 out "${R_PROW[$MID]}"
 out "${R_PIROW[$MID]}"
+
+# Capacity (docs/capacity.md): what the state costs, measured on what the
+# flows above left behind, and what a login costs.
+log "capacity: key sizes in Redis, row sizes in PostgreSQL, logins per core"
+for _ in $(seq 1 50); do
+  tok=$(curl -s -u "$CC_ID:$CC_SECRET" -d grant_type=client_credentials "$BASE/token" | json access_token)
+  curl -s -u "$CC_ID:$CC_SECRET" -d "token=$tok" "$BASE/revoke" >/dev/null
+done
+rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+# mem_of PATTERN: mean MEMORY USAGE (bytes) over up to 200 keys, and the mean set size
+mem_of() {
+  rcli --scan --pattern "$1" | head -200 | while read -r k; do echo "$(rcli memory usage "$k") $(rcli type "$k" | grep -q set && rcli scard "$k" || echo 1)"; done \
+    | awk '{b+=$1; m+=$2; n++} END {if (n) printf "%d | %.1f | %d", b/n, m/n, n; else print "- | - | 0"}'
+}
+out ""
+out "State in Redis after the flows (MEMORY USAGE, mean over sampled keys):"
+out ""
+out "| key | bytes per key | members per key | keys sampled |"
+out "|---|---|---|---|"
+for k in "rt:*" "fam:*" "uc:*" "deny:*" "sess:*" "usess:*" "code:*"; do out "| \`$k\` | $(mem_of "tessera:$k") |"; done
+out ""
+out "Redis in all: $(rcli dbsize) keys, $(rcli info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r') bytes used."
+out ""
+out "| PostgreSQL table | rows | bytes per row (table + indexes ÷ rows) |"
+out "|---|---|---|"
+for t in audit_events grants clients users signing_keys; do
+  out "| $t | $(psql "$DATABASE_URL_SVC" -tAc "SELECT count(*) || ' | ' || (pg_total_relation_size('$t') / GREATEST(count(*), 1)) FROM $t") |"
+done
+out ""
+out "Logins (argon2id hashes) per second on core 0: **$(taskset -c 0 "$FLOWS" --scenario password --seconds 3 --base x | sed 's/.*rps=//')**"
 
 ratio_table() {
   out ""

@@ -57,6 +57,10 @@ pub async fn find(db: &DatabaseConnection, user_id: &str, client_id: &str) -> Re
 /// Two consents for the same user and client at once (two tabs) both
 /// succeed: the loser of the insert race merges into the winner's row.
 pub async fn consent(db: &DatabaseConnection, user_id: &str, client_id: &str, scopes: &[String], ip: Option<&str>) -> Result<Grant> {
+    // a new consent row is used for the first time at its first token: write that
+    if let Ok(mut m) = TOUCHED.lock() {
+        m.remove(&(user_id.to_string(), client_id.to_string()));
+    }
     let mut attempt = 0;
     let grant = loop {
         attempt += 1;
@@ -117,8 +121,40 @@ async fn upsert(db: &DatabaseConnection, user_id: &str, client_id: &str, scopes:
     })
 }
 
-/// Note that the app used its access now (token issue or refresh).
+/// How fresh "last used" is kept: a pair touched this recently by this
+/// process is not written again (a refresh would otherwise cost an UPDATE).
+const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The pairs this process touched lately, and when.
+static TOUCHED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<(String, String), std::time::Instant>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Whether `(user_id, client_id)` is due for a write, noting it as written if so.
+fn due(user_id: &str, client_id: &str) -> bool {
+    let Ok(mut m) = TOUCHED.lock() else { return true };
+    let now = std::time::Instant::now();
+    if m.len() > 100_000 {
+        m.retain(|_, at| now.duration_since(*at) < TOUCH_EVERY);
+    }
+    match m.get_mut(&(user_id.to_string(), client_id.to_string())) {
+        Some(at) if now.duration_since(*at) < TOUCH_EVERY => false,
+        Some(at) => {
+            *at = now;
+            true
+        }
+        None => {
+            m.insert((user_id.to_string(), client_id.to_string()), now);
+            true
+        }
+    }
+}
+
+/// Note that the app used its access now (token issue or refresh), to the
+/// minute: a pair is written at most once a minute per instance.
 pub async fn touch(db: &DatabaseConnection, user_id: &str, client_id: &str) -> Result<()> {
+    if !due(user_id, client_id) {
+        return Ok(());
+    }
     grants::Entity::update_many()
         .col_expr(grants::Column::LastUsedAt, Expr::value(now()))
         .filter(grants::Column::UserId.eq(user_id))

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Soak: MINUTES (default 30) at half of peak on PostgreSQL + Redis, in
+# windows of WINDOW seconds (default 300), with a mix of 70 % client
+# credentials, 20 % refresh rotation, 10 % code flow (/authorize + /token)
+# and introspection beside them. Tokens live briefly here (access 60 s,
+# refresh 120 s) so that expiry has to keep up within the soak.
+#   bash scripts/soak.sh [MINUTES] [WINDOW_SECONDS]
+# Prints one line per window (rates, p99 per flow, non-2xx, RSS, Redis
+# memory, PostgreSQL size) and judges the goals of issue 18 at the end:
+#   * RSS growth after the first window < 10 %;
+#   * no non-2xx answer at all;
+#   * every window's p99 within 2x of the first window's, per flow;
+#   * Redis memory and PostgreSQL size flat once the longest-lived entry
+#     (a used refresh token: 120 s + 600 s of replay memory) has had time
+#     to expire: the last window within 10 % of the one at that point.
+# Exits 1 when a goal is missed. Not part of the test suite (it takes MINUTES).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/services.sh
+MINUTES="${1:-30}"
+WINDOW="${2:-300}"
+CONC=16
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+PGBIN="$(pg_bin)"; { [ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ]; } || need+=(postgresql)
+install_missing "${need[@]}"
+
+export TESSERA_ACCESS_TOKEN_TTL=60 TESSERA_REFRESH_TOKEN_TTL=120 TESSERA_KEY_REFRESH_SECS=10
+bench_deployment
+RS=$($BIN client create --name rs --grant-types client_credentials --scopes read:data --can-introspect --json)
+RS_ID=$(echo "$RS" | json_field client_id); RS_SECRET=$(echo "$RS" | json_field client_secret)
+serve_pinned "$WORK/tessera.log"
+TPID=$SERVE_PID
+trap 'kill $TPID 2>/dev/null; stop_services' EXIT INT TERM
+
+flows() { taskset -c 1 "$FLOWS" --base "$BASE" --concurrency "$CONC" "$@"; }
+field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1==k {print $2}'; }
+PEAK=$(field "$(flows --scenario cc --client-id "$CC_ID" --client-secret "$CC_SECRET" --seconds 10)" rps)
+HALF=$((PEAK / 2))
+R_CC=$((HALF * 70 / 100)); R_RT=$((HALF * 20 / 100)); R_AC=$((HALF * 10 / 100 / 2)); R_IN=$((HALF * 10 / 100 / 2))
+log "peak client_credentials $PEAK/s; soak at $HALF/s: cc $R_CC, refresh $R_RT, code flow $R_AC, introspection $R_IN per second"
+TOKEN=$(curl -s -u "$CC_ID:$CC_SECRET" -d grant_type=client_credentials "$BASE/token" | json_field access_token)
+
+rss() { awk '/VmRSS/ {print $2}' "/proc/$TPID/status"; }
+redis_mem() { redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r'; }
+pg_size() { psql "$DATABASE_URL_SVC" -tAc "SELECT pg_database_size(current_database())"; }
+N=$(( (MINUTES * 60 + WINDOW - 1) / WINDOW ))
+# the window by which every entry written in the first one has expired (720 s)
+STEADY=$(( 720 / WINDOW + 2 ))
+printf '| window | cc p99 ms | refresh p99 ms | code p99 ms | introspect p99 ms | non-2xx | RSS KiB | Redis bytes | PostgreSQL bytes |\n|---|---|---|---|---|---|---|---|---|\n'
+declare -a P_CC P_RT P_AC P_IN RSS RMEM PGS
+BAD=0
+for w in $(seq 1 "$N"); do
+  flows --scenario cc --client-id "$CC_ID" --client-secret "$CC_SECRET" --seconds "$WINDOW" --rate "$R_CC" > "$WORK/cc.out" &
+  flows --scenario refresh --client-id "$APP_ID" --username bench --password bench-password-1 --seconds "$WINDOW" --rate "$R_RT" > "$WORK/rt.out" &
+  flows --scenario authcode --client-id "$APP_ID" --username bench --password bench-password-1 --seconds "$WINDOW" --rate "$R_AC" > "$WORK/ac.out" &
+  flows --scenario introspect --client-id "$RS_ID" --client-secret "$RS_SECRET" --token "$TOKEN" --seconds "$WINDOW" --rate "$R_IN" > "$WORK/in.out" &
+  wait
+  P_CC[$w]=$(field "$(cat "$WORK/cc.out")" p99_ms); P_RT[$w]=$(field "$(cat "$WORK/rt.out")" p99_ms)
+  P_AC[$w]=$(field "$(cat "$WORK/ac.out")" p99_ms); P_IN[$w]=$(field "$(cat "$WORK/in.out")" p99_ms)
+  bad=0; for f in cc rt ac in; do bad=$((bad + $(field "$(cat "$WORK/$f.out")" non2xx))); done
+  BAD=$((BAD + bad)); RSS[$w]=$(rss); RMEM[$w]=$(redis_mem); PGS[$w]=$(pg_size)
+  echo "| $w | ${P_CC[$w]} | ${P_RT[$w]} | ${P_AC[$w]} | ${P_IN[$w]} | $bad | ${RSS[$w]} | ${RMEM[$w]} | ${PGS[$w]} |"
+done
+
+fail=0
+judge() { if [ "$1" = ok ]; then log "goal met: $2"; else log "GOAL MISSED: $2"; fail=1; fi; }
+[ "$BAD" -eq 0 ] && judge ok "no non-2xx answer" || judge no "no non-2xx answer ($BAD)"
+growth=$(python3 -c "print(round(100*(${RSS[$N]}-${RSS[1]})/${RSS[1]}, 1))")
+python3 -c "import sys; sys.exit(0 if $growth < 10 else 1)" && judge ok "RSS growth after the first window $growth % < 10 %" || judge no "RSS growth $growth %"
+for flow in CC RT AC IN; do
+  eval "vals=(\"\${P_$flow[@]}\")"
+  worst=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:]]; print(round(max(v)/max(v[0], 0.001), 2))" "${vals[@]}")
+  python3 -c "import sys; sys.exit(0 if $worst <= 2 else 1)" && judge ok "$flow p99 within 2x of the first window (worst $worst x)" || judge no "$flow p99 $worst x the first window"
+done
+if [ "$N" -gt "$STEADY" ]; then
+  for pair in "Redis memory:RMEM" "PostgreSQL size:PGS"; do
+    name=${pair%%:*}; eval "vals=(\"\${${pair##*:}[@]}\")"
+    drift=$(python3 -c "import sys; v=[float(x) for x in sys.argv[2:]]; s=int(sys.argv[1]); print(round(100*(v[-1]-v[s-1])/v[s-1], 1))" "$STEADY" "${vals[@]}")
+    python3 -c "import sys; sys.exit(0 if $drift < 10 else 1)" && judge ok "$name flat after window $STEADY ($drift %)" || judge no "$name grew $drift % after window $STEADY"
+  done
+else
+  log "too short to judge Redis and PostgreSQL growth: needs more than $STEADY windows of $WINDOW s"
+fi
+exit $fail
