@@ -45,6 +45,15 @@ impl Load {
         }
     }
 
+    /// Succeeds again after the rotation at `since`: only 200 or 503 were
+    /// answered, the 503s for under 3 s.
+    async fn recovers_from(self, since: Instant) {
+        self.until_ok(50).await;
+        let (odd, outage) = self.finish(since).await;
+        assert!(odd.is_empty(), "only 200 or 503: {odd:?}");
+        assert!(outage < Duration::from_secs(3), "503 for {outage:?} after the rotation");
+    }
+
     /// Stop; the statuses other than 200 and 503, and how long the 503s lasted from `since`.
     async fn finish(self, since: Instant) -> (Vec<u16>, Duration) {
         self.stop.store(true, Ordering::Release);
@@ -55,6 +64,23 @@ impl Load {
         assert!(seen.iter().filter(|(t, _)| *t < since).all(|(_, s)| *s == 200), "failures before the rotation");
         (odd, last_503.map_or(Duration::ZERO, |t| t.saturating_duration_since(since)))
     }
+}
+
+/// A server on `tdb` with `files` to watch, which it reads again only when
+/// a store refuses it (the periodic re-read is an hour away), under load.
+async fn under_load(tdb: TestDb, files: impl FnOnce(&mut tessera::config::Config)) -> (Arc<TestServer>, Load) {
+    let s = Arc::new(
+        start_with(tdb, |c| {
+            files(c);
+            c.secret_refresh = Duration::from_secs(3600);
+            c.rate.free = 1_000_000;
+        })
+        .await,
+    );
+    let (id, secret) = machine_client(&s.db, "read:data").await;
+    let load = Load::start(&s, &id, &secret);
+    load.until_ok(20).await;
+    (s, load)
 }
 
 /// Replace a file in one step, as a secret manager does.
@@ -85,26 +111,13 @@ async fn a_new_database_role_is_picked_up_when_the_old_one_is_refused() {
     let file = tdb.dir.path().join("database_url");
     rewrite(&file, &url(&old, &p1));
     tdb.url = url(&old, &p1);
-    let s = Arc::new(
-        start_with(tdb, |c| {
-            c.secret_files.database_url = Some(file.clone());
-            c.secret_refresh = Duration::from_secs(3600);
-            c.rate.free = 1_000_000;
-        })
-        .await,
-    );
-    let (id, secret) = machine_client(&s.db, "read:data").await;
-    let load = Load::start(&s, &id, &secret);
-    load.until_ok(20).await;
+    let (_server, load) = under_load(tdb, |c| c.secret_files.database_url = Some(file.clone())).await;
 
     let rotated = Instant::now();
     rewrite(&file, &url(&new, &p2));
     admin.execute_unprepared(&format!("ALTER ROLE {old} NOLOGIN")).await.unwrap();
     admin.execute_unprepared(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{old}' AND datname = '{name}'")).await.unwrap();
-    load.until_ok(50).await;
-    let (odd, outage) = load.finish(rotated).await;
-    assert!(odd.is_empty(), "only 200 or 503: {odd:?}");
-    assert!(outage < Duration::from_secs(3), "503 for {outage:?} after the rotation");
+    load.recovers_from(rotated).await;
     let users = admin.query_all(sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Postgres, format!("SELECT usename::text AS u FROM pg_stat_activity WHERE datname = '{name}'"))).await.unwrap();
     let users: Vec<String> = users.iter().map(|r| r.try_get("", "u").unwrap()).collect();
     assert!(users.contains(&new) && !users.contains(&old), "connected as {users:?}");
@@ -121,17 +134,7 @@ async fn a_new_redis_password_is_picked_up_when_the_old_one_is_refused() {
     rewrite(&file, &url(&p1));
     tdb.redis_url = Some(url(&p1));
     tdb.prefix = format!("{}:", random_name("rot"));
-    let s = Arc::new(
-        start_with(tdb, |c| {
-            c.secret_files.redis = Some((file.clone(), false));
-            c.secret_refresh = Duration::from_secs(3600);
-            c.rate.free = 1_000_000;
-        })
-        .await,
-    );
-    let (id, secret) = machine_client(&s.db, "read:data").await;
-    let load = Load::start(&s, &id, &secret);
-    load.until_ok(20).await;
+    let (_server, load) = under_load(tdb, |c| c.secret_files.redis = Some((file.clone(), false))).await;
 
     let rotated = Instant::now();
     rewrite(&file, &url(&p2));
@@ -143,8 +146,5 @@ async fn a_new_redis_password_is_picked_up_when_the_old_one_is_refused() {
     // the connections made with the old password end (the server restarts, a proxy drops them …)
     let out = std::process::Command::new("redis-cli").args(["-p", &port.to_string(), "--no-auth-warning", "-a", &p2, "client", "kill", "type", "normal"]).output().unwrap();
     assert!(out.status.success());
-    load.until_ok(50).await;
-    let (odd, outage) = load.finish(rotated).await;
-    assert!(odd.is_empty(), "only 200 or 503: {odd:?}");
-    assert!(outage < Duration::from_secs(3), "503 for {outage:?} after the rotation");
+    load.recovers_from(rotated).await;
 }

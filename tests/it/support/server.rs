@@ -35,24 +35,26 @@ impl Backend {
     }
 }
 
+/// One `#[tokio::test]` per `case => Backend` calling `super::$name(backend)`.
+#[macro_export]
+macro_rules! backend_cases {
+    ($name:ident: $($case:ident => $backend:ident),*) => {
+        mod $name {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$name($crate::support::Backend::$backend).await
+                }
+            )*
+        }
+    };
+}
+
 /// Generate one test per backend (the name says two; there are three) from an `async fn name(Backend)`.
 #[macro_export]
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() {
-                super::$name($crate::support::Backend::Embedded).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres_sql() {
-                super::$name($crate::support::Backend::PostgresSql).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres_redis() {
-                super::$name($crate::support::Backend::PostgresRedis).await
-            }
-        }
+        $crate::backend_cases!($name: embedded => Embedded, postgres_sql => PostgresSql, postgres_redis => PostgresRedis);
     )*};
 }
 
@@ -61,24 +63,7 @@ macro_rules! both_backends {
 #[macro_export]
 macro_rules! every_store {
     ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() {
-                super::$name($crate::support::Backend::Embedded).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres_sql() {
-                super::$name($crate::support::Backend::PostgresSql).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres_redis() {
-                super::$name($crate::support::Backend::PostgresRedis).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres_redis_cluster() {
-                super::$name($crate::support::Backend::PostgresRedisCluster).await
-            }
-        }
+        $crate::backend_cases!($name: embedded => Embedded, postgres_sql => PostgresSql, postgres_redis => PostgresRedis, postgres_redis_cluster => PostgresRedisCluster);
     )*};
 }
 
