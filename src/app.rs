@@ -99,12 +99,13 @@ impl Tessera {
                 None
             }
         };
+        let mut refused = crate::store::credentials::subscribe();
         let mut db_url = files.database_url.as_deref().and_then(|p| read("DATABASE_URL_FILE", p));
         let mut redis = files.redis.as_ref().and_then(|(p, _)| read("REDIS_URL_FILE", p));
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(self.cfg.secret_refresh) => {}
-                _ = crate::store::credentials::wait_rejected() => {}
+                _ = refused.changed() => {}
             }
             if let Some(p) = &files.database_url {
                 let now = read("DATABASE_URL_FILE", p);

@@ -3,21 +3,24 @@
 //! (`DATABASE_URL_FILE`, `REDIS_URL_FILE`, `REDIS_CLUSTER_URLS_FILE`) are
 //! read again every `TESSERA_SECRET_REFRESH_SECS`, and at once when a store
 //! refuses our credentials: the watcher (`app::Tessera::watch_credentials`)
-//! waits on [`wait_rejected`], which [`observe_db`] and the Redis breaker
-//! wake. New connections then use what the file says; connections already
+//! holds a [`subscribe`]d receiver, which [`observe_db`] and the Redis
+//! breaker wake (every watcher of the process, none missed). New connections then use what the file says; connections already
 //! open keep working until the server closes them.
-use tokio::sync::Notify;
+use std::sync::LazyLock;
 
-static REJECTED: Notify = Notify::const_new();
+use tokio::sync::watch;
+
+/// Counts the refusals; every subscriber sees each change.
+static REJECTED: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
 
 /// A store refused our credentials: read the files again now.
 pub fn rejected() {
-    REJECTED.notify_one();
+    REJECTED.send_modify(|n| *n += 1);
 }
 
-/// Until some store refuses our credentials.
-pub async fn wait_rejected() {
-    REJECTED.notified().await
+/// A receiver whose `changed()` completes after each refusal from now on.
+pub fn subscribe() -> watch::Receiver<u64> {
+    REJECTED.subscribe()
 }
 
 /// SQLSTATE of a refused login: `invalid_password` and
