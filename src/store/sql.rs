@@ -27,6 +27,10 @@ pub struct SqlStore {
     /// two thirds of the signing ceiling. PostgreSQL keeps them in the table,
     /// shared by every instance.
     counters: Option<std::sync::Mutex<Counters>>,
+    /// SQLite only: the file beside the database that holds the clients
+    /// epoch (`tessera.db.epoch`), found on first use; `None` inside when
+    /// the database is not a file.
+    epoch_file: tokio::sync::OnceCell<Option<std::path::PathBuf>>,
 }
 
 /// Rate counts by (key, window); windows older than the previous one are dropped as time moves on.
@@ -58,7 +62,21 @@ impl Counters {
 impl SqlStore {
     pub fn new(db: DatabaseConnection) -> Self {
         let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
-        SqlStore { db, write_lock: sqlite.then(|| tokio::sync::Mutex::new(())), counters: sqlite.then(Default::default) }
+        SqlStore { db, write_lock: sqlite.then(|| tokio::sync::Mutex::new(())), counters: sqlite.then(Default::default), epoch_file: tokio::sync::OnceCell::new() }
+    }
+
+    /// SQLite: the epoch file of this database (`None` for PostgreSQL or a
+    /// database in memory).
+    async fn epoch_file(&self) -> Option<&std::path::Path> {
+        self.epoch_file
+            .get_or_init(|| async {
+                self.write_lock.as_ref()?;
+                let row = self.db.query_one(sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Sqlite, "SELECT file FROM pragma_database_list WHERE name = 'main'")).await.ok()??;
+                let file: String = row.try_get("", "file").ok()?;
+                (!file.is_empty()).then(|| std::path::PathBuf::from(format!("{file}.epoch")))
+            })
+            .await
+            .as_deref()
     }
 
     async fn serialize(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
@@ -365,14 +383,30 @@ impl TokenStore for SqlStore {
         Ok(client_usage::Entity::find_by_id(client_id.to_string()).one(&self.db).await?.map(|m| m.tokens_issued).unwrap_or(0))
     }
 
-    /// The SQL store does not coordinate caches: reading an epoch from the
-    /// database would cost what reading the client costs.
+    /// PostgreSQL: no epoch (reading one from the database would cost what
+    /// reading the client costs), so nobody caches clients. SQLite (the
+    /// embedded default, one server process, perhaps a CLI beside it): the
+    /// epoch lives in a small file beside the database, which every process
+    /// that changes a client rewrites; reading it costs a few system calls,
+    /// not a query. A missing file is a first use: one is made.
     async fn clients_epoch(&self) -> Result<Option<String>, StoreError> {
-        Ok(None)
+        let Some(path) = self.epoch_file().await else { return Ok(None) };
+        match std::fs::read_to_string(path) {
+            Ok(e) if !e.is_empty() => Ok(Some(e)),
+            _ => {
+                self.bump_clients_epoch().await?;
+                Ok(std::fs::read_to_string(path).ok().filter(|e| !e.is_empty()))
+            }
+        }
     }
 
     async fn bump_clients_epoch(&self) -> Result<(), StoreError> {
-        Ok(())
+        let Some(path) = self.epoch_file().await else { return Ok(()) };
+        // a new random value, never a counter that could come back to one a cache holds
+        let tmp = path.with_extension(format!("epoch.{}", crate::crypto::random_token(6)));
+        std::fs::write(&tmp, crate::crypto::random_token(12))
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| StoreError::Setup(format!("cannot write the clients epoch file {}: {e}", path.display())))
     }
 
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
