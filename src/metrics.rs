@@ -11,6 +11,9 @@ use std::time::Duration;
 use crate::histogram::Histogram;
 use crate::registry::grant_types::GrantType;
 
+/// The token stores' kinds (`TokenStore::kind`), a histogram each: no lock on the hot path.
+const STORE_KINDS: [&str; 3] = ["sql", "redis", "redis-cluster"];
+
 pub const ENDPOINTS: [&str; 10] = ["token", "introspect", "revoke", "userinfo", "authorize", "device_authorization", "jwks", "discovery", "pages", "other"];
 
 pub struct Metrics {
@@ -18,7 +21,7 @@ pub struct Metrics {
     latency: [Histogram; ENDPOINTS.len()],
     /// The per-request round trip to the token store (rate count, denylist,
     /// refresh token, clients epoch), by the store's kind.
-    store_round: Mutex<BTreeMap<&'static str, std::sync::Arc<Histogram>>>,
+    store_round: [Histogram; STORE_KINDS.len()],
     store_errors: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, u64>>,
     /// Security events: login failures and lockouts, refresh-token reuse.
@@ -86,7 +89,7 @@ impl Metrics {
         Metrics {
             tokens: Default::default(),
             latency: Default::default(),
-            store_round: Mutex::new(BTreeMap::new()),
+            store_round: Default::default(),
             store_errors: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
             events: Mutex::new(BTreeMap::new()),
@@ -114,12 +117,10 @@ impl Metrics {
     }
 
     /// One round trip to the token store of kind `kind` took `took`.
-    pub fn store_round(&self, kind: &'static str, took: Duration) {
-        let h = match self.store_round.lock() {
-            Ok(mut m) => m.entry(kind).or_default().clone(),
-            Err(_) => return,
-        };
-        h.observe(took);
+    pub fn store_round(&self, kind: &str, took: Duration) {
+        if let Some(i) = STORE_KINDS.iter().position(|k| *k == kind) {
+            self.store_round[i].observe(took);
+        }
     }
 
     pub fn token_issued(&self, grant_type: GrantType) {
@@ -170,8 +171,7 @@ impl Metrics {
             self.latency[e].render(&mut s, "tessera_request_duration_seconds", &format!("endpoint=\"{name}\""));
         }
         s.push_str("# HELP tessera_store_round_seconds The per-request round trip to the token store, by its kind.\n# TYPE tessera_store_round_seconds histogram\n");
-        let rounds: Vec<(&str, std::sync::Arc<Histogram>)> = self.store_round.lock().map(|m| m.iter().map(|(k, h)| (*k, h.clone())).collect()).unwrap_or_default();
-        for (kind, h) in rounds {
+        for (kind, h) in STORE_KINDS.iter().zip(&self.store_round) {
             h.render(&mut s, "tessera_store_round_seconds", &format!("store=\"{kind}\""));
         }
         s
