@@ -5,7 +5,7 @@
 //! pass each protocol function only those.
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 
 use crate::config::Config;
 use crate::error::Result;
@@ -18,7 +18,7 @@ use crate::store::TokenStore;
 
 pub struct Tessera {
     pub cfg: Config,
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub store: Arc<dyn TokenStore>,
     pub keys: Arc<KeyManager>,
     /// HMAC key of browser session cookies, derived from the KEK.

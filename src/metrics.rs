@@ -162,8 +162,10 @@ impl Metrics {
                 let _ = writeln!(s, "tessera_rate_limited_total{{tier=\"{tier}\"}} {n}");
             }
         }
-        s.push_str("# HELP tessera_store_circuit_open 1 while Redis is unreachable and store commands are refused at once.\n# TYPE tessera_store_circuit_open gauge\n");
-        let _ = writeln!(s, "tessera_store_circuit_open {}", crate::store::breaker::any_open() as u8);
+        s.push_str("# HELP tessera_store_circuit_open 1 while the store is unreachable and its commands are refused at once.\n# TYPE tessera_store_circuit_open gauge\n");
+        for store in crate::store::breaker::Guards::ALL {
+            let _ = writeln!(s, "tessera_store_circuit_open{{store=\"{}\"}} {}", store.name(), crate::store::breaker::open_for(store) as u8);
+        }
         s.push_str("# HELP tessera_store_errors_total Failed database or token-store operations.\n# TYPE tessera_store_errors_total counter\n");
         let _ = writeln!(s, "tessera_store_errors_total {}", self.store_errors.load(Relaxed));
         s.push_str("# HELP tessera_request_duration_seconds Request latency, by endpoint.\n# TYPE tessera_request_duration_seconds histogram\n");

@@ -25,7 +25,7 @@ pub enum GrantCmd {
 }
 
 /// A user named by username or by id.
-pub(super) async fn resolve(db: &sea_orm::DatabaseConnection, user: &str) -> Result<String> {
+pub(super) async fn resolve(db: &crate::db::Db, user: &str) -> Result<String> {
     if let Some(u) = users::find_by_username(db, user).await? {
         return Ok(u.user_id);
     }

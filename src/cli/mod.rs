@@ -15,7 +15,7 @@ mod user;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 use serde::Serialize;
 
 use crate::app::Tessera;
@@ -75,13 +75,13 @@ pub struct Setup {
 }
 
 impl Setup {
-    pub async fn db(&self) -> Result<DatabaseConnection> {
+    pub async fn db(&self) -> Result<Db> {
         let db = crate::db::connect(&self.cfg.database_url).await?;
         crate::db::migrate(&db).await?;
         Ok(db)
     }
 
-    pub async fn db_and_store(&self) -> Result<(DatabaseConnection, Arc<dyn TokenStore>)> {
+    pub async fn db_and_store(&self) -> Result<(Db, Arc<dyn TokenStore>)> {
         let db = self.db().await?;
         let store = crate::store::open(self.cfg.redis.as_ref(), &self.cfg.redis_prefix, self.cfg.redis_ca_file.as_deref(), &db).await?;
         Ok((db, store))

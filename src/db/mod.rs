@@ -5,6 +5,9 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
+mod guarded;
+pub use guarded::{is_refusal, Db};
+
 /// A pooled PostgreSQL connection is checked with a round trip before use
 /// only when it sat idle at least this long (HikariCP's "alive bypass
 /// window", 500 ms there too). sqlx's default checks every checkout: one
@@ -19,7 +22,13 @@ pub fn needs_ping(idle_for: Duration) -> bool {
     idle_for >= PING_WHEN_IDLE_FOR
 }
 
-pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+/// Open the database `url` names (PostgreSQL behind a circuit breaker, or
+/// a SQLite file).
+pub async fn connect(url: &str) -> Result<Db, sea_orm::DbErr> {
+    Ok(Db::from(open(url).await?))
+}
+
+async fn open(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return connect_postgres(url).await;
     }
@@ -70,7 +79,8 @@ async fn connect_postgres(url: &str) -> Result<DatabaseConnection, sea_orm::DbEr
 /// a secret manager): connections opened from now on use `url`; those
 /// already open keep working until the server or the idle check closes
 /// them. `false` when `url` is not PostgreSQL (a SQLite file is opened once).
-pub fn set_url(db: &DatabaseConnection, url: &str) -> Result<bool, sea_orm::DbErr> {
+pub fn set_url(db: &Db, url: &str) -> Result<bool, sea_orm::DbErr> {
+    let db = db.raw();
     use sea_orm::sqlx::{postgres::PgConnectOptions, ConnectOptions as _};
     use sea_orm::ConnectionTrait as _;
     if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
@@ -82,7 +92,8 @@ pub fn set_url(db: &DatabaseConnection, url: &str) -> Result<bool, sea_orm::DbEr
 }
 
 /// The pool's connections: (open, idle, max).
-pub fn pool_stats(db: &DatabaseConnection) -> (u32, u32, u32) {
+pub fn pool_stats(db: &Db) -> (u32, u32, u32) {
+    let db = db.raw();
     fn of<D: sea_orm::sqlx::Database>(p: &sea_orm::sqlx::Pool<D>) -> (u32, u32, u32) {
         (p.size(), p.num_idle() as u32, p.options().get_max_connections())
     }
@@ -95,8 +106,8 @@ pub fn pool_stats(db: &DatabaseConnection) -> (u32, u32, u32) {
 
 /// Apply pending migrations. Safe to call from several instances: PostgreSQL
 /// serialises the DDL through sea-orm's migration table lock.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    Migrator::up(db, None).await
+pub async fn migrate(db: &Db) -> Result<(), sea_orm::DbErr> {
+    Migrator::up(db.raw(), None).await
 }
 
 /// Current Unix time in seconds.

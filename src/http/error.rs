@@ -106,6 +106,7 @@ impl From<Error> for OAuthError {
                 match e {
                     // the breaker said so once, when it opened
                     Error::Store(crate::store::StoreError::Redis(ref r)) if crate::store::breaker::Breaker::is_refusal(r) => log::debug!("{e}"),
+                    Error::Db(ref d) | Error::Store(crate::store::StoreError::Db(ref d)) if crate::db::is_refusal(d) => log::debug!("{e}"),
                     _ => log::error!("{e}"),
                 }
                 OAuthError::new(S::SERVICE_UNAVAILABLE, "temporarily_unavailable", "storage is unavailable; retry later")

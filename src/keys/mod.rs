@@ -19,8 +19,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use entity::signing_keys;
+use crate::db::Db;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -135,7 +136,7 @@ pub struct RotationReport {
 }
 
 pub struct KeyManager {
-    db: DatabaseConnection,
+    db: Db,
     kek: Kek,
     policy: KeyPolicy,
     ring: RwLock<Arc<KeyRing>>,
@@ -163,7 +164,7 @@ pub fn is_published(row: &signing_keys::Model, now: i64) -> bool {
 
 impl KeyManager {
     /// Make sure a current and a next key exist, then load the ring.
-    pub async fn start(db: DatabaseConnection, kek: Kek, policy: KeyPolicy) -> Result<Arc<KeyManager>, KeyError> {
+    pub async fn start(db: Db, kek: Kek, policy: KeyPolicy) -> Result<Arc<KeyManager>, KeyError> {
         ensure_keys(&db, &kek, &policy.algs()).await?;
         let ring = build_ring(&db, &kek, None, policy.access_alg).await?;
         Ok(Arc::new(KeyManager { db, kek, policy, ring: RwLock::new(Arc::new(ring)) }))
@@ -259,7 +260,7 @@ pub struct RevocationReport {
     pub next: Option<String>,
 }
 
-pub async fn list_keys(db: &DatabaseConnection) -> Result<Vec<KeyInfo>, KeyError> {
+pub async fn list_keys(db: &Db) -> Result<Vec<KeyInfo>, KeyError> {
     let t = now();
     let rows = signing_keys::Entity::find().order_by_asc(signing_keys::Column::CreatedAt).all(db).await?;
     Ok(rows
@@ -277,7 +278,7 @@ pub async fn list_keys(db: &DatabaseConnection) -> Result<Vec<KeyInfo>, KeyError
         .collect())
 }
 
-async fn insert_key(db: &DatabaseConnection, kek: &Kek, state: &str, alg: Alg) -> Result<String, KeyError> {
+async fn insert_key(db: &Db, kek: &Kek, state: &str, alg: Alg) -> Result<String, KeyError> {
     let kid = new_kid();
     // RSA generation is CPU-bound (~0.2 s): keep it off the async workers.
     let kid2 = kid.clone();
@@ -301,7 +302,7 @@ async fn insert_key(db: &DatabaseConnection, kek: &Kek, state: &str, alg: Alg) -
     Ok(kid)
 }
 
-async fn count_state(db: &DatabaseConnection, state: &str, alg: Alg) -> Result<usize, KeyError> {
+async fn count_state(db: &Db, state: &str, alg: Alg) -> Result<usize, KeyError> {
     Ok(signing_keys::Entity::find()
         .filter(signing_keys::Column::State.eq(state))
         .filter(signing_keys::Column::Alg.eq(alg.as_str()))
@@ -312,7 +313,7 @@ async fn count_state(db: &DatabaseConnection, state: &str, alg: Alg) -> Result<u
 
 /// First start: a current key (signing at once, since no verifier can have
 /// cached an older JWKS of a database that had no key) and a next key.
-pub async fn ensure_keys(db: &DatabaseConnection, kek: &Kek, algs: &[Alg]) -> Result<(), KeyError> {
+pub async fn ensure_keys(db: &Db, kek: &Kek, algs: &[Alg]) -> Result<(), KeyError> {
     for &alg in algs {
         if count_state(db, STATE_CURRENT, alg).await? == 0 {
             insert_key(db, kek, STATE_CURRENT, alg).await?;
@@ -329,7 +330,7 @@ pub async fn ensure_keys(db: &DatabaseConnection, kek: &Kek, algs: &[Alg]) -> Re
 /// `next`. With `expect_current`, the rotation only happens if that key is
 /// still the current one (so two schedulers never rotate twice).
 pub async fn rotate(
-    db: &DatabaseConnection,
+    db: &Db,
     kek: &Kek,
     policy: &KeyPolicy,
     force: bool,
@@ -354,7 +355,7 @@ pub async fn rotate(
 }
 
 async fn rotate_alg(
-    db: &DatabaseConnection,
+    db: &Db,
     kek: &Kek,
     policy: &KeyPolicy,
     force: bool,
@@ -435,7 +436,7 @@ async fn rotate_alg(
     })
 }
 
-pub async fn rewrap(db: &DatabaseConnection, old: &Kek, new: &Kek) -> Result<usize, KeyError> {
+pub async fn rewrap(db: &Db, old: &Kek, new: &Kek) -> Result<usize, KeyError> {
     let rows = signing_keys::Entity::find().all(db).await?;
     // Open everything first: a key the old KEK cannot open aborts before any write.
     let mut resealed = Vec::with_capacity(rows.len());
@@ -456,7 +457,7 @@ pub async fn rewrap(db: &DatabaseConnection, old: &Kek, new: &Kek) -> Result<usi
     Ok(resealed.len())
 }
 
-pub async fn revoke(db: &DatabaseConnection, kek: &Kek, policy: &KeyPolicy, kid: &str) -> Result<RevocationReport, KeyError> {
+pub async fn revoke(db: &Db, kek: &Kek, policy: &KeyPolicy, kid: &str) -> Result<RevocationReport, KeyError> {
     let row = signing_keys::Entity::find_by_id(kid.to_string()).one(db).await?.ok_or_else(|| KeyError::NotFound(kid.into()))?;
     let was = row.state.clone();
     let n = signing_keys::Entity::update_many()
@@ -493,7 +494,7 @@ pub async fn revoke(db: &DatabaseConnection, kek: &Kek, policy: &KeyPolicy, kid:
     }
 }
 
-async fn build_ring(db: &DatabaseConnection, kek: &Kek, old: Option<&KeyRing>, access_alg: Alg) -> Result<KeyRing, KeyError> {
+async fn build_ring(db: &Db, kek: &Kek, old: Option<&KeyRing>, access_alg: Alg) -> Result<KeyRing, KeyError> {
     let t = now();
     let rows = signing_keys::Entity::find().order_by_asc(signing_keys::Column::CreatedAt).all(db).await?;
     let published: Vec<&signing_keys::Model> = rows.iter().filter(|r| is_published(r, t)).collect();

@@ -4,7 +4,7 @@
 //! acting for itself) or a user's token whose user is an admin now. A
 //! browser or public app that somehow holds the scope gives an ordinary
 //! user nothing.
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 
 use super::scopes;
 use super::tokens::AccessClaims;
@@ -19,7 +19,7 @@ pub fn is_machine_token(c: &AccessClaims) -> bool {
 }
 
 /// Check a bearer token that holds the admin scope against the rules above.
-pub async fn may_administer(db: &DatabaseConnection, issuer: &str, claims: &AccessClaims, client: &Client) -> Result<()> {
+pub async fn may_administer(db: &Db, issuer: &str, claims: &AccessClaims, client: &Client) -> Result<()> {
     if claims.aud != issuer {
         return Err(Error::InvalidToken("this token is not meant for Tessera's admin API (aud)"));
     }

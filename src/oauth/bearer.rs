@@ -6,7 +6,7 @@
 //! revoked token does not spend its client's budget).
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 
 use super::gate::{Ask, Gate};
 use super::issuer::Issuer;
@@ -75,7 +75,7 @@ pub fn binding(claims: &AccessClaims, jkt: Option<&str>) -> Result<()> {
 
 /// Check a token presented at `resource`; `jkt`: the key of the request's
 /// verified DPoP proof when it was presented with `Authorization: DPoP`.
-pub async fn check(gate: &Gate, issuer: &Issuer, db: &DatabaseConnection, token: &str, jkt: Option<&str>, resource: Resource) -> Result<Bearer> {
+pub async fn check(gate: &Gate, issuer: &Issuer, db: &Db, token: &str, jkt: Option<&str>, resource: Resource) -> Result<Bearer> {
     let scope = resource.scope();
     let claims = introspection::verify(&issuer.ring(), issuer.issuer(), token, 0, false)
         .map_err(|_| Error::InvalidToken("the access token is invalid or expired"))?;

@@ -4,7 +4,7 @@
 //! background tick (the catalogue is its only part that changes).
 use std::sync::{Arc, RwLock};
 
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 use serde_json::{json, Value};
 
 use crate::config::Config;
@@ -65,14 +65,14 @@ pub struct Discovery {
 
 impl Discovery {
     /// Build the document once from the catalogue.
-    pub async fn load(cfg: &Config, db: &DatabaseConnection) -> Result<Discovery> {
+    pub async fn load(cfg: &Config, db: &Db) -> Result<Discovery> {
         let d = Discovery { doc: RwLock::new(Arc::from("{}")) };
         d.rebuild(cfg, db).await?;
         Ok(d)
     }
 
     /// Rebuild it (after the catalogue may have changed).
-    pub async fn rebuild(&self, cfg: &Config, db: &DatabaseConnection) -> Result<()> {
+    pub async fn rebuild(&self, cfg: &Config, db: &Db) -> Result<()> {
         let scopes: Vec<String> = catalogue::list(db).await?.into_iter().map(|s| s.name).collect();
         let doc: Arc<str> = Arc::from(metadata(cfg, &scopes).to_string());
         if let Ok(mut d) = self.doc.write() {

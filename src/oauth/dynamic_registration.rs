@@ -22,7 +22,7 @@
 //! * RFC 7592 `PUT` may change the name, URIs, redirect URIs and scopes;
 //!   grant types and the authentication method stay what they were
 //!   (register a new client to change them).
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -228,7 +228,7 @@ fn new_registration_token() -> (String, String) {
 /// Register a client from its metadata: checked, then (with `Mode::Token`)
 /// the initial access token spent, then stored. The response, with the
 /// client's secret and registration access token, shown once.
-pub async fn register(db: &DatabaseConnection, mode: Mode, initial_token: Option<&str>, m: &Metadata, base: &str) -> Result<Value> {
+pub async fn register(db: &Db, mode: Mode, initial_token: Option<&str>, m: &Metadata, base: &str) -> Result<Value> {
     let token = match (mode, initial_token) {
         (Mode::Off, _) => return Err(Error::NotFound("dynamic client registration".into())),
         (Mode::Token, None) => return Err(Error::InvalidToken("an initial access token is required (TESSERA_REGISTRATION=token)")),
@@ -257,7 +257,7 @@ pub async fn register(db: &DatabaseConnection, mode: Mode, initial_token: Option
 /// The client a registration access token manages (RFC 7592 §2); a wrong
 /// token, a client that was not registered dynamically, or no such client
 /// are all the same 401, so that the endpoint says nothing of other clients.
-pub async fn authenticate(db: &DatabaseConnection, client_id: &str, token: Option<&str>) -> Result<Client> {
+pub async fn authenticate(db: &Db, client_id: &str, token: Option<&str>) -> Result<Client> {
     let refused = Error::InvalidToken("the registration access token is not valid for this client");
     let Some(token) = token else { return Err(Error::InvalidToken("a registration access token is required")) };
     let c = clients::find(db, client_id).await?.ok_or(refused)?;
@@ -268,7 +268,7 @@ pub async fn authenticate(db: &DatabaseConnection, client_id: &str, token: Optio
 }
 
 /// Replace a client's metadata (RFC 7592 §2.2): what may change, changes.
-pub async fn replace(db: &DatabaseConnection, store: &dyn TokenStore, c: &Client, m: &Metadata, base: &str) -> Result<Value> {
+pub async fn replace(db: &Db, store: &dyn TokenStore, c: &Client, m: &Metadata, base: &str) -> Result<Value> {
     if m.client_id.as_deref() != Some(c.client_id.as_str()) {
         return Err(bad("client_id must be sent and name this client"));
     }

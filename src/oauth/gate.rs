@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 
 use super::client_auth::{self, Presented};
 use crate::error::{Error, Result};
@@ -35,7 +35,7 @@ struct CachedClient {
 }
 
 pub struct Gate {
-    db: DatabaseConnection,
+    db: Db,
     store: Arc<dyn TokenStore>,
     policy: Policy,
     /// Clients by id, each with the store's clients epoch it was read at
@@ -86,7 +86,7 @@ pub struct Passed {
 }
 
 impl Gate {
-    pub fn new(db: DatabaseConnection, store: Arc<dyn TokenStore>, policy: Policy, tally: Arc<crate::registry::usage::Tally>, assertions: Assertions) -> Gate {
+    pub fn new(db: Db, store: Arc<dyn TokenStore>, policy: Policy, tally: Arc<crate::registry::usage::Tally>, assertions: Assertions) -> Gate {
         Gate { db, store, policy, cache: RwLock::default(), tally, assertions }
     }
 

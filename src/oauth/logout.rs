@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use jsonwebtoken::Validation;
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 use serde::{Deserialize, Serialize};
 
 use super::issuer::Issuer;
@@ -113,7 +113,7 @@ pub struct Notice {
 }
 
 /// The apps to tell when the sessions `sids` of `user_id` end.
-pub async fn notices(db: &DatabaseConnection, store: &dyn TokenStore, user_id: &str, sids: &[String]) -> Result<Vec<Notice>> {
+pub async fn notices(db: &Db, store: &dyn TokenStore, user_id: &str, sids: &[String]) -> Result<Vec<Notice>> {
     let now = crate::db::now();
     let mut out = Vec::new();
     for sid in sids {
@@ -128,26 +128,26 @@ pub async fn notices(db: &DatabaseConnection, store: &dyn TokenStore, user_id: &
 
 /// The apps to tell when every session of `user_id` ends (sessions
 /// revoked, account disabled): collect them before ending the sessions.
-pub async fn user_notices(db: &DatabaseConnection, store: &dyn TokenStore, user_id: &str) -> Result<Vec<Notice>> {
+pub async fn user_notices(db: &Db, store: &dyn TokenStore, user_id: &str) -> Result<Vec<Notice>> {
     let sids = store.user_sessions(user_id, crate::db::now()).await?;
     notices(db, store, user_id, &sids).await
 }
 
 /// Disable an account, and the apps to tell: those its sessions signed in to.
-pub async fn disable_user(db: &DatabaseConnection, store: &dyn TokenStore, user_id: &str, actor: Option<&str>) -> Result<(crate::registry::users::User, Vec<Notice>)> {
+pub async fn disable_user(db: &Db, store: &dyn TokenStore, user_id: &str, actor: Option<&str>) -> Result<(crate::registry::users::User, Vec<Notice>)> {
     let notices = user_notices(db, store, user_id).await?;
     let user = crate::registry::users::set_disabled(db, store, user_id, true, actor).await?;
     Ok((user, notices))
 }
 
 /// End every session of a user, and the apps to tell.
-pub async fn end_user_sessions(db: &DatabaseConnection, store: &dyn TokenStore, user_id: &str) -> Result<(u64, Vec<Notice>)> {
+pub async fn end_user_sessions(db: &Db, store: &dyn TokenStore, user_id: &str) -> Result<(u64, Vec<Notice>)> {
     let notices = user_notices(db, store, user_id).await?;
     Ok((store.end_user_sessions(user_id).await?, notices))
 }
 
 /// POST each logout token, retrying with backoff; every outcome is audited.
-pub async fn deliver(db: &DatabaseConnection, issuer: &Issuer, outbound: &Outbound, notices: Vec<Notice>) {
+pub async fn deliver(db: &Db, issuer: &Issuer, outbound: &Outbound, notices: Vec<Notice>) {
     for n in notices {
         let token = match logout_token(issuer, &n.client_id, &n.user_id, n.sid.as_deref(), crate::db::now()) {
             Ok(t) => t,

@@ -4,7 +4,7 @@
 //! registered it; a public client's token request is refused from an origin
 //! it did not register (its only proof of identity at the token endpoint
 //! is where it runs).
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 
 use crate::config::is_loopback_host;
 use crate::error::Result;
@@ -38,7 +38,7 @@ pub fn allowed_for(client: &Client, origin: &str) -> bool {
 /// Whether any client registered `origin` (then the endpoints answer it
 /// with CORS headers). One indexed-free query that returns only candidate
 /// rows' origin lists, checked exactly here.
-pub async fn registered(db: &DatabaseConnection, origin: &str) -> Result<bool> {
+pub async fn registered(db: &Db, origin: &str) -> Result<bool> {
     use entity::clients as c;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
     let candidates: Vec<String> = c::Entity::find()

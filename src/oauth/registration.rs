@@ -3,7 +3,7 @@
 //! and new scopes for the catalogue. The CLI, the portal, the admin console
 //! and the admin API all register through here, so every path checks the
 //! same rules before anything is written to the registry.
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 
 use super::{redirect_uri, scopes};
 use crate::error::{Error, Result};
@@ -100,7 +100,7 @@ fn validate_keys(n: &NewClient, ct: ClientType) -> Result<()> {
 }
 
 /// Check and store a new client; a confidential client's secret is in the answer, once.
-pub async fn register(db: &DatabaseConnection, mut n: NewClient, actor: Option<&str>) -> Result<Created> {
+pub async fn register(db: &Db, mut n: NewClient, actor: Option<&str>) -> Result<Created> {
     let ct = validate(&n)?;
     // Stored by their wire names (the device grant's short form becomes its URN).
     for g in n.grant_types.iter_mut() {
@@ -111,7 +111,7 @@ pub async fn register(db: &DatabaseConnection, mut n: NewClient, actor: Option<&
 
 /// Change how a client proves itself and what it is held to (PAR, DPoP, the
 /// FAPI 2.0 profile, a key URL), under the same rules as registration.
-pub async fn secure(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, s: clients::Security, actor: Option<&str>) -> Result<Client> {
+pub async fn secure(db: &Db, store: &dyn TokenStore, client_id: &str, s: clients::Security, actor: Option<&str>) -> Result<Client> {
     let c = clients::get(db, client_id).await?;
     if s.jwks_uri.is_some() && c.jwks.is_some() {
         return Err(Error::validation("this client registered its keys inline; a key URL would not replace them"));
@@ -136,7 +136,7 @@ pub async fn secure(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
 
 /// Change a client (redirect URIs, scopes, origins; name, description, tier
 /// and rate limit when given), under the same rules as registration.
-pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, change: Change, actor: Option<&str>) -> Result<Client> {
+pub async fn update(db: &Db, store: &dyn TokenStore, client_id: &str, change: Change, actor: Option<&str>) -> Result<Client> {
     let c = clients::get(db, client_id).await?;
     let n = NewClient {
         name: change.name.clone().unwrap_or_else(|| c.name.clone()),
@@ -176,7 +176,7 @@ fn machine_scopes(scopes: &[String]) -> Vec<String> {
 /// (client_credentials) that asks for a scope not open to machines in the
 /// catalogue gets no token until an admin approves it; an admin's own
 /// registrations need no approval.
-pub async fn register_self_service(db: &DatabaseConnection, mut n: NewClient, actor: Option<&str>, is_admin: bool) -> Result<Created> {
+pub async fn register_self_service(db: &Db, mut n: NewClient, actor: Option<&str>, is_admin: bool) -> Result<Created> {
     let machine = n.grant_types.iter().any(|g| g == GrantType::ClientCredentials.as_str());
     if !is_admin && machine && !catalogue::needing_approval(db, &machine_scopes(&n.scopes)).await?.is_empty() {
         n.machine_pending = true;
@@ -186,7 +186,7 @@ pub async fn register_self_service(db: &DatabaseConnection, mut n: NewClient, ac
 
 /// Change an app's redirect URIs and scopes through the developer portal: a
 /// machine app that gains a scope not open to machines waits for an admin again.
-pub async fn update_self_service(db: &DatabaseConnection, store: &dyn TokenStore, client: &Client, change: Change, actor: Option<&str>, is_admin: bool) -> Result<Client> {
+pub async fn update_self_service(db: &Db, store: &dyn TokenStore, client: &Client, change: Change, actor: Option<&str>, is_admin: bool) -> Result<Client> {
     let gained: Vec<String> = machine_scopes(&change.scopes).into_iter().filter(|s| !client.scopes.contains(s)).collect();
     let updated = update(db, store, &client.client_id, change, actor).await?;
     if !is_admin && updated.allows(GrantType::ClientCredentials) && !catalogue::needing_approval(db, &gained).await?.is_empty() {
@@ -198,7 +198,7 @@ pub async fn update_self_service(db: &DatabaseConnection, store: &dyn TokenStore
 /// Add a scope to the catalogue: one scope token (RFC 6749 §3.3) with a
 /// description users can read on the consent page; `machine_open`: any app
 /// may get it through client_credentials without an admin's approval.
-pub async fn add_scope(db: &DatabaseConnection, name: &str, description: &str, machine_open: bool) -> Result<Scope> {
+pub async fn add_scope(db: &Db, name: &str, description: &str, machine_open: bool) -> Result<Scope> {
     let parsed = scopes::parse(name).map_err(|e| Error::validation(e.to_string()))?;
     if parsed.len() != 1 {
         return Err(Error::validation("give exactly one scope name"));

@@ -1,7 +1,8 @@
 //! The scope catalogue: every scope a client may be allowed, with the
 //! description users read on the consent page.
 use entity::scopes;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, QueryOrder};
+use crate::db::Db;
+use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -15,7 +16,7 @@ pub struct Scope {
     pub machine_open: bool,
 }
 
-pub async fn list(db: &DatabaseConnection) -> Result<Vec<Scope>> {
+pub async fn list(db: &Db) -> Result<Vec<Scope>> {
     Ok(scopes::Entity::find()
         .order_by_asc(scopes::Column::Name)
         .all(db)
@@ -26,13 +27,13 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<Scope>> {
 }
 
 /// Of `wanted`, the scopes a machine may not get without an admin's approval.
-pub async fn needing_approval(db: &DatabaseConnection, wanted: &[String]) -> Result<Vec<String>> {
+pub async fn needing_approval(db: &Db, wanted: &[String]) -> Result<Vec<String>> {
     let known = list(db).await?;
     Ok(wanted.iter().filter(|w| !known.iter().any(|k| &k.name == *w && k.machine_open)).cloned().collect())
 }
 
 /// Refuse any scope not in the catalogue, naming it.
-pub async fn require_known(db: &DatabaseConnection, wanted: &[String]) -> Result<()> {
+pub async fn require_known(db: &Db, wanted: &[String]) -> Result<()> {
     let known = list(db).await?;
     match wanted.iter().find(|w| !known.iter().any(|k| &k.name == *w)) {
         Some(w) => Err(Error::validation(format!("unknown scope {w:?}; add it to the catalogue first"))),
@@ -41,7 +42,7 @@ pub async fn require_known(db: &DatabaseConnection, wanted: &[String]) -> Result
 }
 
 /// Store a scope that `oauth::registration::add_scope` checked.
-pub async fn add(db: &DatabaseConnection, name: &str, description: &str, machine_open: bool) -> Result<Scope> {
+pub async fn add(db: &Db, name: &str, description: &str, machine_open: bool) -> Result<Scope> {
     if scopes::Entity::find_by_id(name.to_string()).one(db).await?.is_some() {
         return Err(Error::Conflict(format!("scope {name} already exists")));
     }

@@ -4,8 +4,9 @@
 //! change is announced to the token store (`bump_clients_epoch`) so that
 //! instances caching clients in memory see it on their next request.
 use entity::clients;
+use crate::db::Db;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 use serde::Serialize;
 
 use crate::registry::audit::{self, Event};
@@ -206,7 +207,7 @@ pub struct Created {
 
 /// Store a registration that `oauth::registration::register` checked
 /// (`ct` is what its rules made of `n.client_type`).
-pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, actor: Option<&str>) -> Result<Created> {
+pub async fn insert(db: &Db, n: &NewClient, ct: ClientType, actor: Option<&str>) -> Result<Created> {
     crate::registry::catalogue::require_known(db, &n.scopes).await?;
     let key_auth = n.auth_method.as_deref() == Some(crate::registry::clients::PRIVATE_KEY_JWT);
     let secret = (ct == ClientType::Confidential && !key_auth).then(crate::crypto::generate_secret);
@@ -263,15 +264,15 @@ pub async fn insert(db: &DatabaseConnection, n: &NewClient, ct: ClientType, acto
     Ok(Created { client, client_secret: secret })
 }
 
-pub async fn find(db: &DatabaseConnection, client_id: &str) -> Result<Option<Client>> {
+pub async fn find(db: &Db, client_id: &str) -> Result<Option<Client>> {
     clients::Entity::find_by_id(client_id.to_string()).one(db).await?.map(Client::try_from).transpose()
 }
 
-pub async fn get(db: &DatabaseConnection, client_id: &str) -> Result<Client> {
+pub async fn get(db: &Db, client_id: &str) -> Result<Client> {
     find(db, client_id).await?.ok_or_else(|| Error::NotFound(format!("client {client_id}")))
 }
 
-pub async fn list(db: &DatabaseConnection, owner: Option<&str>) -> Result<Vec<Client>> {
+pub async fn list(db: &Db, owner: Option<&str>) -> Result<Vec<Client>> {
     let mut q = clients::Entity::find().order_by_asc(clients::Column::CreatedAt);
     if let Some(o) = owner {
         q = q.filter(clients::Column::OwnerUserId.eq(o));
@@ -303,7 +304,7 @@ impl Change {
 
 /// Store new redirect URIs, scopes and origins that `oauth::registration::update`
 /// checked (the catalogue is consulted here, where it is stored).
-pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, change: &Change, actor: Option<&str>) -> Result<Client> {
+pub async fn update(db: &Db, store: &dyn TokenStore, client_id: &str, change: &Change, actor: Option<&str>) -> Result<Client> {
     let Change { redirect_uris, scopes, allowed_origins, name, description, tier, rate_limit } = change;
     crate::registry::catalogue::require_known(db, scopes).await?;
     let txn = db.begin().await?;
@@ -367,7 +368,7 @@ pub async fn update(db: &DatabaseConnection, store: &dyn TokenStore, client_id: 
 
 /// Store the metadata a dynamically registered client keeps beside its
 /// columns (RFC 7592 `PUT`), checked by `oauth::dynamic_registration`.
-pub async fn set_registered_metadata(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, json: &str) -> Result<Client> {
+pub async fn set_registered_metadata(db: &Db, store: &dyn TokenStore, client_id: &str, json: &str) -> Result<Client> {
     clients::Entity::update_many()
         .col_expr(clients::Column::RegisteredMetadata, Expr::value(json))
         .col_expr(clients::Column::UpdatedAt, Expr::value(now()))
@@ -398,7 +399,7 @@ pub enum StatusChange<'a> {
 /// conditional on there being no admin hold in the same statement, so an
 /// admin's suspension made meanwhile is never undone.
 pub async fn set_status(
-    db: &DatabaseConnection,
+    db: &Db,
     store: &dyn TokenStore,
     client_id: &str,
     change: StatusChange<'_>,
@@ -437,7 +438,7 @@ pub async fn set_status(
 
 /// Set one of an admin's flags on a client, announce it, audit it.
 async fn set_flag(
-    db: &DatabaseConnection,
+    db: &Db,
     store: &dyn TokenStore,
     client_id: &str,
     (column, value): (clients::Column, bool),
@@ -458,13 +459,13 @@ async fn set_flag(
 }
 
 /// Approve (or put back on hold) a client's machine access: an admin's decision.
-pub async fn set_machine_pending(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, pending: bool, actor: Option<&str>) -> Result<Client> {
+pub async fn set_machine_pending(db: &Db, store: &dyn TokenStore, client_id: &str, pending: bool, actor: Option<&str>) -> Result<Client> {
     let event = if pending { "client.machine_pending" } else { "client.machine_approved" };
     set_flag(db, store, client_id, (clients::Column::MachinePending, pending), Event { event, actor, ..Default::default() }).await
 }
 
 /// Allow or deny a client introspecting other clients' tokens (an admin's decision).
-pub async fn set_introspection(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, allowed: bool, actor: Option<&str>) -> Result<Client> {
+pub async fn set_introspection(db: &Db, store: &dyn TokenStore, client_id: &str, allowed: bool, actor: Option<&str>) -> Result<Client> {
     let detail = Some(serde_json::json!({"can_introspect": allowed}));
     set_flag(db, store, client_id, (clients::Column::CanIntrospect, allowed), Event { event: "client.changed", actor, detail, ..Default::default() }).await
 }
@@ -484,7 +485,7 @@ pub struct Security {
 }
 
 /// Store security settings that `oauth::registration::secure` checked.
-pub async fn set_security(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, s: &Security, actor: Option<&str>) -> Result<Client> {
+pub async fn set_security(db: &Db, store: &dyn TokenStore, client_id: &str, s: &Security, actor: Option<&str>) -> Result<Client> {
     let mut q = clients::Entity::update_many()
         .col_expr(clients::Column::RequirePar, Expr::value(s.require_par))
         .col_expr(clients::Column::RequireDpop, Expr::value(s.require_dpop))
@@ -506,7 +507,7 @@ pub const MAX_SECRET_GRACE_SECS: i64 = 30 * 86_400;
 /// Replace a confidential client's secret. With `grace_secs` > 0 the old
 /// one keeps working that long, so running instances move over without an
 /// outage (Keycloak's rotation with overlap); 0 ends it at once (a leak).
-pub async fn rotate_secret(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, grace_secs: i64, actor: Option<&str>) -> Result<Created> {
+pub async fn rotate_secret(db: &Db, store: &dyn TokenStore, client_id: &str, grace_secs: i64, actor: Option<&str>) -> Result<Created> {
     let client = get(db, client_id).await?;
     if client.client_type != ClientType::Confidential {
         return Err(Error::validation("a public client has no secret"));
@@ -545,7 +546,7 @@ pub async fn rotate_secret(db: &DatabaseConnection, store: &dyn TokenStore, clie
 /// family of every user of the client is revoked and their live access
 /// tokens denylisted, so that nothing issued to it outlives it (if the
 /// store is down, nothing is deleted and the caller can retry).
-pub async fn delete(db: &DatabaseConnection, store: &dyn TokenStore, client_id: &str, actor: Option<&str>) -> Result<()> {
+pub async fn delete(db: &Db, store: &dyn TokenStore, client_id: &str, actor: Option<&str>) -> Result<()> {
     get(db, client_id).await?;
     let users: Vec<String> = entity::grants::Entity::find()
         .filter(entity::grants::Column::ClientId.eq(client_id))

@@ -1,8 +1,9 @@
 //! Grants: a user's consent for one client — which scopes, since when, last
 //! used when — and the one-click revocation that takes it all back.
 use entity::grants;
+use crate::db::Db;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
 use crate::registry::audit::{self, Event};
@@ -44,7 +45,7 @@ pub struct ConnectedApp {
     pub client_description: String,
 }
 
-pub async fn find(db: &DatabaseConnection, user_id: &str, client_id: &str) -> Result<Option<Grant>> {
+pub async fn find(db: &Db, user_id: &str, client_id: &str) -> Result<Option<Grant>> {
     Ok(grants::Entity::find()
         .filter(grants::Column::UserId.eq(user_id))
         .filter(grants::Column::ClientId.eq(client_id))
@@ -56,7 +57,7 @@ pub async fn find(db: &DatabaseConnection, user_id: &str, client_id: &str) -> Re
 /// Record consent: the union of what was granted before and `scopes`.
 /// Two consents for the same user and client at once (two tabs) both
 /// succeed: the loser of the insert race merges into the winner's row.
-pub async fn consent(db: &DatabaseConnection, user_id: &str, client_id: &str, scopes: &[String], ip: Option<&str>) -> Result<Grant> {
+pub async fn consent(db: &Db, user_id: &str, client_id: &str, scopes: &[String], ip: Option<&str>) -> Result<Grant> {
     // a new consent row is used for the first time at its first token: write that
     if let Ok(mut m) = TOUCHED.lock() {
         m.remove(&(user_id.to_string(), client_id.to_string()));
@@ -88,7 +89,7 @@ pub async fn consent(db: &DatabaseConnection, user_id: &str, client_id: &str, sc
     Ok(grant)
 }
 
-async fn upsert(db: &DatabaseConnection, user_id: &str, client_id: &str, scopes: &[String]) -> Result<Grant> {
+async fn upsert(db: &Db, user_id: &str, client_id: &str, scopes: &[String]) -> Result<Grant> {
     let t = now();
     Ok(match find(db, user_id, client_id).await? {
         Some(g) => {
@@ -151,7 +152,7 @@ fn due(user_id: &str, client_id: &str) -> bool {
 
 /// Note that the app used its access now (token issue or refresh), to the
 /// minute: a pair is written at most once a minute per instance.
-pub async fn touch(db: &DatabaseConnection, user_id: &str, client_id: &str) -> Result<()> {
+pub async fn touch(db: &Db, user_id: &str, client_id: &str) -> Result<()> {
     if !due(user_id, client_id) {
         return Ok(());
     }
@@ -164,7 +165,7 @@ pub async fn touch(db: &DatabaseConnection, user_id: &str, client_id: &str) -> R
     Ok(())
 }
 
-pub async fn list_for_user(db: &DatabaseConnection, user_id: &str) -> Result<Vec<ConnectedApp>> {
+pub async fn list_for_user(db: &Db, user_id: &str) -> Result<Vec<ConnectedApp>> {
     let rows = grants::Entity::find()
         .filter(grants::Column::UserId.eq(user_id))
         .order_by_desc(grants::Column::CreatedAt)
@@ -179,7 +180,7 @@ pub async fn list_for_user(db: &DatabaseConnection, user_id: &str) -> Result<Vec
     Ok(out)
 }
 
-pub async fn list_for_client(db: &DatabaseConnection, client_id: &str) -> Result<Vec<Grant>> {
+pub async fn list_for_client(db: &Db, client_id: &str) -> Result<Vec<Grant>> {
     Ok(grants::Entity::find()
         .filter(grants::Column::ClientId.eq(client_id))
         .all(db)
@@ -193,7 +194,7 @@ pub async fn list_for_client(db: &DatabaseConnection, client_id: &str) -> Result
 /// family of the pair dies and their live access tokens are denylisted.
 /// Other users of the client and other clients of the user are untouched.
 pub async fn revoke(
-    db: &DatabaseConnection,
+    db: &Db,
     store: &dyn TokenStore,
     user_id: &str,
     client_id: &str,

@@ -3,8 +3,9 @@
 //! under `TESSERA_REGISTRATION=token`. Shown once, stored as SHA-256, good
 //! for a number of registrations until they expire.
 use entity::registration_tokens;
+use crate::db::Db;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 
 use crate::db::now;
@@ -23,7 +24,7 @@ pub struct Issued {
 }
 
 /// Make a token good for `uses` registrations during `ttl_secs`.
-pub async fn create(db: &DatabaseConnection, ttl_secs: i64, uses: i64, actor: Option<&str>) -> Result<Issued> {
+pub async fn create(db: &Db, ttl_secs: i64, uses: i64, actor: Option<&str>) -> Result<Issued> {
     if !(1..=MAX_TTL_SECS).contains(&ttl_secs) {
         return Err(Error::validation(format!("the lifetime must be between 1 second and {} days", MAX_TTL_SECS / 86_400)));
     }
@@ -46,14 +47,14 @@ pub async fn create(db: &DatabaseConnection, ttl_secs: i64, uses: i64, actor: Op
 }
 
 /// Whether `token` is live and has a use left (read only).
-pub async fn usable(db: &DatabaseConnection, token: &str) -> Result<bool> {
+pub async fn usable(db: &Db, token: &str) -> Result<bool> {
     let row = registration_tokens::Entity::find_by_id(crate::crypto::digest(token)).one(db).await?;
     Ok(row.is_some_and(|r| r.uses_left > 0 && r.expires_at > now()))
 }
 
 /// Spend one use of `token`: one conditional UPDATE, so concurrent
 /// registrations never spend more uses than it has. `false`: none left.
-pub async fn spend(db: &DatabaseConnection, token: &str) -> Result<bool> {
+pub async fn spend(db: &Db, token: &str) -> Result<bool> {
     let n = registration_tokens::Entity::update_many()
         .col_expr(registration_tokens::Column::UsesLeft, Expr::col(registration_tokens::Column::UsesLeft).sub(1))
         .filter(registration_tokens::Column::TokenHash.eq(crate::crypto::digest(token)))
@@ -66,7 +67,7 @@ pub async fn spend(db: &DatabaseConnection, token: &str) -> Result<bool> {
 }
 
 /// Drop tokens that expired or were used up.
-pub async fn purge(db: &DatabaseConnection) -> Result<u64> {
+pub async fn purge(db: &Db) -> Result<u64> {
     let n = registration_tokens::Entity::delete_many()
         .filter(registration_tokens::Column::ExpiresAt.lt(now()).or(registration_tokens::Column::UsesLeft.lte(0)))
         .exec(db)

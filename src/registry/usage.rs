@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use entity::client_daily;
+use crate::db::Db;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -60,7 +61,7 @@ impl Tally {
 
     /// Write the counts: the running totals to the store, the day's to
     /// `client_daily`. What cannot be written is kept for the next tick.
-    pub async fn flush(&self, db: &DatabaseConnection, store: &dyn TokenStore, now: i64) {
+    pub async fn flush(&self, db: &Db, store: &dyn TokenStore, now: i64) {
         let (totals, days) = match self.pending.lock() {
             Ok(mut p) => (std::mem::take(&mut p.totals), std::mem::take(&mut p.days)),
             Err(_) => return,
@@ -96,7 +97,7 @@ impl Tally {
     }
 }
 
-async fn add_day(db: &DatabaseConnection, client_id: &str, day: i64, tokens: i64, limited: i64) -> Result<()> {
+async fn add_day(db: &Db, client_id: &str, day: i64, tokens: i64, limited: i64) -> Result<()> {
     let am = client_daily::ActiveModel { client_id: Set(client_id.to_string()), day: Set(day), tokens: Set(tokens), limited: Set(limited) };
     client_daily::Entity::insert(am)
         .on_conflict(
@@ -121,7 +122,7 @@ pub struct Day {
 
 /// The last `days` days of a client up to today, oldest first, every day
 /// present (zero when nothing happened); today includes `unwritten`.
-pub async fn last_days(db: &DatabaseConnection, client_id: &str, days: i64, now: i64, unwritten: (i64, i64)) -> Result<Vec<Day>> {
+pub async fn last_days(db: &Db, client_id: &str, days: i64, now: i64, unwritten: (i64, i64)) -> Result<Vec<Day>> {
     let today = now.div_euclid(DAY_SECS);
     let first = today - days + 1;
     let rows = client_daily::Entity::find()
@@ -139,7 +140,7 @@ pub async fn last_days(db: &DatabaseConnection, client_id: &str, days: i64, now:
 }
 
 /// Delete a client's days (with the client).
-pub async fn forget(db: &DatabaseConnection, client_id: &str) -> Result<()> {
+pub async fn forget(db: &Db, client_id: &str) -> Result<()> {
     client_daily::Entity::delete_many().filter(client_daily::Column::ClientId.eq(client_id)).exec(db).await?;
     Ok(())
 }

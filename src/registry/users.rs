@@ -5,7 +5,8 @@
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use entity::users;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use crate::db::Db;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
 use crate::registry::audit::{self, Event};
@@ -85,7 +86,7 @@ pub fn validate_username(u: &str) -> Result<()> {
 }
 
 /// Create a user (argon2id-hashed password); `actor` is who did it, for the audit trail.
-pub async fn create(db: &DatabaseConnection, username: &str, email: &str, password: &str, role: &str, actor: Option<&str>) -> Result<User> {
+pub async fn create(db: &Db, username: &str, email: &str, password: &str, role: &str, actor: Option<&str>) -> Result<User> {
     insert(db, NewUser { username, email, password, role, developer_requested: false }, actor).await
 }
 
@@ -100,7 +101,7 @@ pub struct NewUser<'a> {
 }
 
 /// Create an account after checking every field.
-pub async fn insert(db: &DatabaseConnection, n: NewUser<'_>, actor: Option<&str>) -> Result<User> {
+pub async fn insert(db: &Db, n: NewUser<'_>, actor: Option<&str>) -> Result<User> {
     let NewUser { username, email, password, role, developer_requested } = n;
     validate_username(username)?;
     if !ROLES.contains(&role) {
@@ -134,15 +135,15 @@ pub async fn insert(db: &DatabaseConnection, n: NewUser<'_>, actor: Option<&str>
     Ok(m.into())
 }
 
-pub async fn get(db: &DatabaseConnection, user_id: &str) -> Result<Option<User>> {
+pub async fn get(db: &Db, user_id: &str) -> Result<Option<User>> {
     Ok(users::Entity::find_by_id(user_id.to_string()).one(db).await?.map(User::from))
 }
 
-pub async fn find_by_username(db: &DatabaseConnection, username: &str) -> Result<Option<User>> {
+pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<User>> {
     Ok(users::Entity::find().filter(users::Column::Username.eq(username)).one(db).await?.map(User::from))
 }
 
-pub async fn list(db: &DatabaseConnection) -> Result<Vec<User>> {
+pub async fn list(db: &Db) -> Result<Vec<User>> {
     Ok(users::Entity::find().order_by_asc(users::Column::Username).all(db).await?.into_iter().map(User::from).collect())
 }
 
@@ -165,7 +166,7 @@ static ARGON2_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::La
 /// Disable an account (or enable it again). Disabling ends its sessions
 /// everywhere and revokes its tokens at every app (refresh families, live
 /// access tokens): a disabled account holds nothing.
-pub async fn set_disabled(db: &DatabaseConnection, store: &dyn crate::store::TokenStore, user_id: &str, disabled: bool, actor: Option<&str>) -> Result<User> {
+pub async fn set_disabled(db: &Db, store: &dyn crate::store::TokenStore, user_id: &str, disabled: bool, actor: Option<&str>) -> Result<User> {
     let res = users::Entity::update_many()
         .col_expr(users::Column::Disabled, sea_orm::sea_query::Expr::value(disabled))
         .filter(users::Column::UserId.eq(user_id))
@@ -190,7 +191,7 @@ pub async fn set_disabled(db: &DatabaseConnection, store: &dyn crate::store::Tok
 /// Someone signs up as a developer (`TESSERA_DEVELOPER_SIGNUP`): a
 /// developer at once (`open`), or an account whose request waits for an
 /// admin (`approval`). `closed`: there is no sign-up.
-pub async fn sign_up(db: &DatabaseConnection, mode: crate::config::SignupMode, username: &str, email: &str, password: &str, ip: Option<&str>) -> Result<User> {
+pub async fn sign_up(db: &Db, mode: crate::config::SignupMode, username: &str, email: &str, password: &str, ip: Option<&str>) -> Result<User> {
     use crate::config::SignupMode;
     let (role, developer_requested) = match mode {
         SignupMode::Closed => return Err(Error::NotFound("sign-up".into())),
@@ -205,7 +206,7 @@ pub async fn sign_up(db: &DatabaseConnection, mode: crate::config::SignupMode, u
 
 /// Give a user a role (`user`, `developer` or `admin`); an approval of a
 /// developer request is the role `developer`, and clears the request.
-pub async fn set_role(db: &DatabaseConnection, store: &dyn crate::store::TokenStore, user_id: &str, role: &str, actor: Option<&str>) -> Result<User> {
+pub async fn set_role(db: &Db, store: &dyn crate::store::TokenStore, user_id: &str, role: &str, actor: Option<&str>) -> Result<User> {
     if !ROLES.contains(&role) {
         return Err(Error::validation(format!("role must be one of {}", ROLES.join(", "))));
     }
@@ -227,7 +228,7 @@ pub async fn set_role(db: &DatabaseConnection, store: &dyn crate::store::TokenSt
 
 /// Approve a developer request: the account becomes a developer. Refused
 /// when it asked for nothing (use [`set_role`] to make anyone a developer).
-pub async fn approve_developer(db: &DatabaseConnection, store: &dyn crate::store::TokenStore, user_id: &str, actor: Option<&str>) -> Result<User> {
+pub async fn approve_developer(db: &Db, store: &dyn crate::store::TokenStore, user_id: &str, actor: Option<&str>) -> Result<User> {
     let u = get(db, user_id).await?.ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
     if !u.developer_requested {
         return Err(Error::Conflict(format!("{} has not asked to become a developer", u.username)));
@@ -236,7 +237,7 @@ pub async fn approve_developer(db: &DatabaseConnection, store: &dyn crate::store
 }
 
 /// Lift the login lock of an account (its failures are forgotten).
-pub async fn unlock(db: &DatabaseConnection, store: &dyn crate::store::TokenStore, user_id: &str, actor: Option<&str>) -> Result<User> {
+pub async fn unlock(db: &Db, store: &dyn crate::store::TokenStore, user_id: &str, actor: Option<&str>) -> Result<User> {
     let u = get(db, user_id).await?.ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
     store.login_succeeded(&u.username).await?;
     audit::record(db, Event { event: "user.unlocked", actor, user_id: Some(user_id), ..Default::default() }).await;
@@ -262,7 +263,7 @@ pub const IP_FAILURES_PER_MIN: i64 = 20;
 /// request spent and did not use (a success, or a refusal by the name's
 /// lock) is given back to the address.
 pub async fn authenticate(
-    db: &DatabaseConnection,
+    db: &Db,
     store: &dyn crate::store::TokenStore,
     username: &str,
     password: &str,

@@ -1,10 +1,13 @@
-//! Failing fast while Redis is down: a circuit breaker in front of every
-//! Redis command (one node, or a whole cluster). A command that fails for want of a connection (refused,
-//! dropped, timed out) opens the circuit; while it is open every command is
-//! refused at once (the request answers 503 in microseconds instead of
-//! waiting for connection timeouts), and a background probe pings Redis
-//! every [`PROBE_EVERY`] until it answers, then closes the circuit. Nothing
-//! fails open: a refused command is an error like any other store error.
+//! Failing fast while a store is down: a circuit breaker in front of every
+//! Redis command (one node, or a whole cluster) and every PostgreSQL
+//! statement (`db::Db`). A command that fails for want of a connection
+//! (refused, dropped, timed out) opens the circuit; while it is open every
+//! command is refused at once (the request answers 503 in microseconds
+//! instead of waiting for connection timeouts: sqlx retries a refused
+//! connection until its 5 s acquire timeout), and a background probe asks
+//! the store every [`PROBE_EVERY`] until it answers, then closes the
+//! circuit. Nothing fails open: a refused command is an error like any
+//! other store error.
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,12 +20,31 @@ const REFUSAL: &str = "redis is unreachable (circuit open)";
 /// How often the probe pings a Redis that went away.
 pub const PROBE_EVERY: Duration = Duration::from_millis(200);
 
-/// Whether some Redis circuit of this process is open (for `/metrics`).
-static ANY_OPEN: AtomicBool = AtomicBool::new(false);
+/// The store a breaker stands in front of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guards {
+    Redis = 0,
+    Postgres = 1,
+}
 
-/// `tessera_store_circuit_open`: Redis is unreachable and commands are refused at once.
-pub fn any_open() -> bool {
-    ANY_OPEN.load(Ordering::Relaxed)
+impl Guards {
+    pub const ALL: [Guards; 2] = [Guards::Redis, Guards::Postgres];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Guards::Redis => "redis",
+            Guards::Postgres => "postgresql",
+        }
+    }
+}
+
+/// Whether some circuit of this process is open, by store (for `/metrics`).
+static OPEN: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
+/// `tessera_store_circuit_open{store}`: the store is unreachable and
+/// commands are refused at once.
+pub fn open_for(store: Guards) -> bool {
+    OPEN[store as usize].load(Ordering::Relaxed)
 }
 
 /// What the probe pings: the node, or every primary of the cluster (a
@@ -74,6 +96,7 @@ impl Probe {
 }
 
 pub struct Breaker {
+    guards: Guards,
     open: AtomicBool,
     probing: AtomicBool,
     /// Replaced when the store reconnects with new credentials.
@@ -93,8 +116,8 @@ fn unreachable_kind(e: &RedisError) -> bool {
 }
 
 impl Breaker {
-    pub fn new(probe: Probe) -> Arc<Breaker> {
-        Arc::new(Breaker { open: AtomicBool::new(false), probing: AtomicBool::new(false), probe: std::sync::Mutex::new(Arc::new(probe)) })
+    pub fn new(guards: Guards, probe: Probe) -> Arc<Breaker> {
+        Arc::new(Breaker { guards, open: AtomicBool::new(false), probing: AtomicBool::new(false), probe: std::sync::Mutex::new(Arc::new(probe)) })
     }
 
     /// Probe with new credentials from now on.
@@ -106,7 +129,7 @@ impl Breaker {
         self.open.load(Ordering::Acquire)
     }
 
-    /// Look at a command's outcome: a lost connection opens the circuit.
+    /// Look at a Redis command's outcome: a lost connection opens the circuit.
     fn observe<T>(self: &Arc<Self>, r: &RedisResult<T>) {
         if r.as_ref().is_err_and(unreachable_kind) {
             self.trip();
@@ -117,10 +140,11 @@ impl Breaker {
         }
     }
 
-    fn trip(self: &Arc<Self>) {
+    /// Open the circuit (the store is unreachable) and start the probe.
+    pub fn trip(self: &Arc<Self>) {
         if !self.open.swap(true, Ordering::AcqRel) {
-            log::error!("redis is unreachable: refusing store commands until it answers again");
-            ANY_OPEN.store(true, Ordering::Relaxed);
+            log::error!("{} is unreachable: refusing its commands until it answers again", self.guards.name());
+            OPEN[self.guards as usize].store(true, Ordering::Relaxed);
         }
         if !self.probing.swap(true, Ordering::AcqRel) && tokio::runtime::Handle::try_current().is_ok() {
             let me = Arc::clone(self);
@@ -135,8 +159,8 @@ impl Breaker {
             if probe.answers().await {
                 self.open.store(false, Ordering::Release);
                 self.probing.store(false, Ordering::Release);
-                ANY_OPEN.store(false, Ordering::Relaxed);
-                log::warn!("redis answers again: store commands resume");
+                OPEN[self.guards as usize].store(false, Ordering::Relaxed);
+                log::warn!("{} answers again: its commands resume", self.guards.name());
                 return;
             }
         }

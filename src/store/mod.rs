@@ -283,7 +283,7 @@ pub trait TokenStore: Send + Sync {
 /// Open Redis (its keys under `prefix`; `ca_file`: the CA its `rediss://`
 /// certificates chain to, instead of the system's), or without it the SQL
 /// store in the main database.
-pub async fn open(target: Option<&redis::Target>, prefix: &str, ca_file: Option<&std::path::Path>, db: &sea_orm::DatabaseConnection) -> Result<std::sync::Arc<dyn TokenStore>, StoreError> {
+pub async fn open(target: Option<&redis::Target>, prefix: &str, ca_file: Option<&std::path::Path>, db: &crate::db::Db) -> Result<std::sync::Arc<dyn TokenStore>, StoreError> {
     Ok(match target {
         Some(t) => {
             let ca = match ca_file {

@@ -295,7 +295,7 @@ impl RedisStore {
             peek_refresh: family_lua(PEEK_REFRESH, legacy),
             link,
             ca_pem,
-            breaker: super::breaker::Breaker::new(probe),
+            breaker: super::breaker::Breaker::new(super::breaker::Guards::Redis, probe),
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             prefix: prefix.to_string(),
             redeem_code: Script::new(REDEEM_CODE),

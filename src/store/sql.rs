@@ -5,16 +5,17 @@
 //! count tells the one winner, never a read followed by a write.
 use async_trait::async_trait;
 use entity::{auth_codes, client_usage, denylist, device_codes, login_failures, pushed_requests, rate_counters, refresh_tokens, seen_once, session_clients, sessions};
+use crate::db::Db;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
     TransactionTrait,
 };
 
 use super::{DevicePoll, DeviceRecord, LoginAttempt, CodeRedemption, RefreshRecord, RefreshState, Rotation, StoreError, TokenStore, DENY_MARGIN_SECS, REPLAY_MEMORY_SECS};
 
 pub struct SqlStore {
-    db: DatabaseConnection,
+    db: Db,
     /// SQLite only: one writing transaction at a time in this process.
     /// A deferred SQLite transaction that reads before it writes fails with
     /// SQLITE_BUSY instead of waiting when another writer got in first; the
@@ -60,7 +61,7 @@ impl Counters {
 }
 
 impl SqlStore {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: Db) -> Self {
         let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
         SqlStore { db, write_lock: sqlite.then(|| tokio::sync::Mutex::new(())), counters: sqlite.then(Default::default), epoch_file: tokio::sync::OnceCell::new() }
     }

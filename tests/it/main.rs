@@ -21,6 +21,7 @@ mod dynamic_registration;
 mod e2e;
 mod edge;
 mod fapi2;
+mod fail_fast;
 mod faults;
 mod keys;
 mod layers;

@@ -168,7 +168,7 @@ async fn redis_down_fails_closed_and_recovers() {
     assert_eq!(r.status(), 503);
     // the circuit is open: commands are refused without waiting on Redis
     let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("tessera_store_circuit_open 1"), "the breaker opened");
+    assert!(metrics.contains("tessera_store_circuit_open{store=\"redis\"} 1"), "the breaker opened");
 
     redis = RedisServer::start(port, &[]);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -182,6 +182,6 @@ async fn redis_down_fails_closed_and_recovers() {
     }
     assert_eq!(s.http.get(s.url("/readyz")).send().await.unwrap().status(), 200);
     let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("tessera_store_circuit_open 0"), "the probe closed it");
+    assert!(metrics.contains("tessera_store_circuit_open{store=\"redis\"} 0"), "the probe closed it");
     drop(redis);
 }

@@ -12,7 +12,7 @@ pub mod password;
 pub mod refresh_token;
 pub mod user_tokens;
 
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 
 use super::issuer::Issuer;
 use super::params::Params;
@@ -27,7 +27,7 @@ pub use user_tokens::FamilyData;
 /// The state a grant reads and writes: the registry's database and the token store.
 #[derive(Clone, Copy)]
 pub struct Stores<'a> {
-    pub db: &'a DatabaseConnection,
+    pub db: &'a Db,
     pub store: &'a dyn TokenStore,
 }
 

@@ -27,7 +27,7 @@ pub fn refreshed_scopes(requested: Option<&str>, family: &[String], granted: &[S
     }
 }
 
-async fn reuse_detected(db: &sea_orm::DatabaseConnection, client: &Client, family_id: &str, user_id: Option<&str>) -> Error {
+async fn reuse_detected(db: &crate::db::Db, client: &Client, family_id: &str, user_id: Option<&str>) -> Error {
     crate::metrics::METRICS.event(crate::metrics::event::REFRESH_REUSE);
     audit::record(
         db,

@@ -1,6 +1,7 @@
 //! What tests need in the registry and the token endpoint: clients, users,
 //! tokens, made through the same functions as the CLI and the portal.
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::ConnectionTrait;
+use tessera::db::Db;
 use tessera::registry::clients::NewClient;
 
 use super::server::TestServer;
@@ -11,13 +12,13 @@ pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// A confidential client_credentials client: (client_id, secret).
-pub async fn machine_client(db: &DatabaseConnection, scopes: &str) -> (String, String) {
+pub async fn machine_client(db: &Db, scopes: &str) -> (String, String) {
     limited_client(db, scopes, None).await
 }
 
 /// A resource server: a confidential client that may introspect tokens
 /// issued to other clients (`--can-introspect`): (client_id, secret).
-pub async fn resource_server(db: &DatabaseConnection) -> (String, String) {
+pub async fn resource_server(db: &Db) -> (String, String) {
     let c = tessera::oauth::registration::register(
         db,
         NewClient {
@@ -36,7 +37,7 @@ pub async fn resource_server(db: &DatabaseConnection) -> (String, String) {
 }
 
 /// The same with an explicit rate limit (cost units per minute).
-pub async fn limited_client(db: &DatabaseConnection, scopes: &str, rate_limit: Option<i64>) -> (String, String) {
+pub async fn limited_client(db: &Db, scopes: &str, rate_limit: Option<i64>) -> (String, String) {
     let c = tessera::oauth::registration::register(
         db,
         NewClient {
@@ -55,13 +56,13 @@ pub async fn limited_client(db: &DatabaseConnection, scopes: &str, rate_limit: O
 }
 
 /// A user with `PASSWORD`; returns the user id.
-pub async fn user(db: &DatabaseConnection, username: &str, role: &str) -> String {
+pub async fn user(db: &Db, username: &str, role: &str) -> String {
     tessera::registry::users::create(db, username, &format!("{username}@example.com"), PASSWORD, role, Some("test")).await.expect("create user").user_id
 }
 
 /// A confidential client registered for the legacy password grant (with
 /// refresh): (client_id, secret).
-pub async fn legacy_client(db: &DatabaseConnection) -> (String, String) {
+pub async fn legacy_client(db: &Db) -> (String, String) {
     let c = tessera::oauth::registration::register(
         db,
         NewClient {
@@ -79,7 +80,7 @@ pub async fn legacy_client(db: &DatabaseConnection) -> (String, String) {
 }
 
 /// An app using the authorization code grant: (client_id, secret if confidential).
-pub async fn app(db: &DatabaseConnection, client_type: &str, scopes: &str) -> (String, Option<String>) {
+pub async fn app(db: &Db, client_type: &str, scopes: &str) -> (String, Option<String>) {
     let c = tessera::oauth::registration::register(
         db,
         NewClient {
@@ -100,7 +101,7 @@ pub async fn app(db: &DatabaseConnection, client_type: &str, scopes: &str) -> (S
 
 /// A public app of a device without a browser (RFC 8628), "Living-room TV",
 /// registered with `grants` (the short form `device_code` among them).
-pub async fn device_app(db: &DatabaseConnection, grants: &[&str]) -> String {
+pub async fn device_app(db: &Db, grants: &[&str]) -> String {
     let n = NewClient {
         name: "Living-room TV".into(),
         client_type: "public".into(),
@@ -131,7 +132,7 @@ pub async fn verify_offline(s: &TestServer, token: &str, audience: &str) -> Resu
     jsonwebtoken::decode::<serde_json::Value>(token, &key, &v).map(|d| d.claims).map_err(|e| e.to_string())
 }
 
-pub async fn count_rows(db: &DatabaseConnection, table: &str) -> i64 {
+pub async fn count_rows(db: &Db, table: &str) -> i64 {
     use sea_orm::{FromQueryResult, Statement};
     #[derive(FromQueryResult)]
     struct N {
@@ -141,7 +142,7 @@ pub async fn count_rows(db: &DatabaseConnection, table: &str) -> i64 {
     N::find_by_statement(stmt).one(db).await.expect("count").expect("row").n
 }
 
-pub async fn count_where(db: &DatabaseConnection, table: &str, condition: &str) -> i64 {
+pub async fn count_where(db: &Db, table: &str, condition: &str) -> i64 {
     use sea_orm::{FromQueryResult, Statement};
     #[derive(FromQueryResult)]
     struct N {

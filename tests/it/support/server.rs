@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::ConnectionTrait;
+use tessera::db::Db;
 use tessera::app::Tessera;
 use tessera::config::Config;
 use tessera::store::redis::Target;
@@ -101,7 +102,7 @@ impl TestDb {
                 let name = random_name("t");
                 let admin = tessera::db::connect(&admin_url).await.expect("connect to the test PostgreSQL");
                 admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
-                admin.close().await.ok();
+                admin.raw().close_by_ref().await.ok();
                 let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
                 TestDb {
                     url: format!("{base}/{name}"),
@@ -181,7 +182,7 @@ impl TestDb {
 pub struct TestServer {
     pub base: String,
     pub port: u16,
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub http: reqwest::Client,
     pub tdb: TestDb,
     handle: actix_web::dev::ServerHandle,
