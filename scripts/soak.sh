@@ -52,11 +52,13 @@ printf '| window | cc p99 ms | refresh p99 ms | code p99 ms | introspect p99 ms 
 declare -a P_CC P_RT P_AC P_IN RSS RMEM PGS
 BAD=0
 for w in $(seq 1 "$N"); do
-  flows --scenario cc --client-id "$CC_ID" --client-secret "$CC_SECRET" --seconds "$WINDOW" --rate "$R_CC" > "$WORK/cc.out" &
-  flows --scenario refresh --client-id "$APP_ID" --username bench --password bench-password-1 --seconds "$WINDOW" --rate "$R_RT" > "$WORK/rt.out" &
-  flows --scenario authcode --client-id "$APP_ID" --username bench --password bench-password-1 --seconds "$WINDOW" --rate "$R_AC" > "$WORK/ac.out" &
-  flows --scenario introspect --client-id "$RS_ID" --client-secret "$RS_SECRET" --token "$TOKEN" --seconds "$WINDOW" --rate "$R_IN" > "$WORK/in.out" &
-  wait
+  # `wait` alone would wait for the server too: wait for these four
+  pids=()
+  flows --scenario cc --client-id "$CC_ID" --client-secret "$CC_SECRET" --seconds "$WINDOW" --rate "$R_CC" > "$WORK/cc.out" & pids+=($!)
+  flows --scenario refresh --client-id "$APP_ID" --username bench --password bench-password-1 --seconds "$WINDOW" --rate "$R_RT" > "$WORK/rt.out" & pids+=($!)
+  flows --scenario authcode --client-id "$APP_ID" --username bench --password bench-password-1 --seconds "$WINDOW" --rate "$R_AC" > "$WORK/ac.out" & pids+=($!)
+  flows --scenario introspect --client-id "$RS_ID" --client-secret "$RS_SECRET" --token "$TOKEN" --seconds "$WINDOW" --rate "$R_IN" > "$WORK/in.out" & pids+=($!)
+  wait "${pids[@]}"
   P_CC[$w]=$(field "$(cat "$WORK/cc.out")" p99_ms); P_RT[$w]=$(field "$(cat "$WORK/rt.out")" p99_ms)
   P_AC[$w]=$(field "$(cat "$WORK/ac.out")" p99_ms); P_IN[$w]=$(field "$(cat "$WORK/in.out")" p99_ms)
   bad=0; for f in cc rt ac in; do bad=$((bad + $(field "$(cat "$WORK/$f.out")" non2xx))); done

@@ -55,6 +55,16 @@ local function tag(id)
   return id
 end
 local function fk(p, kind, fam) return p .. kind .. ':{' .. fam .. '}' end
+-- The family a tagged handle names, when that family still lists it: a
+-- used token whose record has expired (it is kept only while the access
+-- token issued beside it lives) is still known by its family's set.
+local function listed(p, h)
+  local i = string.find(h, '.', 1, true)
+  if not i or i == 1 then return nil end
+  local fam = string.sub(h, 1, i - 1)
+  if redis.call('SISMEMBER', fk(p, 'fam', fam), h) == 1 then return fam end
+  return nil
+end
 local function deny_live(p, h, now)
   local v = redis.call('HMGET', p .. 'rt:' .. tag(h), 'jti', 'jexp')
   if v[1] and tonumber(v[2]) + DENY_MARGIN > now then
@@ -102,7 +112,13 @@ return {'ok', redis.call('HGET', KEYS[1], 'data')}
 const ROTATE: &str = r#"
 local p, now = ARGV[1], tonumber(ARGV[2])
 local used = redis.call('HGET', KEYS[1], 'used')
-if not used then return 'invalid' end
+if not used then
+  -- used long ago: only its family's set remembers it
+  local fam = listed(p, ARGV[12])
+  if fam ~= ARGV[3] or revoked(p, fam) then return 'invalid' end
+  revoke(p, fam, now)
+  return 'reused:' .. fam
+end
 local fam = redis.call('HGET', KEYS[1], 'family')
 if fam ~= ARGV[3] then return 'invalid' end
 if revoked(p, fam) then return 'invalid' end
@@ -111,13 +127,20 @@ if used == '1' then
   return 'reused:' .. fam
 end
 if tonumber(redis.call('HGET', KEYS[1], 'exp')) <= now then return 'invalid' end
+-- The used token keeps what reuse and revocation need (its family, client
+-- and user; the access token issued beside it, to denylist) for as long as
+-- that access token lives; then only the family's set remembers it.
 redis.call('HSET', KEYS[1], 'used', '1')
+redis.call('HDEL', KEYS[1], 'data')
+redis.call('EXPIREAT', KEYS[1], tonumber(redis.call('HGET', KEYS[1], 'jexp')) + DENY_MARGIN, 'LT')
 redis.call('HSET', KEYS[2], 'family', ARGV[3], 'client', ARGV[4], 'user', ARGV[5], 'data', ARGV[6],
   'exp', ARGV[7], 'jti', ARGV[8], 'jexp', ARGV[9], 'used', '0')
 local keep = tonumber(ARGV[7]) + tonumber(ARGV[11])
 redis.call('EXPIREAT', KEYS[2], keep)
 redis.call('SADD', fk(p, 'fam', fam), ARGV[10])
 redis.call('EXPIREAT', fk(p, 'fam', fam), keep)
+redis.call('HSET', fk(p, 'famof', fam), 'client', ARGV[4], 'user', ARGV[5])
+redis.call('EXPIREAT', fk(p, 'famof', fam), keep)
 return 'rotated'
 "#;
 
@@ -126,6 +149,15 @@ return 'rotated'
 /// ride in a pipeline (as `EVAL`: Redis caches the compiled script by hash).
 const PEEK_REFRESH: &str = r#"
 local h = redis.call('HGETALL', KEYS[1])
+if #h == 0 then
+  -- a used token known only by its family's set: `trimmed`, with the
+  -- family's client and user
+  local fam = listed(ARGV[1], ARGV[2])
+  if fam then
+    local of = redis.call('HMGET', fk(ARGV[1], 'famof', fam), 'client', 'user')
+    if of[1] then h = {'family', fam, 'client', of[1], 'user', of[2], 'used', '1', 'trimmed', '1'} end
+  end
+end
 for i = 1, #h, 2 do
   if h[i] == 'family' and revoked(ARGV[1], h[i + 1]) then
     h[#h + 1] = 'revoked'
@@ -496,7 +528,7 @@ impl RedisStore {
             }
             // A refresh token: one reply, for [`parse_refresh`].
             Part::Refresh(handle) => {
-                pipe.cmd("EVAL").arg(&self.peek_refresh).arg(1).arg(self.tagged("rt", handle)).arg(&self.prefix);
+                pipe.cmd("EVAL").arg(&self.peek_refresh).arg(1).arg(self.tagged("rt", handle)).arg(&self.prefix).arg(handle);
             }
             Part::Epoch => {
                 pipe.get(self.key("clients", "epoch"));
@@ -560,7 +592,7 @@ impl RedisStore {
         }
     }
 
-    /// `fam:{F}` and `famrev:{F}`.
+    /// `fam:{F}`, `famof:{F}` and `famrev:{F}`.
     fn family_key(&self, kind: &str, family_id: &str) -> String {
         format!("{}{kind}:{{{family_id}}}", self.prefix)
     }
@@ -607,12 +639,27 @@ fn parse_refresh(reply: redis::Value, token_hash: &str, now: i64) -> Result<Refr
     if h.is_empty() {
         return Ok(RefreshState::Invalid);
     }
+    if h.contains_key("trimmed") {
+        // used, and known now only by its family: enough to recognise reuse
+        let rec = RefreshRecord {
+            token_hash: token_hash.to_string(),
+            family_id: field(&h, "family")?.to_string(),
+            client_id: field(&h, "client")?.to_string(),
+            user_id: field(&h, "user")?.to_string(),
+            data: String::new(),
+            expires_at: 0,
+            access_jti: String::new(),
+            access_exp: 0,
+        };
+        return Ok(if h.contains_key("revoked") { RefreshState::Invalid } else { RefreshState::Used(rec) });
+    }
     let rec = RefreshRecord {
         token_hash: token_hash.to_string(),
         family_id: field(&h, "family")?.to_string(),
         client_id: field(&h, "client")?.to_string(),
         user_id: field(&h, "user")?.to_string(),
-        data: field(&h, "data")?.to_string(),
+        // a used token's data is dropped at its rotation
+        data: h.get("data").cloned().unwrap_or_default(),
         expires_at: num(&h, "exp")?,
         access_jti: field(&h, "jti")?.to_string(),
         access_exp: num(&h, "jexp")?,
@@ -694,6 +741,7 @@ impl TokenStore for RedisStore {
         }
         let k = self.tagged("rt", &rec.token_hash);
         let fam = self.family_key("fam", &rec.family_id);
+        let famof = self.family_key("famof", &rec.family_id);
         let keep = rec.expires_at + REPLAY_MEMORY_SECS;
         let _: () = redis::pipe()
             .atomic()
@@ -713,6 +761,8 @@ impl TokenStore for RedisStore {
             .expire_at(&k, keep)
             .sadd(&fam, &rec.token_hash)
             .expire_at(&fam, keep)
+            .hset_multiple(&famof, &[("client", rec.client_id.as_str()), ("user", &rec.user_id)])
+            .expire_at(&famof, keep)
             .query_async(&mut self.con())
             .await?;
         self.index_family(rec, keep).await
@@ -749,6 +799,7 @@ impl TokenStore for RedisStore {
             .arg(new.access_exp)
             .arg(&new.token_hash)
             .arg(REPLAY_MEMORY_SECS)
+            .arg(old_hash)
             .invoke_async(&mut con)
             .await?;
         Ok(match r.as_str() {

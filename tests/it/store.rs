@@ -459,3 +459,44 @@ async fn families_from_before_the_hash_tags_keep_rotating() {
     assert_eq!(s.get_refresh(&legacy_hash, t).await.unwrap(), RefreshState::Invalid);
     assert!(s.is_denied(&legacy_jti).await.unwrap() && s.is_denied(&next.access_jti).await.unwrap());
 }
+
+/// A used refresh token keeps only what reuse and revocation need, and only
+/// while the access token issued beside it lives (its data is dropped at
+/// once); after that its family's set alone remembers it, and presenting it
+/// is still reuse that revokes the family (docs/capacity.md: what a used
+/// token costs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_token_shrinks_to_its_place_in_the_family() {
+    let (s, tdb) = store(Backend::PostgresRedis).await;
+    let (fam, t) = (new_jti(), now());
+    let r1 = record(&fam, "u1", "c1");
+    s.put_refresh(&r1).await.unwrap();
+    let r2 = record(&fam, "u1", "c1");
+    assert_eq!(s.rotate_refresh(&r1.token_hash, &r2, t).await.unwrap(), Rotation::Rotated);
+
+    let redis = redis::Client::open(tdb.redis_url.as_deref().unwrap()).unwrap();
+    let mut con = redis.get_multiplexed_async_connection().await.unwrap();
+    let (f, rest) = r1.token_hash.split_once('.').unwrap();
+    let used_key = format!("{}rt:{{{f}}}.{rest}", tdb.prefix);
+    let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL").arg(&used_key).query_async(&mut con).await.unwrap();
+    assert_eq!(fields.get("used").map(String::as_str), Some("1"));
+    assert!(!fields.contains_key("data"), "a used token's data is dropped: {fields:?}");
+    let expire_at: i64 = redis::cmd("EXPIRETIME").arg(&used_key).query_async(&mut con).await.unwrap();
+    assert_eq!(expire_at, r1.access_exp + tessera::store::DENY_MARGIN_SECS, "kept while its access token lives");
+
+    // its record gone, as when that time has passed: still reuse
+    let _: i64 = redis::cmd("DEL").arg(&used_key).query_async(&mut con).await.unwrap();
+    match s.get_refresh(&r1.token_hash, t).await.unwrap() {
+        RefreshState::Used(r) => assert_eq!((r.family_id.as_str(), r.client_id.as_str(), r.user_id.as_str()), (fam.as_str(), "c1", "u1")),
+        other => panic!("a used token known by its family: {other:?}"),
+    }
+    // a handle its family never listed is unknown, not reuse
+    let stranger = record(&fam, "u1", "c1");
+    assert_eq!(s.get_refresh(&stranger.token_hash, t).await.unwrap(), RefreshState::Invalid);
+    assert_eq!(s.rotate_refresh(&stranger.token_hash, &record(&fam, "u1", "c1"), t).await.unwrap(), Rotation::Invalid);
+    assert_eq!(s.get_refresh(&r2.token_hash, t).await.unwrap(), RefreshState::Active(r2.clone()), "and changes nothing");
+    assert_eq!(s.rotate_refresh(&r1.token_hash, &record(&fam, "u1", "c1"), t).await.unwrap(), Rotation::Reused { family_id: fam.clone() });
+    assert_eq!(s.get_refresh(&r2.token_hash, t).await.unwrap(), RefreshState::Invalid, "the family is revoked");
+    assert!(s.is_denied(&r2.access_jti).await.unwrap());
+    assert_eq!(s.get_refresh(&r1.token_hash, t).await.unwrap(), RefreshState::Invalid, "a revoked family's tokens are invalid");
+}
