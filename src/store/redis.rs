@@ -141,6 +141,13 @@ redis.call('SADD', fk(p, 'fam', fam), ARGV[10])
 redis.call('EXPIREAT', fk(p, 'fam', fam), keep)
 redis.call('HSET', fk(p, 'famof', fam), 'client', ARGV[4], 'user', ARGV[5])
 redis.call('EXPIREAT', fk(p, 'famof', fam), keep)
+-- one node: the user's index of families too (KEYS[3]; a cluster keeps it
+-- in another slot and extends it after the script)
+if KEYS[3] then
+  redis.call('SADD', KEYS[3], fam)
+  redis.call('EXPIREAT', KEYS[3], keep, 'GT')
+  redis.call('EXPIREAT', KEYS[3], keep, 'NX')
+end
 return 'rotated'
 "#;
 
@@ -784,10 +791,13 @@ impl TokenStore for RedisStore {
             _ => {}
         }
         let mut con = self.con();
-        let r: String = self
-            .rotate
-            .key(self.tagged("rt", old_hash))
-            .key(self.tagged("rt", &new.token_hash))
+        let cluster = self.is_cluster();
+        let mut inv = self.rotate.key(self.tagged("rt", old_hash));
+        inv.key(self.tagged("rt", &new.token_hash));
+        if !cluster {
+            inv.key(self.uc_key(&new.user_id, &new.client_id));
+        }
+        let r: String = inv
             .arg(&self.prefix)
             .arg(now)
             .arg(&new.family_id)
@@ -804,10 +814,13 @@ impl TokenStore for RedisStore {
             .await?;
         Ok(match r.as_str() {
             "rotated" => {
-                // The rotation is done and the family already indexed (by
-                // `put_refresh`): this only lengthens the index's life. Failing
-                // the request now would have the client retry a token that is
-                // already used, which is reuse and revokes the family.
+                // On a cluster: the rotation is done and the family already
+                // indexed (by `put_refresh`); this only lengthens the index's
+                // life. Failing the request now would have the client retry a
+                // token that is already used, which is reuse and revokes the family.
+                if !cluster {
+                    return Ok(Rotation::Rotated);
+                }
                 if let Err(e) = self.index_family(new, new.expires_at + REPLAY_MEMORY_SECS).await {
                     log::warn!("refresh family {} rotated, but its index was not extended: {e}", new.family_id);
                 }
