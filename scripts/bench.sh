@@ -24,6 +24,9 @@ command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 install_missing "${need[@]}"
 [ -d bench/peer/node_modules/oidc-provider ] || (cd bench/peer && npm ci --no-audit --no-fund --silent)
 
+# Redis and PostgreSQL on core 1 with the load, as on machines of their
+# own: core 0 is the server's alone (STORES_CPU= to share it)
+export STORES_CPU="${STORES_CPU-1}"
 bench_deployment
 json() { json_field "$1"; }
 RS=$($BIN client create --name rs --grant-types client_credentials --scopes read:data --can-introspect --json)
@@ -86,7 +89,7 @@ done
 
 out "# Tessera benchmark"
 out ""
-out "Machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), $(free -g | awk '/Mem:/ {print $2}') GiB. Server pinned to core 0, load (wrk, benches/flows.rs) pinned to core 1, PostgreSQL + Redis on loopback. ${SECS}s per run, $CONC connections."
+out "Machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), $(free -g | awk '/Mem:/ {print $2}') GiB. Server pinned to core 0, load (wrk, benches/flows.rs) pinned to core 1, PostgreSQL + Redis on loopback, $([ -n "${STORES_CPU:-}" ] && echo "pinned to core $STORES_CPU with the load" || echo "sharing the cores"). ${SECS}s per run, $CONC connections."
 out ""
 out "RS256 signing ceiling of core 0 (openssl speed rsa2048, sign/s): **$CEIL**"
 out ""

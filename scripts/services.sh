@@ -91,7 +91,12 @@ stop_services() {
 
 # start_services: sets TMP, REDIS_PORT, PG_PORT, DATABASE_URL_SVC,
 # REDIS_URL_SVC and (three primaries, three replicas) REDIS_CLUSTER_URLS_SVC.
+# With STORES_CPU set (the benchmarks: 1), Redis and PostgreSQL run on that
+# core only, as on machines of their own, beside the load and away from
+# the server's core.
 start_services() {
+  local PIN=()
+  [ -n "${STORES_CPU:-}" ] && PIN=(taskset -c "$STORES_CPU")
   PGBIN="$(pg_bin)"
   TMP="$(mktemp -d /tmp/tessera-svc.XXXXXX)"
   chmod 755 "$TMP"
@@ -103,7 +108,7 @@ start_services() {
   trap stop_services EXIT INT TERM
 
   log "redis on 127.0.0.1:$REDIS_PORT"
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --pidfile "$TMP/redis.pid" \
+  "${PIN[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --pidfile "$TMP/redis.pid" \
     --logfile "$TMP/redis.log" --dir "$TMP" --save '' --appendonly no
   for _ in $(seq 1 50); do
     [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ] && break
@@ -119,7 +124,7 @@ start_services() {
   [ "$(id -u)" -eq 0 ] && chown postgres "$PGDATA" "$TMP/sock"
   "${AS_PG[@]}" "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
     -E UTF8 --locale=C.UTF-8 >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log"; return 1; }
-  "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDATA" -l "$TMP/sock/pg.log" -w -t 30 \
+  "${PIN[@]}" "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDATA" -l "$TMP/sock/pg.log" -w -t 30 \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $TMP/sock -c fsync=off -c max_connections=300" start >/dev/null \
     || { cat "$TMP/sock/pg.log"; return 1; }
   local pass

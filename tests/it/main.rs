@@ -42,6 +42,7 @@ mod schemathesis;
 mod secrets;
 mod sentinel;
 mod sessions;
+mod soak;
 mod store;
 mod tls;
 mod web;

@@ -185,14 +185,26 @@ pub struct TestServer {
     pub db: Db,
     pub http: reqwest::Client,
     pub tdb: TestDb,
-    handle: actix_web::dev::ServerHandle,
+    /// The server in this process; `None` for one attached to a `tessera serve` process.
+    handle: Option<actix_web::dev::ServerHandle>,
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let h = self.handle.clone();
-        std::thread::spawn(move || futures_executor_block_on(h.stop(true)));
+        if let Some(h) = self.handle.clone() {
+            std::thread::spawn(move || futures_executor_block_on(h.stop(true)));
+        }
     }
+}
+
+/// The helpers of a [`TestServer`] for a `tessera serve` process on `port`
+/// (`serve_process`), once it is ready.
+pub async fn attach(tdb: TestDb, port: u16) -> TestServer {
+    let base = format!("http://127.0.0.1:{port}");
+    let http = browser();
+    super::processes::wait_ready(&http, &base).await;
+    let db = tessera::db::connect(&tdb.url).await.expect("test-side connection");
+    TestServer { base, port, db, http, tdb, handle: None }
 }
 
 fn futures_executor_block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -231,7 +243,7 @@ pub async fn start_with(tdb: TestDb, tweak: impl FnOnce(&mut Config)) -> TestSer
     let handle = rx.await.expect("server thread").expect("server started");
     let db = tessera::db::connect(&tdb.url).await.expect("test-side connection");
     let http = browser();
-    TestServer { base: format!("http://127.0.0.1:{port}"), port, db, http, tdb, handle }
+    TestServer { base: format!("http://127.0.0.1:{port}"), port, db, http, tdb, handle: Some(handle) }
 }
 
 pub async fn start(backend: Backend) -> TestServer {
