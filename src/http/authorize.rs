@@ -1,6 +1,8 @@
 //! `GET /authorize`, the login and consent pages, and logout. The rules are
 //! in `oauth::authorize`; this file turns their answers into pages and
 //! redirects.
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
@@ -21,10 +23,10 @@ async fn validated(t: &Tessera, query: &str) -> Result<AuthorizeRequest, HttpRes
         Err(e) => return Err(error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string())),
     };
     let client = match params.get("client_id") {
-        Some(id) => crate::registry::clients::find(&t.db, id).await.map_err(|e| unavailable(e, "client lookup", "The service is unavailable."))?,
+        Some(id) => t.gate.client(id).await.map_err(|e| unavailable(e, "client lookup", "The service is unavailable."))?,
         None => None,
     };
-    authorize::validate(client, &params).map_err(|r| match r {
+    authorize::validate(client.map(Arc::unwrap_or_clone), &params).map_err(|r| match r {
         Refusal::Page(msg) => error_page(StatusCode::BAD_REQUEST, "This request cannot be completed", &msg),
         Refusal::Redirect { redirect_uri, state, error, description } => redirect(
             StatusCode::FOUND,
@@ -181,8 +183,8 @@ async fn pushed(t: &Tessera, query: &str) -> Result<String, HttpResponse> {
             Err(_) => Err(refuse("The request_uri is unknown, used or expired. Start again from the application.")),
         };
     }
-    let client = crate::registry::clients::find(&t.db, client_id).await.map_err(|e| unavailable(e, "client lookup", "The service is unavailable."))?;
-    match client {
+    let client = t.gate.client(client_id).await.map_err(|e| unavailable(e, "client lookup", "The service is unavailable."))?;
+    match client.as_deref() {
         Some(c) if par::required(t.cfg.require_par, &c) => Err(refuse("This application must push its authorization request first (PAR, RFC 9126).")),
         _ => Ok(query.to_string()),
     }

@@ -238,6 +238,13 @@ impl Gate {
         }
     }
 
+    /// A client by id for a request that has no store round of its own
+    /// (`/authorize`): the clients epoch is asked for, then as [`Gate::client_at`].
+    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<Client>>> {
+        let epoch = self.store.clients_epoch().await?;
+        self.client_at(client_id, epoch).await
+    }
+
     /// A client by id with the clients epoch of this request's store round:
     /// from memory when nothing changed since it was read (no database
     /// query), else from the database. Cached clients are shared (`Arc`),
