@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{app, free_port, start_with, user, Backend, Postgres, RedisServer, TestDb, TestServer};
+use crate::support::{app, free_port, percentile, start_with, user, Backend, Postgres, RedisServer, TestDb, TestServer};
 
 /// One answer: when it was sent, how long it took, its status and `error`.
 #[derive(Clone)]
@@ -83,11 +83,6 @@ impl Load {
         let v = self.seen.lock().unwrap().clone();
         v
     }
-}
-
-fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
-    v.sort();
-    v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or_default()
 }
 
 async fn circuit_open(s: &TestServer, store: &str) -> bool {

@@ -115,9 +115,7 @@ async fn rows(s: &TestServer) -> Vec<(String, i64)> {
 }
 
 fn p99(answers: &[Answer], flow: Flow) -> Duration {
-    let mut v: Vec<Duration> = answers.iter().filter(|a| a.flow == flow).map(|a| a.late).collect();
-    v.sort();
-    v.get(((v.len() as f64 * 0.99).ceil() as usize).saturating_sub(1)).copied().unwrap_or_default()
+    crate::support::percentile(answers.iter().filter(|a| a.flow == flow).map(|a| a.late).collect(), 0.99)
 }
 
 /// One window: every flow at its rate, each request at its scheduled time

@@ -11,3 +11,9 @@ pub use fixtures::*;
 pub use logs::*;
 pub use processes::*;
 pub use server::*;
+
+/// The `p` quantile (0.99 for p99) of latencies, nearest rank; zero when there are none.
+pub fn percentile(mut v: Vec<std::time::Duration>, p: f64) -> std::time::Duration {
+    v.sort();
+    v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or_default()
+}
