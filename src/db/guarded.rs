@@ -91,12 +91,17 @@ impl Db {
     }
 
     fn observe<T>(&self, r: Result<T, DbErr>) -> Result<T, DbErr> {
-        if let (Some(b), Err(e)) = (&self.breaker, &r) {
-            if is_unreachable(e) {
-                b.trip();
-            }
+        if let Err(e) = &r {
+            self.trip_if_unreachable(e);
         }
         r
+    }
+
+    /// Open the circuit if `e` says the database could not be reached.
+    fn trip_if_unreachable(&self, e: &DbErr) {
+        if let Some(b) = self.breaker.as_ref().filter(|_| is_unreachable(e)) {
+            b.trip();
+        }
     }
 
     /// Check the connection (readiness): through the breaker, so a probe
@@ -185,10 +190,8 @@ impl TransactionTrait for Db {
     {
         self.pass().map_err(TransactionError::Connection)?;
         let r = self.conn.transaction_with_config(callback, isolation_level, access_mode).await;
-        if let (Some(b), Err(TransactionError::Connection(e))) = (&self.breaker, &r) {
-            if is_unreachable(e) {
-                b.trip();
-            }
+        if let Err(TransactionError::Connection(e)) = &r {
+            self.trip_if_unreachable(e);
         }
         r
     }

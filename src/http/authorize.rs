@@ -13,20 +13,28 @@ use crate::app::Tessera;
 use crate::oauth::authorize::{self, AuthorizeRequest, Refusal, Step};
 use crate::oauth::par;
 use crate::oauth::params::Params;
+use crate::registry::clients::Client;
 use crate::registry::users::{self, Login, User};
 use crate::session::Session;
 
 /// Validate the authorization request in `query`; `Err` is the response to send.
 async fn validated(t: &Tessera, query: &str) -> Result<AuthorizeRequest, HttpResponse> {
-    let params = match Params::parse(query.as_bytes()) {
-        Ok(p) => p,
-        Err(e) => return Err(error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string())),
-    };
-    let client = match params.get("client_id") {
-        Some(id) => t.gate.client(id).await.map_err(|e| unavailable(e, "client lookup", "The service is unavailable."))?,
-        None => None,
-    };
-    authorize::validate(client.map(Arc::unwrap_or_clone), &params).map_err(|r| match r {
+    let params = Params::parse(query.as_bytes()).map_err(|e| error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string()))?;
+    let client = client_of(t, &params).await?;
+    checked(t, &params, client)
+}
+
+/// The client `params` names, from the gate's cache.
+async fn client_of(t: &Tessera, params: &Params) -> Result<Option<Arc<Client>>, HttpResponse> {
+    match params.get("client_id") {
+        Some(id) => t.gate.client(id).await.map_err(|e| unavailable(e, "client lookup", "The service is unavailable.")),
+        None => Ok(None),
+    }
+}
+
+/// The rules of `oauth::authorize` on a parsed request and its client, as a page or a redirect.
+fn checked(t: &Tessera, params: &Params, client: Option<Arc<Client>>) -> Result<AuthorizeRequest, HttpResponse> {
+    authorize::validate(client.map(Arc::unwrap_or_clone), params).map_err(|r| match r {
         Refusal::Page(msg) => error_page(StatusCode::BAD_REQUEST, "This request cannot be completed", &msg),
         Refusal::Redirect { redirect_uri, state, error, description } => redirect(
             StatusCode::FOUND,
@@ -42,16 +50,24 @@ async fn validated(t: &Tessera, query: &str) -> Result<AuthorizeRequest, HttpRes
 
 /// Carry a validated request to its next step. `status` is 302 after a GET, 303 after a POST.
 async fn proceed(t: &Tessera, req: &HttpRequest, s: &Session, query: &str, fresh: bool, status: StatusCode) -> HttpResponse {
-    let areq = match validated(t, query).await {
-        Ok(a) => a,
-        Err(resp) => return resp,
-    };
-    let user = current_user(t, s).await;
-    let who = user.as_ref().zip(s.auth_time).map(|(u, at)| (u.user_id.as_str(), at));
-    let granted = match &user {
-        Some(u) => crate::registry::consents::find(&t.db, &u.user_id, &areq.client.client_id).await.ok().flatten().map(|g| g.scopes),
+    match validated(t, query).await {
+        Ok(areq) => proceed_with(t, req, s, query, areq, fresh, status).await,
+        Err(resp) => resp,
+    }
+}
+
+/// [`proceed`] with the request already validated.
+async fn proceed_with(t: &Tessera, req: &HttpRequest, s: &Session, query: &str, areq: AuthorizeRequest, fresh: bool, status: StatusCode) -> HttpResponse {
+    // The signed-in user and their consent to this client, in one query.
+    let found = match s.uid.as_deref() {
+        Some(uid) => users::with_consent(&t.db, uid, &areq.client.client_id).await.ok().flatten(),
         None => None,
     };
+    let (user, granted) = match found {
+        Some((u, grant)) if !u.disabled => (Some(u), grant.map(|g| g.scopes)),
+        _ => (None, None),
+    };
+    let who = user.as_ref().zip(s.auth_time).map(|(u, at)| (u.user_id.as_str(), at));
     match authorize::next_step(&areq, who, fresh, granted.as_deref(), crate::db::now()) {
         Step::Login => login_page(t, s, Some(&areq.client.name), Continue::authz(query), None, "", StatusCode::OK),
         Step::Consent => consent_page(t, s, &areq, query, user.as_ref()).await,
@@ -160,33 +176,36 @@ async fn consent_page(t: &Tessera, s: &Session, areq: &AuthorizeRequest, authz: 
 }
 
 pub async fn authorize(t: web::Data<Tessera>, req: HttpRequest) -> HttpResponse {
-    let s = session(&t, &req).await;
-    let query = match pushed(&t, req.query_string()).await {
-        Ok(q) => q,
-        Err(page) => return page,
+    // The session and the request (its client) are read side by side: two
+    // store reads that do not wait for each other.
+    let (s, request) = futures_util::future::join(session(&t, &req), request(&t, req.query_string())).await;
+    let resp = match request {
+        Ok((query, areq)) => proceed_with(&t, &req, &s, &query, areq, false, StatusCode::FOUND).await,
+        Err(page) => page,
     };
-    let resp = proceed(&t, &req, &s, &query, false, StatusCode::FOUND).await;
     with_session(resp, &t, &s)
 }
 
-/// The authorization request a query stands for: with a `request_uri`, the
-/// pushed parameters (RFC 9126), taken once; without one, the query itself,
-/// unless its client must push its requests. `Err`: the page to show.
-async fn pushed(t: &Tessera, query: &str) -> Result<String, HttpResponse> {
+/// The validated authorization request a query stands for, and its query
+/// (where a login continues): with a `request_uri`, the pushed parameters
+/// (RFC 9126), taken once; without one, the query itself, unless its client
+/// must push its requests. The client is read once for both checks.
+/// `Err`: the response to send.
+async fn request(t: &Tessera, query: &str) -> Result<(String, AuthorizeRequest), HttpResponse> {
     let refuse = |m: &str| error_page(StatusCode::BAD_REQUEST, "This request cannot be completed", m);
     let params = Params::parse(query.as_bytes()).map_err(|e| refuse(&e.to_string()))?;
+    let client = client_of(t, &params).await?;
+    let Some(uri) = params.get("request_uri") else {
+        if client.as_deref().is_some_and(|c| par::required(t.cfg.require_par, c)) {
+            return Err(refuse("This application must push its authorization request first (PAR, RFC 9126)."));
+        }
+        return Ok((query.to_string(), checked(t, &params, client)?));
+    };
     let client_id = params.get("client_id").unwrap_or("");
-    if let Some(uri) = params.get("request_uri") {
-        return match par::take(t.store.as_ref(), client_id, uri, crate::db::now()).await {
-            Ok(pushed) => Ok(pushed.to_query()),
-            Err(par::Unusable::Store(e)) => Err(unavailable(crate::error::Error::Config(e), "reading a pushed request", "The service is unavailable.")),
-            Err(_) => Err(refuse("The request_uri is unknown, used or expired. Start again from the application.")),
-        };
-    }
-    let client = t.gate.client(client_id).await.map_err(|e| unavailable(e, "client lookup", "The service is unavailable."))?;
-    match client.as_deref() {
-        Some(c) if par::required(t.cfg.require_par, &c) => Err(refuse("This application must push its authorization request first (PAR, RFC 9126).")),
-        _ => Ok(query.to_string()),
+    match par::take(t.store.as_ref(), client_id, uri, crate::db::now()).await {
+        Ok(pushed) => Ok((pushed.to_query(), checked(t, &pushed, client)?)),
+        Err(par::Unusable::Store(e)) => Err(unavailable(crate::error::Error::Config(e), "reading a pushed request", "The service is unavailable.")),
+        Err(_) => Err(refuse("The request_uri is unknown, used or expired. Start again from the application.")),
     }
 }
 

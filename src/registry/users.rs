@@ -139,6 +139,25 @@ pub async fn get(db: &Db, user_id: &str) -> Result<Option<User>> {
     Ok(users::Entity::find_by_id(user_id.to_string()).one(db).await?.map(User::from))
 }
 
+/// A user and their consent for one client, in one query (a left join):
+/// what `/authorize` needs to decide between login, consent and a code.
+pub async fn with_consent(db: &Db, user_id: &str, client_id: &str) -> Result<Option<(User, Option<crate::registry::consents::Grant>)>> {
+    use sea_orm::sea_query::{Expr, IntoCondition};
+    use sea_orm::{JoinType, QuerySelect};
+    let client_id = client_id.to_string();
+    // users LEFT JOIN grants ON grants.user_id = users.user_id AND grants.client_id = $client
+    let on = users::Entity::belongs_to(entity::grants::Entity)
+        .from(users::Column::UserId)
+        .to(entity::grants::Column::UserId)
+        .on_condition(move |_user, grant| Expr::col((grant, entity::grants::Column::ClientId)).eq(client_id.clone()).into_condition());
+    let row = users::Entity::find_by_id(user_id.to_string())
+        .join(JoinType::LeftJoin, on.into())
+        .select_also(entity::grants::Entity)
+        .one(db)
+        .await?;
+    Ok(row.map(|(u, g)| (User::from(u), g.map(Into::into))))
+}
+
 pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<User>> {
     Ok(users::Entity::find().filter(users::Column::Username.eq(username)).one(db).await?.map(User::from))
 }

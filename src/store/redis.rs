@@ -139,6 +139,8 @@ local keep = tonumber(ARGV[7]) + tonumber(ARGV[11])
 redis.call('EXPIREAT', KEYS[2], keep)
 redis.call('SADD', fk(p, 'fam', fam), ARGV[10])
 redis.call('EXPIREAT', fk(p, 'fam', fam), keep)
+-- written again, not only extended: a family begun by a version before
+-- famof existed has none, and its used tokens would then answer no owner
 redis.call('HSET', fk(p, 'famof', fam), 'client', ARGV[4], 'user', ARGV[5])
 redis.call('EXPIREAT', fk(p, 'famof', fam), keep)
 -- one node: the user's index of families too (KEYS[3]; a cluster keeps it

@@ -228,7 +228,7 @@ async fn whole_flow_login_consent_code_tokens_userinfo_refresh_reuse(b: Backend)
 async fn revoking_one_user_at_one_app_leaves_everyone_else_working(b: Backend) {
     let s = start(b).await;
     let alice = user(&s.db, "alice", "user").await;
-    user(&s.db, "bob", "user").await;
+    let bob = user(&s.db, "bob", "user").await;
     let (app1, _) = app(&s.db, "public", "openid read:data").await;
     let (app2, _) = app(&s.db, "public", "openid read:data").await;
     let (rs, rs_secret) = crate::support::resource_server(&s.db).await;
@@ -263,6 +263,20 @@ async fn revoking_one_user_at_one_app_leaves_everyone_else_working(b: Backend) {
         assert_eq!(s.introspect(&rs, &rs_secret, t["access_token"].as_str().unwrap()).await["active"], false);
     }
     assert!(tessera::registry::consents::find(&s.db, &alice, &app1).await.unwrap().is_none());
+    // what /authorize reads in one query: the user, and their consent to that app only
+    let with = |u: String, c: String| {
+        let db = s.db.clone();
+        async move { tessera::registry::users::with_consent(&db, &u, &c).await.unwrap() }
+    };
+    let (u, g) = with(alice.clone(), app1.clone()).await.expect("alice");
+    assert_eq!((u.user_id.as_str(), g.is_none()), (alice.as_str(), true), "alice's consent to app1 is gone");
+    let (u, g) = with(alice.clone(), app2.clone()).await.expect("alice");
+    let g = g.expect("alice still consents to app2");
+    assert_eq!((u.username.as_str(), g.user_id.as_str(), g.client_id.as_str()), ("alice", alice.as_str(), app2.as_str()));
+    let (u, g) = with(bob.clone(), app1.clone()).await.expect("bob");
+    let g = g.expect("bob still consents to app1");
+    assert_eq!((u.username.as_str(), g.user_id.as_str(), g.client_id.as_str()), ("bob", bob.as_str(), app1.as_str()));
+    assert!(with("nobody".into(), app1.clone()).await.is_none());
     // bob at app1 and alice at app2 keep working
     for (client, t) in [(&app1, &b1), (&app2, &a2)] {
         assert_eq!(s.introspect(&rs, &rs_secret, t["access_token"].as_str().unwrap()).await["active"], true);
