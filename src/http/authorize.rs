@@ -59,8 +59,12 @@ async fn proceed(t: &Tessera, req: &HttpRequest, s: &Session, query: &str, fresh
 /// [`proceed`] with the request already validated.
 async fn proceed_with(t: &Tessera, req: &HttpRequest, s: &Session, query: &str, areq: AuthorizeRequest, fresh: bool, status: StatusCode) -> HttpResponse {
     // The signed-in user and their consent to this client, in one query.
+    // A store that cannot answer is a 503 page, not a login page.
     let found = match s.uid.as_deref() {
-        Some(uid) => users::with_consent(&t.db, uid, &areq.client.client_id).await.ok().flatten(),
+        Some(uid) => match users::with_consent(&t.db, uid, &areq.client.client_id).await {
+            Ok(found) => found,
+            Err(e) => return unavailable(e, "reading the signed-in user", "The service is unavailable."),
+        },
         None => None,
     };
     let (user, granted) = match found {

@@ -23,9 +23,20 @@ async fn postgres_down_fails_closed_and_recovers() {
     let (id, secret) = machine_client(&s.db, "read:data").await;
     let (cold, cold_secret) = crate::support::resource_server(&s.db).await; // it introspects the first one's token at the end
     let token = s.client_credentials(&id, &secret, None).await;
+    // alice has consented to an app; /authorize knows the app (cached)
+    user(&s.db, "alice", "user").await;
+    let (app_id, _) = app(&s.db, "public", "openid read:data").await;
+    let br = browser();
+    let authorize = s.authorize_url(&app_id, "read:data", &[]);
+    let r = s.login_and_consent(&br, &authorize, "alice").await;
+    assert!(location_params(&r).contains_key("code"));
     let clients_before = count_rows(&s.db, "clients").await;
 
     pg.down();
+    // /authorize cannot read the signed-in user: a 503 page, not a login page, no code
+    let r = br.get(&authorize).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().get("location").is_none());
     // the client in memory still gets tokens; the one never seen does not
     s.client_credentials(&id, &secret, None).await;
     let (id, secret) = (cold, cold_secret);
@@ -52,6 +63,10 @@ async fn postgres_down_fails_closed_and_recovers() {
     let db = tessera::db::connect(&s.tdb.url).await.unwrap();
     assert_eq!(count_rows(&db, "clients").await, clients_before, "nothing lost, nothing duplicated");
     assert_eq!(s.introspect(&id, &secret, &token).await["active"], true);
+    // and alice's session carries on to a code
+    let r = br.get(&authorize).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert!(location_params(&r).contains_key("code"));
 }
 
 
