@@ -4,8 +4,11 @@
 //! ```text
 //! cargo bench --bench flows -- --base URL --scenario refresh|authcode|cc|introspect \
 //!     [--client-id ID] [--client-secret S] [--username U --password P] [--token T] \
-//!     [--concurrency 16] [--seconds 10] [--rate R]
+//!     [--concurrency 16] [--seconds 10] [--rate R] [--peer oidc-provider]
 //! ```
+//! `--peer oidc-provider` runs refresh and authcode against the peer of
+//! `bench/peer/server.mjs`: its authorization endpoint is `/auth`, and its
+//! sign-in is the peer's own (answered at once, followed redirect by redirect).
 //! Prints one line: `scenario=… requests=… non2xx=… rps=… p50_ms=… p99_ms=…`.
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,6 +53,8 @@ fn query(loc: &str, key: &str) -> Option<String> {
 
 struct Flow {
     base: String,
+    /// Against bench/peer (oidc-provider) rather than Tessera.
+    peer: bool,
     client_id: String,
     http: reqwest::Client,
     verifier: String,
@@ -58,7 +63,8 @@ struct Flow {
 
 impl Flow {
     fn authorize_url(&self) -> String {
-        let mut u = url::Url::parse(&format!("{}/authorize", self.base)).unwrap();
+        let path = if self.peer { "/auth" } else { "/authorize" };
+        let mut u = url::Url::parse(&format!("{}{path}", self.base)).unwrap();
         u.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.client_id)
@@ -72,6 +78,9 @@ impl Flow {
 
     /// Sign in (and consent the first time); the session stays in the cookie jar.
     async fn sign_in(&self, username: &str, password: &str) -> String {
+        if self.peer {
+            return self.peer_sign_in().await;
+        }
         let html = self.http.get(self.authorize_url()).send().await.unwrap().text().await.unwrap();
         let r = self
             .http
@@ -93,6 +102,22 @@ impl Flow {
         };
         let loc = r.headers().get("location").expect("redirect with a code").to_str().unwrap().to_string();
         query(&loc, "code").expect("code")
+    }
+
+    /// The peer's sign-in: its login and consent answer at once, so follow
+    /// its redirects (interaction, resume) to the one carrying a code.
+    async fn peer_sign_in(&self) -> String {
+        let mut at = self.authorize_url();
+        for _ in 0..4 {
+            let r = self.http.get(&at).send().await.unwrap();
+            let loc = r.headers().get("location").expect("a redirect").to_str().unwrap();
+            let next = url::Url::parse(&at).unwrap().join(loc).unwrap().to_string();
+            if let Some(code) = query(&next, "code") {
+                return code;
+            }
+            at = next;
+        }
+        panic!("the peer gave no code after four redirects")
     }
 
     async fn code(&self) -> Option<String> {
@@ -174,7 +199,7 @@ async fn main() {
     let signing_in = Arc::new(tokio::sync::Mutex::new(()));
     for w in 0..concurrency {
         let http = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let flow = Flow { base: base.clone(), client_id: client_id.clone(), http, verifier: verifier.clone(), challenge: challenge.clone() };
+        let flow = Flow { base: base.clone(), peer: a.0.get("peer").is_some(), client_id: client_id.clone(), http, verifier: verifier.clone(), challenge: challenge.clone() };
         let (lat, bad, sc, secret, signing_in) = (latencies.clone(), non2xx.clone(), scenario.clone(), secret.clone(), signing_in.clone());
         let (user, pw, token) = (a.0.get("username").cloned(), a.0.get("password").cloned(), a.0.get("token").cloned());
         // With --rate, each worker sends at fixed times and latency counts from

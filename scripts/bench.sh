@@ -167,7 +167,7 @@ wrk_run "discovery" $TPID "$BASE/.well-known/openid-configuration"
 # tokens (access and ID token; authcode: /authorize then /token), so its
 # ceiling is half the signing ceiling.
 CEIL_MED=$(python3 -c "import statistics,sys; print(int(statistics.median(float(x) for x in sys.argv[1:])))" "${R_CEIL[@]}")
-PER_REQ=(); FLOW_RATIO=()
+PER_REQ=(); FLOW_RATIO=(); declare -A FLOW_RPS
 flows_of() { # NAME BASE APP PID CC_ID CC_SECRET
   local name=$1 base=$2 app=$3 pid=$4 ccid=$5 ccsecret=$6 sc line half
   for sc in refresh authcode; do
@@ -182,6 +182,7 @@ flows_of() { # NAME BASE APP PID CC_ID CC_SECRET
     us() { python3 -c "print(round(1e6*$1/$HZ/max(1,$R_requests)))"; }
     PER_REQ+=("| $sc, $name | $(us $((t1-t0))) | $(us $((p1-p0))) | $(us $((r1-r0))) |")
     FLOW_RATIO+=("| $sc, $name / (signing ceiling ÷ 2) | **$(python3 -c "print(round(float('$R_rps')/($CEIL_MED/2), 3))")** |")
+    FLOW_RPS["$sc,$name"]=$R_rps
     if [ $sc = refresh ]; then
       half=$(python3 -c "print(int(float('$R_rps')/2))")
       line=$(flow "$SECS" --rate "$half")
@@ -197,6 +198,24 @@ flows_of() { # NAME BASE APP PID CC_ID CC_SECRET
 ECC_RPS=${R_ECC[$MID]}
 flows_of "PostgreSQL + Redis" "$BASE" "$APP_ID" "$TPID" "$CC_ID" "$CC_SECRET" "$CC_RPS"
 flows_of "embedded" "$EBASE" "$EAPP_ID" "$EPID" "$ECC_ID" "$ECC_SECRET" "$ECC_RPS"
+# The peer's same two flows, right after, on the same core: its public app
+# with PKCE, an RS256 JWT access token and ID token per exchange, refresh
+# tokens rotated on every use (bench/peer/server.mjs). Its sign-in is
+# answered at once; the flows then reuse the session, as with Tessera.
+PEER_FLOWS=()
+for sc in refresh authcode; do
+  pflow() { taskset -c 1 "$FLOWS" --base "$PEER" --peer oidc-provider --scenario $sc --client-id app --concurrency "$CONC" --seconds "$1"; }
+  pflow 1 >/dev/null
+  t0=$(cpu_ticks "$PPID_NODE")
+  line=$(pflow "$SECS")
+  t1=$(cpu_ticks "$PPID_NODE")
+  eval "$(echo "$line" | tr ' ' '\n' | grep '=' | sed 's/^/P_/')"
+  PEER_FLOWS+=("| $sc (flows.rs) | $P_rps | ${P_p50_ms}ms | ${P_p99_ms}ms | $P_non2xx | $(python3 -c "print(round(100*($t1-$t0)/$HZ/$SECS))")% | $(( $(awk '/VmHWM/ {print $2}' /proc/$PPID_NODE/status) / 1024 )) MiB |")
+  PER_REQ+=("| $sc, oidc-provider (peer) | $(python3 -c "print(round(1e6*$((t1-t0))/$HZ/max(1,$P_requests)))") | – | – |")
+  FLOW_RATIO+=("| $sc, oidc-provider (peer) / (signing ceiling ÷ 2) | $(python3 -c "print(round(float('$P_rps')/($CEIL_MED/2), 3))") |")
+  FLOW_RATIO+=("| $sc, Tessera (PostgreSQL + Redis) / peer | **$(python3 -c "print(round(float('${FLOW_RPS[$sc,PostgreSQL + Redis]}')/float('$P_rps'), 2))")x** |")
+  FLOW_RATIO+=("| $sc, Tessera (embedded) / peer | **$(python3 -c "print(round(float('${FLOW_RPS[$sc,embedded]}')/float('$P_rps'), 2))")x** |")
+done
 out ""
 out "CPU per request of the stateful flows, in µs (a flow's request is one /token call, or /authorize and /token for authcode):"
 out ""
@@ -212,6 +231,7 @@ out "| oidc-provider 8.8.1 (same round) | req/s | p50 | p99 | non-2xx | CPU | pe
 out "|---|---|---|---|---|---|---|"
 out "${R_PROW[$MID]}"
 out "${R_PIROW[$MID]}"
+for row in "${PEER_FLOWS[@]}"; do out "$row"; done
 
 # Capacity (docs/capacity.md): what the state costs, measured on what the
 # flows above left behind, and what a login costs.
