@@ -9,7 +9,8 @@
 //! `--peer oidc-provider` runs refresh and authcode against the peer of
 //! `bench/peer/server.mjs`: its authorization endpoint is `/auth`, and its
 //! sign-in is the peer's own (answered at once, followed redirect by redirect).
-//! Prints one line: `scenario=… requests=… non2xx=… rps=… p50_ms=… p99_ms=…`.
+//! Prints one line: `scenario=… requests=… non2xx=… rps=… p50_ms=… p99_ms=…`
+//! (with `--rate`, also how late the tool's own timer fired: `timer_late_p50_ms=… timer_late_p99_ms=…`).
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -193,6 +194,7 @@ async fn main() {
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
 
     let latencies = Arc::new(tokio::sync::Mutex::new(Vec::<f64>::new()));
+    let timer_late = Arc::new(tokio::sync::Mutex::new(Vec::<f64>::new()));
     let non2xx = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -201,9 +203,14 @@ async fn main() {
         let http = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let flow = Flow { base: base.clone(), peer: a.0.get("peer").is_some(), client_id: client_id.clone(), http, verifier: verifier.clone(), challenge: challenge.clone() };
         let (lat, bad, sc, secret, signing_in) = (latencies.clone(), non2xx.clone(), scenario.clone(), secret.clone(), signing_in.clone());
+        let timer = timer_late.clone();
         let (user, pw, token) = (a.0.get("username").cloned(), a.0.get("password").cloned(), a.0.get("token").cloned());
         // With --rate, each worker sends at fixed times and latency counts from
-        // the scheduled time, so a stall is not hidden (no coordinated omission).
+        // the scheduled time, so a stall is not hidden (no coordinated omission):
+        // a worker still waiting for its last answer when the next send is due
+        // counts from when it was due. A worker that waited for its schedule
+        // counts from when its timer fired: Tokio's timer rounds up to the next
+        // millisecond, a lateness of the tool's own (printed as timer_late).
         let interval = (rate > 0).then(|| Duration::from_secs_f64(concurrency as f64 / rate as f64));
         tasks.push(tokio::spawn(async move {
             let mut refresh = None;
@@ -215,12 +222,17 @@ async fn main() {
                 refresh = flow.exchange(&code).await.1;
             }
             let mut next = Instant::now() + interval.map(|i| i.mul_f64(w as f64 / concurrency as f64)).unwrap_or_default();
-            let mut mine = Vec::new();
+            let (mut mine, mut late) = (Vec::new(), Vec::new());
             while Instant::now() < deadline {
-                if interval.is_some() {
-                    tokio::time::sleep_until(next.into()).await;
-                }
-                let start = if interval.is_some() { next } else { Instant::now() };
+                let start = match interval {
+                    Some(_) if Instant::now() >= next => next,
+                    Some(_) => {
+                        tokio::time::sleep_until(next.into()).await;
+                        late.push(next.elapsed().as_secs_f64() * 1000.0);
+                        Instant::now()
+                    }
+                    None => Instant::now(),
+                };
                 let ok = match sc.as_str() {
                     "cc" => {
                         let r = flow
@@ -262,6 +274,7 @@ async fn main() {
                 }
             }
             lat.lock().await.extend(mine);
+            timer.lock().await.extend(late);
         }));
     }
     let started = Instant::now();
@@ -271,8 +284,11 @@ async fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let mut l = latencies.lock().await.clone();
     l.sort_by(|a, b| a.total_cmp(b));
+    let mut late = timer_late.lock().await.clone();
+    late.sort_by(|a, b| a.total_cmp(b));
+    let late = if late.is_empty() { String::new() } else { format!(" timer_late_p50_ms={:.2} timer_late_p99_ms={:.2}", pct(&late, 0.50), pct(&late, 0.99)) };
     println!(
-        "scenario={scenario} requests={} non2xx={} rps={:.0} p50_ms={:.2} p99_ms={:.2}",
+        "scenario={scenario} requests={} non2xx={} rps={:.0} p50_ms={:.2} p99_ms={:.2}{late}",
         l.len(),
         non2xx.load(std::sync::atomic::Ordering::Relaxed),
         l.len() as f64 / elapsed,
