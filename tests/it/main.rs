@@ -26,6 +26,7 @@ mod faults;
 mod keys;
 mod layers;
 mod login_throttle;
+mod migrations;
 mod logout;
 mod multi_instance;
 mod oidc_client;
