@@ -9,7 +9,7 @@
 //! `--peer oidc-provider` runs refresh and authcode against the peer of
 //! `bench/peer/server.mjs`: its authorization endpoint is `/auth`, and its
 //! sign-in is the peer's own (answered at once, followed redirect by redirect).
-//! Prints one line: `scenario=… requests=… non2xx=… rps=… p50_ms=… p99_ms=…`
+//! Prints one line: `scenario=… requests=… non2xx=… rps=… p50_ms=… p99_ms=… max_ms=…`
 //! (with `--rate`, also how late the tool's own timer fired: `timer_late_p50_ms=… timer_late_p99_ms=…`).
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -288,11 +288,12 @@ async fn main() {
     late.sort_by(|a, b| a.total_cmp(b));
     let late = if late.is_empty() { String::new() } else { format!(" timer_late_p50_ms={:.2} timer_late_p99_ms={:.2}", pct(&late, 0.50), pct(&late, 0.99)) };
     println!(
-        "scenario={scenario} requests={} non2xx={} rps={:.0} p50_ms={:.2} p99_ms={:.2}{late}",
+        "scenario={scenario} requests={} non2xx={} rps={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}{late}",
         l.len(),
         non2xx.load(std::sync::atomic::Ordering::Relaxed),
         l.len() as f64 / elapsed,
         pct(&l, 0.50),
-        pct(&l, 0.99)
+        pct(&l, 0.99),
+        pct(&l, 1.0)
     );
 }

@@ -40,6 +40,10 @@ export STORES_CPU="${STORES_CPU-}"
 bench_deployment
 RS=$($BIN client create --name rs --grant-types client_credentials --scopes read:data --can-introspect --json)
 RS_ID=$(echo "$RS" | json_field client_id); RS_SECRET=$(echo "$RS" | json_field client_secret)
+# PostgreSQL logs every statement slower than 100 ms, and Redis every event
+# over 5 ms: printed at the end, beside a window whose p99 jumped.
+"${AS_PG[@]}" psql -q -h "$TMP/sock" -p "$PG_PORT" -U postgres -c "ALTER SYSTEM SET log_min_duration_statement = 100" -c "SELECT pg_reload_conf()" >/dev/null
+redis-cli -p "$REDIS_PORT" config set latency-monitor-threshold 5 >/dev/null
 serve_pinned "$WORK/tessera.log"
 TPID=$SERVE_PID
 trap 'kill $TPID 2>/dev/null; stop_services' EXIT INT TERM
@@ -58,7 +62,9 @@ pg_size() { psql "$DATABASE_URL_SVC" -tAc "SELECT pg_database_size(current_datab
 N=$(( (MINUTES * 60 + WINDOW - 1) / WINDOW ))
 # the window by which every entry written in the first one has expired (720 s)
 STEADY=$(( 720 / WINDOW + 2 ))
-printf '| window | cc p99 ms | refresh p99 ms | code p99 ms | introspect p99 ms | non-2xx | RSS KiB | Redis bytes | PostgreSQL bytes |\n|---|---|---|---|---|---|---|---|---|\n'
+# "slowest": each flow's slowest request of the window (cc/refresh/code/
+# introspection), which tells one long wait from many short ones.
+printf '| window | cc p99 ms | refresh p99 ms | code p99 ms | introspect p99 ms | slowest ms | non-2xx | RSS KiB | Redis bytes | PostgreSQL bytes |\n|---|---|---|---|---|---|---|---|---|---|\n'
 declare -a P_CC P_RT P_AC P_IN RSS RMEM PGS
 BAD=0
 for w in $(seq 1 "$N"); do
@@ -73,7 +79,8 @@ for w in $(seq 1 "$N"); do
   P_AC[$w]=$(field "$(cat "$WORK/ac.out")" p99_ms); P_IN[$w]=$(field "$(cat "$WORK/in.out")" p99_ms)
   bad=0; for f in cc rt ac in; do bad=$((bad + $(field "$(cat "$WORK/$f.out")" non2xx))); done
   BAD=$((BAD + bad)); RSS[$w]=$(rss); RMEM[$w]=$(redis_mem); PGS[$w]=$(pg_size)
-  echo "| $w | ${P_CC[$w]} | ${P_RT[$w]} | ${P_AC[$w]} | ${P_IN[$w]} | $bad | ${RSS[$w]} | ${RMEM[$w]} | ${PGS[$w]} |"
+  slowest=$(for f in cc rt ac in; do field "$(cat "$WORK/$f.out")" max_ms; done | paste -sd/)
+  echo "| $w | ${P_CC[$w]} | ${P_RT[$w]} | ${P_AC[$w]} | ${P_IN[$w]} | $slowest | $bad | ${RSS[$w]} | ${RMEM[$w]} | ${PGS[$w]} |"
 done
 
 fail=0
@@ -95,4 +102,9 @@ if [ "$N" -gt "$STEADY" ]; then
 else
   log "too short to judge Redis and PostgreSQL growth: needs more than $STEADY windows of $WINDOW s"
 fi
+log "slow PostgreSQL statements (> 100 ms): $(grep -c 'duration:' "$TMP/sock/pg.log" || true)"
+grep 'duration:' "$TMP/sock/pg.log" | tail -n 20 || true
+log "Redis latency events (> 5 ms; event, unix time, latest ms, max ms):"
+redis-cli -p "$REDIS_PORT" latency latest | paste - - - - || true
+log "Tessera's warnings and errors: $(grep -cE 'WARN|ERROR' "$WORK/tessera.log" || true)"
 exit $fail
