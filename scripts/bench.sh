@@ -227,7 +227,7 @@ out "| stateful flows against their ceiling (median ceiling of the rounds: $CEIL
 out "|---|---|"
 for row in "${FLOW_RATIO[@]}"; do out "$row"; done
 out ""
-out "| oidc-provider 8.8.1 (same round) | req/s | p50 | p99 | non-2xx | CPU | peak RSS |"
+out "| oidc-provider 8.8.1 (client_credentials and introspection: the median round; the flows: right after Tessera's) | req/s | p50 | p99 | non-2xx | CPU | peak RSS |"
 out "|---|---|---|---|---|---|---|"
 out "${R_PROW[$MID]}"
 out "${R_PIROW[$MID]}"
