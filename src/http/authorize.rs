@@ -260,8 +260,8 @@ pub async fn login(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> Http
 
 /// The name of the app an authorization request names, for the login page.
 async fn client_name_of(t: &Tessera, authz: &str) -> Option<String> {
-    let id = Params::parse(authz.as_bytes()).ok()?.get("client_id")?.to_string();
-    crate::registry::clients::find(&t.db, &id).await.ok().flatten().map(|c| c.name)
+    let params = Params::parse(authz.as_bytes()).ok()?;
+    client_of(t, &params).await.ok().flatten().map(|c| c.name.clone())
 }
 
 pub async fn consent(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> HttpResponse {

@@ -474,6 +474,7 @@ async fn login_and_consent_protections(b: Backend) {
         assert_eq!(r.status(), 401);
         let html = r.text().await.unwrap();
         assert!(html.contains("Invalid username or password."));
+        assert!(html.contains("to continue to <strong>Acme Sync</strong>"), "the app is named again");
         bodies.push(html.replace(u, ""));
     }
     assert_eq!(bodies[0], bodies[1], "failures say nothing about which part was wrong");
