@@ -25,7 +25,8 @@
 //! * `login:{name}` — the login lockout of a name typed at a login: hash
 //!   {f: consecutive failures, u: locked until}, forgotten a day after the last failure.
 //! * `uc:{user}|{client}` — set of the families of one user at one client,
-//!   kept as long as the longest of them (every rotation extends it).
+//!   kept as long as the longest of them (every rotation extends it); each
+//!   new family forgets a few that have ended ([`INDEX_SAMPLE`]).
 //! * `rate:{key}:{window}` — a rate counter; both windows of a key share its tag.
 //!
 //! Every decision that reads then writes is one Lua script, so it is atomic
@@ -151,6 +152,33 @@ if KEYS[3] then
   redis.call('EXPIREAT', KEYS[3], keep, 'NX')
 end
 return 'rotated'
+"#;
+
+/// How many members of a user's index at a client (`uc:`) each new family
+/// looks at, forgetting those whose family has ended (its set `fam:{F}` has
+/// expired). Families end as fast as they begin once a user's sign-ins are
+/// steady, so the sampled share of ended members settles at 1 / N: the
+/// index holds at most about N / (N − 1) times the user's live families at
+/// that client, where before nothing ever left it while the user stayed active.
+const INDEX_SAMPLE: isize = 4;
+
+/// One node: index a new family under its user at its client (KEYS[1]) for
+/// as long as it lives (never shortened: GT; a new index gets its first
+/// expiry: NX), and forget up to ARGV[4] sampled families that have ended.
+/// A family begun before the hash tags is alive while its untagged set is.
+const INDEX_FAMILY: &str = r#"
+local p, fam, keep = ARGV[1], ARGV[2], tonumber(ARGV[3])
+redis.call('SADD', KEYS[1], fam)
+redis.call('EXPIREAT', KEYS[1], keep, 'GT')
+redis.call('EXPIREAT', KEYS[1], keep, 'NX')
+local ended = {}
+for _, f in ipairs(redis.call('SRANDMEMBER', KEYS[1], tonumber(ARGV[4]))) do
+  if f ~= fam and redis.call('EXISTS', fk(p, 'fam', f)) == 0 and not (LEGACY and redis.call('EXISTS', p .. 'fam:' .. f) == 1) then
+    ended[#ended + 1] = f
+  end
+end
+if #ended > 0 then redis.call('SREM', KEYS[1], unpack(ended)) end
+return #ended
 "#;
 
 /// A refresh token's fields, flat, with `revoked` `1` appended when its
@@ -297,6 +325,8 @@ pub struct RedisStore {
     prefix: String,
     /// [`PEEK_REFRESH`] as sent (`EVAL`, so that it can ride in a pipeline).
     peek_refresh: String,
+    /// [`INDEX_FAMILY`] as sent (`EVAL`, inside `put_refresh`'s transaction).
+    index_family: String,
     redeem_code: Script,
     rotate: Script,
     revoke_family: Script,
@@ -334,6 +364,7 @@ impl RedisStore {
         let family_script = |body: &str| Script::new(&family_lua(body, legacy));
         Ok(RedisStore {
             peek_refresh: family_lua(PEEK_REFRESH, legacy),
+            index_family: family_lua(INDEX_FAMILY, legacy),
             link,
             ca_pem,
             breaker: super::breaker::Breaker::new(super::breaker::Guards::Redis, probe),
@@ -635,6 +666,26 @@ impl RedisStore {
         Ok(())
     }
 
+    /// A cluster: forget up to [`INDEX_SAMPLE`] sampled families of a user's
+    /// index at a client whose set has expired (what [`INDEX_FAMILY`] does on
+    /// one node; here each family's key is in a slot of its own). A family
+    /// read as ended cannot come back: its handles are never issued again.
+    async fn forget_ended_families(&self, user_id: &str, client_id: &str, new_family: &str) -> Result<(), StoreError> {
+        let uc = self.uc_key(user_id, client_id);
+        let sample: Vec<String> = self.con().srandmember_multiple(&uc, INDEX_SAMPLE).await?;
+        let alive = futures_util::future::try_join_all(sample.iter().filter(|f| f.as_str() != new_family).map(|f| async move {
+            let mut con = self.con();
+            let n: i64 = con.exists(self.family_key("fam", f)).await?;
+            Ok::<_, StoreError>((f, n > 0))
+        }))
+        .await?;
+        let ended: Vec<&String> = alive.into_iter().filter(|(_, alive)| !alive).map(|(f, _)| f).collect();
+        if !ended.is_empty() {
+            let _: i64 = self.con().srem(&uc, ended).await?;
+        }
+        Ok(())
+    }
+
     /// The families of a user at a client.
     async fn user_client_families(&self, user_id: &str, client_id: &str) -> Result<Vec<String>, StoreError> {
         Ok(self.con().smembers(self.uc_key(user_id, client_id)).await?)
@@ -752,8 +803,8 @@ impl TokenStore for RedisStore {
         let fam = self.family_key("fam", &rec.family_id);
         let famof = self.family_key("famof", &rec.family_id);
         let keep = rec.expires_at + REPLAY_MEMORY_SECS;
-        let _: () = redis::pipe()
-            .atomic()
+        let mut pipe = redis::pipe();
+        pipe.atomic()
             .hset_multiple(
                 &k,
                 &[
@@ -771,10 +822,21 @@ impl TokenStore for RedisStore {
             .sadd(&fam, &rec.token_hash)
             .expire_at(&fam, keep)
             .hset_multiple(&famof, &[("client", rec.client_id.as_str()), ("user", &rec.user_id)])
-            .expire_at(&famof, keep)
-            .query_async(&mut self.con())
-            .await?;
-        self.index_family(rec, keep).await
+            .expire_at(&famof, keep);
+        if !self.is_cluster() {
+            // one node: the index in the same round trip
+            let uc = self.uc_key(&rec.user_id, &rec.client_id);
+            pipe.cmd("EVAL").arg(&self.index_family).arg(1).arg(uc).arg(&self.prefix).arg(&rec.family_id).arg(keep).arg(INDEX_SAMPLE).ignore();
+            let _: () = pipe.query_async(&mut self.con()).await?;
+            return Ok(());
+        }
+        // a cluster keeps the index in another slot
+        let _: () = pipe.query_async(&mut self.con()).await?;
+        self.index_family(rec, keep).await?;
+        if let Err(e) = self.forget_ended_families(&rec.user_id, &rec.client_id, &rec.family_id).await {
+            log::warn!("the index of families at client {} was not trimmed: {e}", rec.client_id);
+        }
+        Ok(())
     }
 
     async fn get_refresh(&self, token_hash: &str, now: i64) -> Result<RefreshState, StoreError> {

@@ -427,6 +427,40 @@ async fn the_users_family_index_outlives_every_rotation() {
     assert_eq!(read(&s, &later.token_hash, now()).await, RefreshState::Invalid);
 }
 
+crate::backend_cases!(the_users_family_index_forgets_ended_families: postgres_redis => PostgresRedis, postgres_redis_cluster => PostgresRedisCluster);
+
+/// Redis: the index of a user's families at a client forgets families that
+/// have ended, a few checked by each new family, and never a live one; it
+/// once grew for as long as its user stayed active (docs/performance.md,
+/// soak run 4). Revoking the user's access still reaches every live family.
+async fn the_users_family_index_forgets_ended_families(b: Backend) {
+    let (s, tdb) = store(b).await;
+    let (user, client) = (new_jti(), new_jti());
+    let index = format!("{}uc:{user}|{client}", tdb.prefix);
+    let live: Vec<RefreshRecord> = (0..8).map(|_| record(&new_jti(), &user, &client)).collect();
+    for r in &live {
+        s.put_refresh(r).await.unwrap();
+    }
+    // families whose time is over: their keys expire as they are written
+    let ended_at = now() - tessera::store::REPLAY_MEMORY_SECS - 60;
+    let ended = 60;
+    for _ in 0..ended {
+        let r = RefreshRecord { expires_at: ended_at, ..record(&new_jti(), &user, &client) };
+        s.put_refresh(&r).await.unwrap();
+    }
+    let members: Vec<String> = tdb.redis_query(redis::cmd("SMEMBERS").arg(&index)).await;
+    for r in &live {
+        assert!(members.contains(&r.family_id), "a live family stays indexed");
+    }
+    // each new family checks 4 members; ended ones settle near a quarter
+    // of the index (without the trim, all 60 would still be here)
+    assert!(members.len() < live.len() + ended / 2, "{} members", members.len());
+    assert_eq!(s.revoke_user_client(&user, &client, now()).await.unwrap(), live.len() as u64);
+    for r in &live {
+        assert_eq!(read(&s, &r.token_hash, now()).await, RefreshState::Invalid);
+    }
+}
+
 /// One Redis node upgraded from a version whose refresh keys had no hash
 /// tags (`rt:{sha256}`, `fam:{family}`): its families keep working. A token
 /// of such a family rotates into the tagged layout, and a reuse of the old

@@ -163,15 +163,20 @@ impl TestDb {
     /// Keys of this deployment matching `pattern` (after the prefix), on
     /// the node or on every primary of the cluster.
     pub async fn redis_keys(&self, pattern: &str) -> Vec<String> {
-        let pattern = format!("{}{pattern}", self.prefix);
+        self.redis_query(redis::cmd("KEYS").arg(format!("{}{pattern}", self.prefix))).await
+    }
+
+    /// `cmd` on this deployment's Redis, the node or the cluster (which
+    /// routes it by its key).
+    pub async fn redis_query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
         match self.redis_target().expect("a Redis deployment") {
             Target::Node(u) => {
                 let mut con = redis::Client::open(u.as_str()).expect("redis url").get_multiplexed_async_connection().await.expect("redis");
-                redis::cmd("KEYS").arg(pattern).query_async(&mut con).await.expect("KEYS")
+                cmd.query_async(&mut con).await.expect("a Redis command")
             }
             Target::Cluster(urls) => {
                 let mut con = redis::cluster::ClusterClient::new(urls).expect("cluster urls").get_async_connection().await.expect("cluster");
-                redis::cmd("KEYS").arg(pattern).query_async(&mut con).await.expect("KEYS")
+                cmd.query_async(&mut con).await.expect("a Redis command")
             }
             Target::Sentinel { .. } => panic!("a TestDb names one node or a cluster"),
         }
