@@ -9,7 +9,8 @@
 //! `--peer oidc-provider` runs refresh and authcode against the peer of
 //! `bench/peer/server.mjs`: its authorization endpoint is `/auth`, and its
 //! sign-in is the peer's own (answered at once, followed redirect by redirect).
-//! Prints one line: `scenario=… requests=… non2xx=… rps=… p50_ms=… p99_ms=… max_ms=…`
+//! Prints one line: `scenario=… requests=… non2xx=… rps=… p50_ms=… p99_ms=… max_ms=… max_at_unix=…`
+//! (`max_at_unix`: when the slowest request was sent, in Unix seconds)
 //! (with `--rate`, also how late the tool's own timer fired: `timer_late_p50_ms=… timer_late_p99_ms=…`).
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -195,6 +196,9 @@ async fn main() {
 
     let latencies = Arc::new(tokio::sync::Mutex::new(Vec::<f64>::new()));
     let timer_late = Arc::new(tokio::sync::Mutex::new(Vec::<f64>::new()));
+    // the slowest request: (ms, when it was sent, Unix seconds), to set beside
+    // what the stores logged at that moment
+    let slowest = Arc::new(std::sync::Mutex::new((0f64, 0f64)));
     let non2xx = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -203,7 +207,7 @@ async fn main() {
         let http = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let flow = Flow { base: base.clone(), peer: a.0.get("peer").is_some(), client_id: client_id.clone(), http, verifier: verifier.clone(), challenge: challenge.clone() };
         let (lat, bad, sc, secret, signing_in) = (latencies.clone(), non2xx.clone(), scenario.clone(), secret.clone(), signing_in.clone());
-        let timer = timer_late.clone();
+        let (timer, slowest) = (timer_late.clone(), slowest.clone());
         let (user, pw, token) = (a.0.get("username").cloned(), a.0.get("password").cloned(), a.0.get("token").cloned());
         // With --rate, each worker sends at fixed times and latency counts from
         // the scheduled time, so a stall is not hidden (no coordinated omission):
@@ -222,7 +226,7 @@ async fn main() {
                 refresh = flow.exchange(&code).await.1;
             }
             let mut next = Instant::now() + interval.map(|i| i.mul_f64(w as f64 / concurrency as f64)).unwrap_or_default();
-            let (mut mine, mut late) = (Vec::new(), Vec::new());
+            let (mut mine, mut late, mut worst) = (Vec::new(), Vec::new(), (0f64, 0f64));
             while Instant::now() < deadline {
                 let start = match interval {
                     Some(_) if Instant::now() >= next => next,
@@ -265,7 +269,12 @@ async fn main() {
                     },
                     other => panic!("unknown scenario {other}"),
                 };
-                mine.push(start.elapsed().as_secs_f64() * 1000.0);
+                let took = start.elapsed().as_secs_f64();
+                mine.push(took * 1000.0);
+                if took * 1000.0 > worst.0 {
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+                    worst = (took * 1000.0, now - took);
+                }
                 if !ok {
                     bad.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
@@ -275,6 +284,10 @@ async fn main() {
             }
             lat.lock().await.extend(mine);
             timer.lock().await.extend(late);
+            let mut s = slowest.lock().unwrap_or_else(|e| e.into_inner());
+            if worst.0 > s.0 {
+                *s = worst;
+            }
         }));
     }
     let started = Instant::now();
@@ -287,8 +300,9 @@ async fn main() {
     let mut late = timer_late.lock().await.clone();
     late.sort_by(|a, b| a.total_cmp(b));
     let late = if late.is_empty() { String::new() } else { format!(" timer_late_p50_ms={:.2} timer_late_p99_ms={:.2}", pct(&late, 0.50), pct(&late, 0.99)) };
+    let max_at = slowest.lock().unwrap_or_else(|e| e.into_inner()).1;
     println!(
-        "scenario={scenario} requests={} non2xx={} rps={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}{late}",
+        "scenario={scenario} requests={} non2xx={} rps={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} max_at_unix={max_at:.3}{late}",
         l.len(),
         non2xx.load(std::sync::atomic::Ordering::Relaxed),
         l.len() as f64 / elapsed,

@@ -65,7 +65,7 @@ STEADY=$(( 720 / WINDOW + 2 ))
 # "slowest": each flow's slowest request of the window (cc/refresh/code/
 # introspection), which tells one long wait from many short ones.
 printf '| window | cc p99 ms | refresh p99 ms | code p99 ms | introspect p99 ms | slowest ms | non-2xx | RSS KiB | Redis bytes | PostgreSQL bytes |\n|---|---|---|---|---|---|---|---|---|---|\n'
-declare -a P_CC P_RT P_AC P_IN RSS RMEM PGS
+declare -a P_CC P_RT P_AC P_IN RSS RMEM PGS SLOWEST_AT
 BAD=0
 for w in $(seq 1 "$N"); do
   # `wait` alone would wait for the server too: wait for these four
@@ -81,7 +81,10 @@ for w in $(seq 1 "$N"); do
   BAD=$((BAD + bad)); RSS[$w]=$(rss); RMEM[$w]=$(redis_mem); PGS[$w]=$(pg_size)
   slowest=$(for f in cc rt ac in; do field "$(cat "$WORK/$f.out")" max_ms; done | paste -sd/)
   echo "| $w | ${P_CC[$w]} | ${P_RT[$w]} | ${P_AC[$w]} | ${P_IN[$w]} | $slowest | $bad | ${RSS[$w]} | ${RMEM[$w]} | ${PGS[$w]} |"
+  SLOWEST_AT[$w]=$(for f in cc rt ac in; do date -u -d "@$(field "$(cat "$WORK/$f.out")" max_at_unix)" +%T.%3N; done | paste -sd/)
 done
+log "each window's slowest request was sent at (UTC; cc/refresh/code/introspection):"
+for w in $(seq 1 "$N"); do echo "  window $w: ${SLOWEST_AT[$w]}"; done
 
 fail=0
 judge() { if [ "$1" = ok ]; then log "goal met: $2"; else log "GOAL MISSED: $2"; fail=1; fi; }
@@ -106,5 +109,8 @@ log "slow PostgreSQL statements (> 100 ms): $(grep -c 'duration:' "$TMP/sock/pg.
 grep 'duration:' "$TMP/sock/pg.log" | tail -n 20 || true
 log "Redis latency events (> 5 ms; event, unix time, latest ms, max ms):"
 redis-cli -p "$REDIS_PORT" latency latest | paste - - - - || true
+for ev in $(redis-cli -p "$REDIS_PORT" latency latest | awk 'NR % 4 == 1'); do
+  echo "  $ev (UTC time, ms): $(redis-cli -p "$REDIS_PORT" latency history "$ev" | paste - - | while read -r t ms; do echo "$(date -u -d "@$t" +%T) $ms"; done | paste -sd, | tail -c 2000)"
+done
 log "Tessera's warnings and errors: $(grep -cE 'WARN|ERROR' "$WORK/tessera.log" || true)"
 exit $fail
