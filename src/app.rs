@@ -27,6 +27,8 @@ pub struct Tessera {
     pub issuer: Issuer,
     /// Rate count, client authentication and refunds of metered endpoints.
     pub gate: Gate,
+    /// Users' grants to clients, read again when a consent or a client changes.
+    pub grants: crate::registry::consents::GrantCache,
     /// The discovery document, served from memory.
     pub discovery: Discovery,
     /// Tokens and rate-limit refusals per client, written on the background tick.
@@ -68,12 +70,12 @@ impl Tessera {
         };
         let gate = Gate::new(db.clone(), store.clone(), cfg.rate.clone(), tally.clone(), assertions);
         let discovery = Discovery::load(&cfg, &db).await?;
-        Ok(Arc::new(Tessera { cfg, db, store, keys, session_key, issuer, gate, discovery, tally, outbound, dpop }))
+        Ok(Arc::new(Tessera { cfg, db, store, keys, session_key, issuer, gate, grants: Default::default(), discovery, tally, outbound, dpop }))
     }
 
     /// What grants and management calls read and write.
     pub fn stores(&self) -> Stores<'_> {
-        Stores { db: &self.db, store: self.store.as_ref() }
+        Stores { db: &self.db, store: self.store.as_ref(), grants: &self.grants }
     }
 
     /// Periodic work: pick up key changes made by other instances, rotate

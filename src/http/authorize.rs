@@ -280,7 +280,7 @@ pub async fn consent(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> Ht
         return deny("access_denied");
     }
     let ip = client_ip(&req, &t.cfg.trusted_proxies);
-    if let Err(e) = crate::registry::consents::consent(&t.db, &user.user_id, &areq.client.client_id, &areq.scopes, ip.as_deref()).await {
+    if let Err(e) = crate::registry::consents::consent(&t.db, t.store.as_ref(), &user.user_id, &areq.client.client_id, &areq.scopes, ip.as_deref()).await {
         log::error!("recording consent: {e}");
         return deny("temporarily_unavailable");
     }

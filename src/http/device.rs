@@ -95,7 +95,7 @@ async fn decided(t: &Tessera, req: &HttpRequest, s: &Session, user: &User, p: &P
     let approval = match allow {
         true => {
             let ip = client_ip(req, &t.cfg.trusted_proxies);
-            let grant = match crate::registry::consents::consent(&t.db, &user.user_id, &p.record.client_id, &p.request.scopes, ip.as_deref()).await {
+            let grant = match crate::registry::consents::consent(&t.db, t.store.as_ref(), &user.user_id, &p.record.client_id, &p.request.scopes, ip.as_deref()).await {
                 Ok(g) => g,
                 Err(e) => return fail(e),
             };

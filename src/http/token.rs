@@ -12,6 +12,7 @@ use crate::oauth::gate::Ask;
 use crate::oauth::grants::{self, TokenRequest};
 use crate::oauth::origins;
 use crate::oauth::params::Params;
+use crate::registry::consents::Epochs;
 use crate::rate_limit::Endpoint;
 
 pub struct Token;
@@ -45,8 +46,8 @@ pub async fn token(t: web::Data<Tessera>, req: HttpRequest, mut m: MeteredClient
     let proof = dpop::proof(&t, &req, "/token", None).await.map_err(|e| with_nonce(m.fail(e), &nonce))?;
     m.pre.0.dpop_alg = proof.as_ref().map(|p| p.alg.clone());
     m.pre.0.dpop_jkt = proof.map(|p| p.jkt);
-    let refresh = m.answer.refresh.take();
-    let resp = grants::token(t.stores(), &t.issuer, &m.client, &m.pre.0, refresh).await.map_err(|e| with_nonce(m.fail(e), &nonce))?;
+    let read = grants::Read { refresh: m.answer.refresh.take(), epochs: Epochs::of(&m.answer) };
+    let resp = grants::token(t.stores(), &t.issuer, &m.client, &m.pre.0, read).await.map_err(|e| with_nonce(m.fail(e), &nonce))?;
     let mut ok = m.ok();
     if let Some(n) = nonce {
         ok.insert_header(("DPoP-Nonce", n));

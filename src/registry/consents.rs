@@ -45,6 +45,67 @@ pub struct ConnectedApp {
     pub client_description: String,
 }
 
+/// The epochs a request's store round read (`store::RoundAnswer`): a grant
+/// cached while both were these is still the grant. Consents move the
+/// grants epoch; a client's change (its scopes shrinking rewrites its
+/// grants, its deletion deletes them) moves the clients epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Epochs {
+    pub clients: String,
+    pub grants: String,
+}
+
+impl Epochs {
+    /// Both epochs, from a store that coordinates caches (Redis); `None` otherwise.
+    pub fn of(answer: &crate::store::RoundAnswer) -> Option<Epochs> {
+        Some(Epochs { clients: answer.epoch.clone()?, grants: answer.grants_epoch.clone()? })
+    }
+}
+
+/// A cached grant is read again at least this often, whatever the epochs say
+/// (what a lost epoch bump can cost).
+const GRANT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+const GRANT_CACHE_MAX: usize = 100_000;
+
+struct CachedGrant {
+    grant: Grant,
+    epochs: Epochs,
+    read_at: std::time::Instant,
+}
+
+/// Grants by user and client, kept per instance so that a refresh or a code
+/// exchange need not ask the database whether the consent still stands.
+/// An entry holds only while the request's epochs are the ones it was read
+/// at: every consent, revocation and client change moves one, on every
+/// instance at once. The epochs are read before the grant, so a grant read
+/// before a change is never kept under an epoch from after it.
+#[derive(Default)]
+pub struct GrantCache {
+    map: std::sync::RwLock<std::collections::HashMap<(String, String), CachedGrant>>,
+}
+
+impl GrantCache {
+    /// The grant of `user_id` to `client_id`: from memory when `epochs` are
+    /// the ones it was read at, else from the database (always, without epochs).
+    pub async fn find(&self, db: &Db, user_id: &str, client_id: &str, epochs: Option<&Epochs>) -> Result<Option<Grant>> {
+        let Some(epochs) = epochs else { return find(db, user_id, client_id).await };
+        let key = (user_id.to_string(), client_id.to_string());
+        if let Ok(map) = self.map.read() {
+            if let Some(c) = map.get(&key).filter(|c| &c.epochs == epochs && c.read_at.elapsed() < GRANT_CACHE_TTL) {
+                return Ok(Some(c.grant.clone()));
+            }
+        }
+        let found = find(db, user_id, client_id).await?;
+        if let (Some(grant), Ok(mut map)) = (&found, self.map.write()) {
+            if map.len() >= GRANT_CACHE_MAX {
+                map.clear();
+            }
+            map.insert(key, CachedGrant { grant: grant.clone(), epochs: epochs.clone(), read_at: std::time::Instant::now() });
+        }
+        Ok(found)
+    }
+}
+
 pub async fn find(db: &Db, user_id: &str, client_id: &str) -> Result<Option<Grant>> {
     Ok(grants::Entity::find()
         .filter(grants::Column::UserId.eq(user_id))
@@ -57,7 +118,7 @@ pub async fn find(db: &Db, user_id: &str, client_id: &str) -> Result<Option<Gran
 /// Record consent: the union of what was granted before and `scopes`.
 /// Two consents for the same user and client at once (two tabs) both
 /// succeed: the loser of the insert race merges into the winner's row.
-pub async fn consent(db: &Db, user_id: &str, client_id: &str, scopes: &[String], ip: Option<&str>) -> Result<Grant> {
+pub async fn consent(db: &Db, store: &dyn TokenStore, user_id: &str, client_id: &str, scopes: &[String], ip: Option<&str>) -> Result<Grant> {
     // a new consent row is used for the first time at its first token: write that
     if let Ok(mut m) = TOUCHED.lock() {
         m.remove(&(user_id.to_string(), client_id.to_string()));
@@ -74,6 +135,9 @@ pub async fn consent(db: &Db, user_id: &str, client_id: &str, scopes: &[String],
             Err(e) => return Err(e),
         }
     };
+    // Before any token comes from it: a cached grant with fewer scopes
+    // would narrow the tokens of this consent.
+    store.bump_grants_epoch().await?;
     audit::record(
         db,
         Event {
@@ -209,6 +273,11 @@ pub async fn revoke(
         .exec(db)
         .await?
         .rows_affected;
+    // The families are revoked already; what a cached grant could still
+    // pass is a family begun during this revocation, for at most the cache's TTL.
+    if let Err(e) = store.bump_grants_epoch().await {
+        log::warn!("grant of a user to client {client_id} revoked, but other instances may pass it for {} s more: {e}", GRANT_CACHE_TTL.as_secs());
+    }
     if deleted == 0 && tokens == 0 {
         return Err(Error::NotFound(format!("grant of user {user_id} to client {client_id}")));
     }

@@ -138,6 +138,9 @@ pub struct RoundAnswer {
     pub prev: i64,
     pub cur: i64,
     pub epoch: Option<String>,
+    /// The grants epoch ([`TokenStore::bump_grants_epoch`]); `None` from a
+    /// store that does not coordinate caches.
+    pub grants_epoch: Option<String>,
     pub denied: bool,
     /// The refresh token asked for, as [`TokenStore::get_refresh`] answers.
     pub refresh: Option<RefreshState>,
@@ -161,7 +164,7 @@ pub trait TokenStore: Send + Sync {
             Some((hash, now)) => Some(self.get_refresh(hash, now).await?),
             None => None,
         };
-        Ok(RoundAnswer { prev, cur, epoch: self.clients_epoch().await?, denied, refresh })
+        Ok(RoundAnswer { prev, cur, epoch: self.clients_epoch().await?, grants_epoch: None, denied, refresh })
     }
 
     /// Which backend this is, for logs and `/readyz`.
@@ -217,6 +220,13 @@ pub trait TokenStore: Send + Sync {
     async fn clients_epoch(&self) -> Result<Option<String>, StoreError>;
     /// Announce that a client changed (after the change is committed).
     async fn bump_clients_epoch(&self) -> Result<(), StoreError>;
+    /// Announce that a user's consent changed (given, widened, revoked),
+    /// after the change is committed: every instance then reads grants
+    /// again (`registry::consents::GrantCache`). A store whose round answers
+    /// no grants epoch has no caches to tell.
+    async fn bump_grants_epoch(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Keep a pushed authorization request (RFC 9126) under the SHA-256 of
     /// its `request_uri` until `expires_at`.

@@ -522,7 +522,8 @@ enum Part<'a> {
     Rate(&'a str, i64, i64),
     Deny(&'a str),
     Refresh(&'a str),
-    Epoch,
+    /// The epoch of that name: `clients` or `grants`.
+    Epoch(&'static str),
 }
 
 impl RedisStore {
@@ -570,8 +571,8 @@ impl RedisStore {
             Part::Refresh(handle) => {
                 pipe.cmd("EVAL").arg(&self.peek_refresh).arg(1).arg(self.tagged("rt", handle)).arg(&self.prefix).arg(handle);
             }
-            Part::Epoch => {
-                pipe.get(self.key("clients", "epoch"));
+            Part::Epoch(name) => {
+                pipe.get(self.key(name, "epoch"));
             }
         }
     }
@@ -683,6 +684,25 @@ impl RedisStore {
         if !ended.is_empty() {
             let _: i64 = self.con().srem(&uc, ended).await?;
         }
+        Ok(())
+    }
+
+    /// The epoch of that name (`{prefix}{name}:epoch`).
+    async fn epoch(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let mut con = self.con();
+        let key = self.key(name, "epoch");
+        if let Some(e) = con.get::<_, Option<String>>(&key).await? {
+            return Ok(Some(e));
+        }
+        // First use, or Redis lost its data: start a fresh random epoch (never
+        // a counter that could come back to a value some cache still holds).
+        let _: Option<String> = redis::cmd("SET").arg(&key).arg(crate::crypto::random_token(12)).arg("NX").query_async(&mut con).await?;
+        Ok(con.get(&key).await?)
+    }
+
+    async fn bump_epoch(&self, name: &str) -> Result<(), StoreError> {
+        let mut con = self.con();
+        let _: () = con.set(self.key(name, "epoch"), crate::crypto::random_token(12)).await?;
         Ok(())
     }
 
@@ -965,7 +985,8 @@ impl TokenStore for RedisStore {
         if let Some((hash, _)) = q.refresh {
             parts.push(Part::Refresh(hash));
         }
-        parts.push(Part::Epoch);
+        parts.push(Part::Epoch("clients"));
+        parts.push(Part::Epoch("grants"));
         let values = self.query_parts(&parts).await?;
         let mut it = values.into_iter();
         let parse = |e: redis::ParsingError| StoreError::Corrupt(format!("unexpected reply: {e}"));
@@ -983,29 +1004,25 @@ impl TokenStore for RedisStore {
         if let Some((hash, now)) = q.refresh {
             a.refresh = Some(parse_refresh(it.next().unwrap_or(redis::Value::Nil), hash, now)?);
         }
-        a.epoch = redis::from_redis_value::<Option<String>>(it.next().unwrap_or(redis::Value::Nil)).map_err(parse)?;
-        if a.epoch.is_none() {
-            a.epoch = self.clients_epoch().await?;
+        for (name, epoch) in [("clients", &mut a.epoch), ("grants", &mut a.grants_epoch)] {
+            *epoch = redis::from_redis_value::<Option<String>>(it.next().unwrap_or(redis::Value::Nil)).map_err(parse)?;
+            if epoch.is_none() {
+                *epoch = self.epoch(name).await?;
+            }
         }
         Ok(a)
     }
 
     async fn clients_epoch(&self) -> Result<Option<String>, StoreError> {
-        let mut con = self.con();
-        let key = self.key("clients", "epoch");
-        if let Some(e) = con.get::<_, Option<String>>(&key).await? {
-            return Ok(Some(e));
-        }
-        // First use, or Redis lost its data: start a fresh random epoch (never
-        // a counter that could come back to a value some cache still holds).
-        let _: Option<String> = redis::cmd("SET").arg(&key).arg(crate::crypto::random_token(12)).arg("NX").query_async(&mut con).await?;
-        Ok(con.get(&key).await?)
+        self.epoch("clients").await
     }
 
     async fn bump_clients_epoch(&self) -> Result<(), StoreError> {
-        let mut con = self.con();
-        let _: () = con.set(self.key("clients", "epoch"), crate::crypto::random_token(12)).await?;
-        Ok(())
+        self.bump_epoch("clients").await
+    }
+
+    async fn bump_grants_epoch(&self) -> Result<(), StoreError> {
+        self.bump_epoch("grants").await
     }
 
     async fn put_pushed(&self, id_hash: &str, data: &str, expires_at: i64) -> Result<(), StoreError> {

@@ -18,7 +18,36 @@ crate::every_store!(
     a_family_dies_with_the_consent_it_came_from,
     deleting_a_client_revokes_what_it_was_issued,
     refresh_follows_the_clients_registered_scopes,
+    a_widened_consent_reaches_the_next_family_at_once,
 );
+
+/// A consent widened after the grant was read (and, on Redis, kept in this
+/// instance's memory) reaches the tokens of the next family at once: the
+/// consent moves the grants epoch before its code is issued.
+async fn a_widened_consent_reaches_the_next_family_at_once(b: Backend) {
+    let s = start(b).await;
+    user(&s.db, "alice", "user").await;
+    let (client, _) = app(&s.db, "public", "openid read:data write:data").await;
+    let alice = browser();
+    let r = s.login_and_consent(&alice, &s.authorize_url(&client, "read:data", &[]), "alice").await;
+    let tok: serde_json::Value = s.exchange(&client, &location_params(&r)["code"]).await.json().await.unwrap();
+    let r = s.refresh(&client, tok["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["scope"], "read:data");
+    // asked for more: consent again, a new family with both scopes
+    let r = alice.get(s.authorize_url(&client, "read:data write:data", &[])).send().await.unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("wants access to your account"), "consent page: {html}");
+    let r = alice
+        .post(s.url("/authorize/consent"))
+        .form(&[("csrf", hidden(&html, "csrf")), ("authz", hidden(&html, "authz")), ("decision", "allow".into())])
+        .send()
+        .await
+        .unwrap();
+    let tok: serde_json::Value = s.exchange(&client, &location_params(&r)["code"]).await.json().await.unwrap();
+    assert_eq!(tok["scope"], "read:data write:data");
+    let r = s.refresh(&client, tok["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["scope"], "read:data write:data", "the refresh keeps the widened grant");
+}
 
 /// When an app's registered scopes shrink, its users' consents shrink with
 /// them, and refreshes of existing families stop carrying what was removed.

@@ -91,6 +91,56 @@ async fn two_processes_share_the_stores(backend: Backend) {
     }
 }
 
+/// Each instance keeps the grants it read (`registry::consents::GrantCache`)
+/// until a consent or a client changes. A code issued before a revocation,
+/// exchanged at another instance that holds the grant in memory, is still
+/// refused: the revocation moved the grants epoch every instance reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_revoked_on_one_instance_is_gone_from_another_s_memory() {
+    use crate::support::{app, browser, location_params, user, REDIRECT, VERIFIER};
+    let s = crate::support::start(Backend::PostgresRedis).await;
+    let port = free_port();
+    let b = format!("http://127.0.0.1:{port}");
+    let _pb = serve_process(&s.tdb, port, &s.base, &[], Stdio::null());
+    wait_ready(&s.http, &b).await;
+    let (client, _) = app(&s.db, "public", "openid read:data").await;
+    let uid = user(&s.db, "ana", "user").await;
+    let exchange_at_b = |code: String| {
+        let (http, b, client) = (s.http.clone(), b.clone(), client.clone());
+        async move {
+            let form = [("grant_type", "authorization_code"), ("code", &code), ("client_id", &client), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)];
+            let r = http.post(format!("{b}/token")).form(&form).send().await.unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    // consent at A; B exchanges the code and refreshes: B holds the grant now
+    let ana = browser();
+    let r = s.login_and_consent(&ana, &s.authorize_url(&client, "openid read:data", &[]), "ana").await;
+    let (status, tokens) = exchange_at_b(location_params(&r)["code"].clone()).await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = |rt: String| {
+        let (http, b, client) = (s.http.clone(), b.clone(), client.clone());
+        async move {
+            let r = http.post(format!("{b}/token")).form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str()), ("client_id", client.as_str())]).send().await.unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, refreshed) = refresh(tokens["refresh_token"].as_str().unwrap().to_string()).await;
+    assert_eq!(status, 200, "{refreshed}");
+    // a second code, before the revocation (signed in and consented: straight to the code)
+    let r = ana.get(s.authorize_url(&client, "openid read:data", &[])).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let code = location_params(&r)["code"].clone();
+    // the user revokes the app (here through the registry, as every way in does)
+    let store = s.tdb.store().await;
+    tessera::registry::consents::revoke(&s.db, store.as_ref(), &uid, &client, Some(&uid), None).await.unwrap();
+    let (status, body) = exchange_at_b(code).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    assert_eq!(body["error_description"], "the grant was revoked");
+    let (status, body) = refresh(refreshed["refresh_token"].as_str().unwrap().to_string()).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+}
+
 /// SIGTERM lets in-flight requests finish: every answer that begins is
 /// complete (status 200 and a whole JSON body), and the process exits cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,7 +35,7 @@ pub fn check(data: &CodeData, client: &Client, params: &Params) -> Result<()> {
     }
 }
 
-pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, jkt: Option<&str>) -> Result<crate::oauth::tokens::TokenResponse> {
+pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, epochs: Option<&crate::registry::consents::Epochs>, jkt: Option<&str>) -> Result<crate::oauth::tokens::TokenResponse> {
     let code = params.require("code")?;
     let hash = crate::crypto::digest(code);
     let now = crate::db::now();
@@ -65,7 +65,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
         return Err(Error::invalid_grant("the authorization request named a DPoP key (dpop_jkt): prove possession of it"));
     }
     // The user may have revoked the app between consent and exchange.
-    let Some(consent) = crate::registry::consents::find(s.db, &data.user_id, &client.client_id).await? else {
+    let Some(consent) = s.grants.find(s.db, &data.user_id, &client.client_id, epochs).await? else {
         return Err(Error::invalid_grant("the grant was revoked"));
     };
     let issued = issue(

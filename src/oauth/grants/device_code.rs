@@ -13,7 +13,7 @@ use crate::oauth::tokens::TokenResponse;
 use crate::registry::clients::Client;
 use crate::store::DevicePoll;
 
-pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, jkt: Option<&str>) -> Result<TokenResponse> {
+pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, epochs: Option<&crate::registry::consents::Epochs>, jkt: Option<&str>) -> Result<TokenResponse> {
     let code = params.require("device_code")?;
     let now = crate::db::now();
     let approval = match s.store.poll_device(&crate::crypto::digest(code), &client.client_id, now, INTERVAL_SECS).await? {
@@ -26,7 +26,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
     };
     let a: Approval = serde_json::from_str(&approval).map_err(|_| Error::invalid_grant("the device_code is invalid"))?;
     // The user may have revoked the app between approving and this poll.
-    match crate::registry::consents::find(s.db, &a.user_id, &client.client_id).await? {
+    match s.grants.find(s.db, &a.user_id, &client.client_id, epochs).await? {
         Some(g) if g.grant_id == a.grant_id => {}
         _ => return Err(Error::invalid_grant("the grant was revoked")),
     }

@@ -19,16 +19,28 @@ use super::params::Params;
 use super::tokens::TokenResponse;
 use crate::error::{Error, Result};
 use crate::registry::clients::Client;
+use crate::registry::consents::{Epochs, GrantCache};
 use crate::registry::grant_types::GrantType;
 use crate::store::{RefreshState, TokenStore};
 
 pub use user_tokens::FamilyData;
 
-/// The state a grant reads and writes: the registry's database and the token store.
+/// The state a grant reads and writes: the registry's database, the token
+/// store, and this instance's cache of grants.
 #[derive(Clone, Copy)]
 pub struct Stores<'a> {
     pub db: &'a Db,
     pub store: &'a dyn TokenStore,
+    pub grants: &'a GrantCache,
+}
+
+/// What the token endpoint's store round already read for the grant.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// The presented refresh token, if the request is a refresh.
+    pub refresh: Option<RefreshState>,
+    /// The epochs a cached grant must match.
+    pub epochs: Option<Epochs>,
 }
 
 /// A token request (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6): its grant type and parameters.
@@ -57,9 +69,8 @@ impl TokenRequest {
     }
 }
 
-/// Run the grant for an authenticated client. `refresh`: the presented
-/// refresh token as already read from the store, if it was.
-pub async fn token(s: Stores<'_>, issuer: &Issuer, client: &Client, req: &TokenRequest, refresh: Option<RefreshState>) -> Result<TokenResponse> {
+/// Run the grant for an authenticated client, with what the store round read.
+pub async fn token(s: Stores<'_>, issuer: &Issuer, client: &Client, req: &TokenRequest, read: Read) -> Result<TokenResponse> {
     let g = req.grant_type;
     if !client.allows(g) {
         return Err(Error::UnauthorizedClient(format!("this client may not use {g}")));
@@ -74,10 +85,10 @@ pub async fn token(s: Stores<'_>, issuer: &Issuer, client: &Client, req: &TokenR
     let (p, jkt) = (&req.params, req.dpop_jkt.as_deref());
     let resp = match g {
         GrantType::ClientCredentials => client_credentials::exchange(issuer, client, p, jkt),
-        GrantType::AuthorizationCode => authorization_code::exchange(s, issuer, client, p, jkt).await,
-        GrantType::RefreshToken => refresh_token::exchange(s, issuer, client, p, refresh, jkt).await,
+        GrantType::AuthorizationCode => authorization_code::exchange(s, issuer, client, p, read.epochs.as_ref(), jkt).await,
+        GrantType::RefreshToken => refresh_token::exchange(s, issuer, client, p, read, jkt).await,
         GrantType::Password => password::exchange(s, issuer, client, p, jkt).await,
-        GrantType::DeviceCode => device_code::exchange(s, issuer, client, p, jkt).await,
+        GrantType::DeviceCode => device_code::exchange(s, issuer, client, p, read.epochs.as_ref(), jkt).await,
     }?;
     crate::metrics::METRICS.token_issued(g);
     Ok(resp)

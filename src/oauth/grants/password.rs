@@ -27,7 +27,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
         }
     };
     // Using the password grant is the user's consent to this client.
-    let consent = crate::registry::consents::consent(s.db, &user.user_id, &client.client_id, &granted, None).await?;
+    let consent = crate::registry::consents::consent(s.db, s.store, &user.user_id, &client.client_id, &granted, None).await?;
     let now = crate::db::now();
     let issued = issue(
         s,

@@ -1,7 +1,7 @@
 //! RFC 6749 §6: refresh, with rotation on every use (RFC 9700 §4.14.2).
 //! Presenting a used refresh token is reuse: the whole family is revoked.
 use super::user_tokens::{issue, FamilyData, Issue, Issued};
-use super::Stores;
+use super::{Read, Stores};
 use crate::error::{Error, Result};
 use crate::oauth::issuer::Issuer;
 use crate::oauth::params::Params;
@@ -44,12 +44,12 @@ async fn reuse_detected(db: &crate::db::Db, client: &Client, family_id: &str, us
     Error::invalid_grant("refresh token reuse detected: every token of this grant is revoked")
 }
 
-/// `read`: the presented token as the store already answered for it.
-pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, read: Option<RefreshState>, jkt: Option<&str>) -> Result<TokenResponse> {
+/// `read`: the presented token as the store already answered for it, and the epochs of cached grants.
+pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &Params, read: Read, jkt: Option<&str>) -> Result<TokenResponse> {
     let presented = params.require("refresh_token")?;
     let hash = crate::store::refresh_handle(presented);
     let now = crate::db::now();
-    let state = match read {
+    let state = match read.refresh {
         Some(s) => s,
         None => s.store.get_refresh(&hash, now).await?,
     };
@@ -69,7 +69,7 @@ pub async fn exchange(s: Stores<'_>, issuer: &Issuer, client: &Client, params: &
     }
     // The consent the family came from must still stand: a consent given
     // again after a revocation is another one, and revives nothing.
-    let grant = crate::registry::consents::find(s.db, &rec.user_id, &client.client_id).await?;
+    let grant = s.grants.find(s.db, &rec.user_id, &client.client_id, read.epochs.as_ref()).await?;
     let Some(grant) = grant.filter(|g| family.grant_id.as_ref().is_none_or(|id| *id == g.grant_id)) else {
         s.store.revoke_family(&rec.family_id, now).await?;
         return Err(Error::invalid_grant("the user revoked this app's access"));
