@@ -265,8 +265,10 @@ async fn client_name_of(t: &Tessera, authz: &str) -> Option<String> {
 }
 
 pub async fn consent(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> HttpResponse {
-    let Some(user) = current_user(&t, &f.session).await else {
-        return error_page(StatusCode::UNAUTHORIZED, "Signed out", "Sign in again to continue.");
+    let user = match current_user(&t, &f.session).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return error_page(StatusCode::UNAUTHORIZED, "Signed out", "Sign in again to continue."),
+        Err(page) => return page,
     };
     let areq = match validated(&t, f.get("authz")).await {
         Ok(a) => a,

@@ -46,8 +46,9 @@ pub async fn page(t: web::Data<Tessera>, req: HttpRequest) -> HttpResponse {
     let params = Params::parse(req.query_string().as_bytes()).unwrap_or_default();
     let typed = params.get("user_code").unwrap_or("");
     let resp = match current_user(&t, &s).await {
-        Some(u) => enter_page(&s, &u, typed, None, StatusCode::OK),
-        None => sign_in_first(&t, &s, typed),
+        Ok(Some(u)) => enter_page(&s, &u, typed, None, StatusCode::OK),
+        Ok(None) => sign_in_first(&t, &s, typed),
+        Err(page) => page,
     };
     with_session(resp, &t, &s)
 }
@@ -115,8 +116,10 @@ async fn decided(t: &Tessera, req: &HttpRequest, s: &Session, user: &User, p: &P
 /// screen), or record the decision on it.
 pub async fn submit(t: web::Data<Tessera>, req: HttpRequest, f: CsrfForm) -> HttpResponse {
     let typed = f.get("user_code");
-    let Some(user) = current_user(&t, &f.session).await else {
-        return with_session(sign_in_first(&t, &f.session, typed), &t, &f.session);
+    let user = match current_user(&t, &f.session).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return with_session(sign_in_first(&t, &f.session, typed), &t, &f.session),
+        Err(page) => return page,
     };
     let pending = match looked_up(&t, &req, &f.session, &user, typed).await {
         Ok(p) => p,

@@ -244,6 +244,8 @@ pub enum PageRefusal {
     /// A JSON API of a signed-in user, without one.
     SignInJson,
     Page { status: StatusCode, title: &'static str, message: String },
+    /// The signed-in user could not be read (the database is down): 503.
+    Unavailable { json: bool },
 }
 
 impl std::fmt::Display for PageRefusal {
@@ -251,6 +253,7 @@ impl std::fmt::Display for PageRefusal {
         match self {
             PageRefusal::SignIn(_) | PageRefusal::SignInJson => f.write_str("sign in first"),
             PageRefusal::Page { message, .. } => f.write_str(message),
+            PageRefusal::Unavailable { .. } => f.write_str("the service is unavailable"),
         }
     }
 }
@@ -261,6 +264,7 @@ impl ResponseError for PageRefusal {
             PageRefusal::SignIn(s) => *s,
             PageRefusal::SignInJson => StatusCode::UNAUTHORIZED,
             PageRefusal::Page { status, .. } => *status,
+            PageRefusal::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -271,6 +275,10 @@ impl ResponseError for PageRefusal {
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .json(serde_json::json!({"error": "login_required", "error_description": "sign in first"})),
             PageRefusal::Page { status, title, message } => error_page(*status, title, message),
+            PageRefusal::Unavailable { json: false } => error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "The service is unavailable."),
+            PageRefusal::Unavailable { json: true } => HttpResponse::ServiceUnavailable()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(serde_json::json!({"error": "temporarily_unavailable", "error_description": "the service is unavailable"})),
         }
     }
 }
@@ -335,7 +343,8 @@ impl<R: Role> FromRequest for PageUser<R> {
         Box::pin(async move {
             let t = tessera(&req).map_err(|e| PageRefusal::Page { status: StatusCode::INTERNAL_SERVER_ERROR, title: "Error", message: e.to_string() })?;
             let session = session(&t, &req).await;
-            let Some(user) = current_user(&t, &session).await else {
+            let found = current_user(&t, &session).await.map_err(|_| PageRefusal::Unavailable { json: R::JSON })?;
+            let Some(user) = found else {
                 let safe = matches!(*req.method(), Method::GET | Method::HEAD);
                 return Err(match (R::JSON, safe) {
                     (true, _) => PageRefusal::SignInJson,

@@ -138,10 +138,15 @@ pub fn redirect(status: StatusCode, location: &str) -> HttpResponse {
         .finish()
 }
 
-/// The logged-in user of the session, if the account still exists and is not disabled.
-pub async fn current_user(t: &Tessera, s: &Session) -> Option<crate::registry::users::User> {
-    let uid = s.uid.as_deref()?;
-    crate::registry::users::get(&t.db, uid).await.ok().flatten().filter(|u| !u.disabled)
+/// The logged-in user of the session, if the account still exists and is
+/// not disabled. A database that cannot answer is the 503 page, never
+/// "signed out" (which would send the user to a login that cannot work).
+pub async fn current_user(t: &Tessera, s: &Session) -> Result<Option<crate::registry::users::User>, HttpResponse> {
+    let Some(uid) = s.uid.as_deref() else { return Ok(None) };
+    match crate::registry::users::get(&t.db, uid).await {
+        Ok(u) => Ok(u.filter(|u| !u.disabled)),
+        Err(e) => Err(unavailable(e, "reading the signed-in user", "The service is unavailable.")),
+    }
 }
 
 /// Human time for pages: "2026-11-23 10:40 UTC".

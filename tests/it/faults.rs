@@ -37,6 +37,15 @@ async fn postgres_down_fails_closed_and_recovers() {
     let r = br.get(&authorize).send().await.unwrap();
     assert_eq!(r.status(), 503);
     assert!(r.headers().get("location").is_none());
+    // so do the other pages of a signed-in user, and the account's API: not "signed out"
+    for path in ["/account", "/account/api/grants", "/device"] {
+        let r = br.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 503, "{path}");
+        assert!(r.headers().get("location").is_none(), "{path}");
+        if path.contains("/api/") {
+            assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "temporarily_unavailable");
+        }
+    }
     // the client in memory still gets tokens; the one never seen does not
     s.client_credentials(&id, &secret, None).await;
     let (id, secret) = (cold, cold_secret);
