@@ -4,7 +4,7 @@
 //! ones below it (`tests/it/layers.rs` enforces it, and refuses import
 //! cycles). From the bottom up:
 //!
-//! 1. helpers: `crypto`, `histogram`, `logctx`, `net`, `outbound`, `rate_limit`
+//! 1. helpers: `crypto`, `epoch_cache`, `histogram`, `logctx`, `net`, `outbound`, `rate_limit`
 //! 2. storage: `db` (connections, migrations), `store` (the token store)
 //! 3. registry: `registry` (clients, users, consents, scopes, audit), `keys`,
 //!    `config`, `error`, `session`, `metrics`
@@ -13,6 +13,7 @@
 //! 6. the HTTP edge: `http`
 //! 7. the command line: `cli`
 pub mod crypto;
+pub mod epoch_cache;
 pub mod histogram;
 pub mod logctx;
 pub mod net;

@@ -11,11 +11,11 @@
 //!
 //! Clients are cached per instance and re-read when the store's clients
 //! epoch moves (every management change bumps it) or after 30 s.
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::db::Db;
+use crate::epoch_cache::EpochCache;
 
 use super::client_auth::{self, Presented};
 use crate::error::{Error, Result};
@@ -28,11 +28,6 @@ use crate::store::{Round, RoundAnswer, TokenStore};
 const CLIENT_CACHE_TTL: Duration = Duration::from_secs(30);
 const CLIENT_CACHE_MAX: usize = 100_000;
 
-struct CachedClient {
-    client: Arc<Client>,
-    epoch: String,
-    read_at: Instant,
-}
 
 pub struct Gate {
     db: Db,
@@ -40,7 +35,7 @@ pub struct Gate {
     policy: Policy,
     /// Clients by id, each with the store's clients epoch it was read at
     /// (only with a store that coordinates caches: Redis).
-    cache: RwLock<HashMap<String, CachedClient>>,
+    cache: EpochCache<String, Arc<Client>, String>,
     /// Counts refusals per client for the charts.
     tally: Arc<crate::registry::usage::Tally>,
     /// Public keys of `private_key_jwt` clients, and where assertions may be addressed.
@@ -87,7 +82,7 @@ pub struct Passed {
 
 impl Gate {
     pub fn new(db: Db, store: Arc<dyn TokenStore>, policy: Policy, tally: Arc<crate::registry::usage::Tally>, assertions: Assertions) -> Gate {
-        Gate { db, store, policy, cache: RwLock::default(), tally, assertions }
+        Gate { db, store, policy, cache: EpochCache::new(CLIENT_CACHE_TTL, CLIENT_CACHE_MAX), tally, assertions }
     }
 
     /// Count a request against `client_id` on `endpoint` (none: count
@@ -233,9 +228,7 @@ impl Gate {
 
     /// The store may have missed a change: forget every cached client.
     fn forget_clients(&self) {
-        if let Ok(mut c) = self.cache.write() {
-            c.clear();
-        }
+        self.cache.clear();
     }
 
     /// A client by id for a request that has no store round of its own
@@ -251,17 +244,12 @@ impl Gate {
     /// not copied per request.
     pub async fn client_at(&self, client_id: &str, epoch: Option<String>) -> Result<Option<Arc<Client>>> {
         let Some(epoch) = epoch else { return Ok(clients::find(&self.db, client_id).await?.map(Arc::new)) };
-        if let Ok(cache) = self.cache.read() {
-            if let Some(c) = cache.get(client_id).filter(|c| c.epoch == epoch && c.read_at.elapsed() < CLIENT_CACHE_TTL) {
-                return Ok(Some(Arc::clone(&c.client)));
-            }
+        if let Some(c) = self.cache.get(client_id, &epoch) {
+            return Ok(Some(c));
         }
         let found = clients::find(&self.db, client_id).await?.map(Arc::new);
-        if let (Some(c), Ok(mut cache)) = (&found, self.cache.write()) {
-            if cache.len() >= CLIENT_CACHE_MAX {
-                cache.clear();
-            }
-            cache.insert(client_id.to_string(), CachedClient { client: c.clone(), epoch, read_at: Instant::now() });
+        if let Some(c) = &found {
+            self.cache.put(client_id.to_string(), c.clone(), epoch);
         }
         Ok(found)
     }

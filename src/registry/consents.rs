@@ -2,6 +2,7 @@
 //! used when — and the one-click revocation that takes it all back.
 use entity::grants;
 use crate::db::Db;
+use crate::epoch_cache::EpochCache;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
@@ -63,25 +64,21 @@ impl Epochs {
 }
 
 /// A cached grant is read again at least this often, whatever the epochs say
-/// (what a lost epoch bump can cost).
+/// (what a lost epoch move can cost).
 const GRANT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 const GRANT_CACHE_MAX: usize = 100_000;
 
-struct CachedGrant {
-    grant: Grant,
-    epochs: Epochs,
-    read_at: std::time::Instant,
-}
-
 /// Grants by user and client, kept per instance so that a refresh or a code
-/// exchange need not ask the database whether the consent still stands.
-/// An entry holds only while the request's epochs are the ones it was read
-/// at: every consent, revocation and client change moves one, on every
-/// instance at once. The epochs are read before the grant, so a grant read
-/// before a change is never kept under an epoch from after it.
-#[derive(Default)]
-pub struct GrantCache {
-    map: std::sync::RwLock<std::collections::HashMap<(String, String), CachedGrant>>,
+/// exchange need not ask the database whether the consent still stands. An
+/// entry holds only while the request's epochs are the ones it was read at
+/// (`epoch_cache`): every consent, revocation and client change moves one,
+/// on every instance at once.
+pub struct GrantCache(EpochCache<(String, String), Grant, Epochs>);
+
+impl Default for GrantCache {
+    fn default() -> Self {
+        GrantCache(EpochCache::new(GRANT_CACHE_TTL, GRANT_CACHE_MAX))
+    }
 }
 
 impl GrantCache {
@@ -90,17 +87,12 @@ impl GrantCache {
     pub async fn find(&self, db: &Db, user_id: &str, client_id: &str, epochs: Option<&Epochs>) -> Result<Option<Grant>> {
         let Some(epochs) = epochs else { return find(db, user_id, client_id).await };
         let key = (user_id.to_string(), client_id.to_string());
-        if let Ok(map) = self.map.read() {
-            if let Some(c) = map.get(&key).filter(|c| &c.epochs == epochs && c.read_at.elapsed() < GRANT_CACHE_TTL) {
-                return Ok(Some(c.grant.clone()));
-            }
+        if let Some(g) = self.0.get(&key, epochs) {
+            return Ok(Some(g));
         }
         let found = find(db, user_id, client_id).await?;
-        if let (Some(grant), Ok(mut map)) = (&found, self.map.write()) {
-            if map.len() >= GRANT_CACHE_MAX {
-                map.clear();
-            }
-            map.insert(key, CachedGrant { grant: grant.clone(), epochs: epochs.clone(), read_at: std::time::Instant::now() });
+        if let Some(g) = &found {
+            self.0.put(key, g.clone(), epochs.clone());
         }
         Ok(found)
     }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom first. A module may import from its own layer and the
 /// ones listed before it. Every top-level module of `src/` must be listed.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("helpers", &["crypto", "histogram", "logctx", "net", "outbound", "rate_limit"]),
+    ("helpers", &["crypto", "epoch_cache", "histogram", "logctx", "net", "outbound", "rate_limit"]),
     ("storage", &["db", "store"]),
     ("registry and keys", &["config", "error", "keys", "metrics", "registry", "session"]),
     ("protocol rules", &["oauth"]),
