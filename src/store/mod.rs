@@ -139,7 +139,7 @@ pub struct RoundAnswer {
     pub cur: i64,
     pub epoch: Option<String>,
     /// The grants epoch ([`TokenStore::bump_grants_epoch`]); `None` from a
-    /// store that does not coordinate caches.
+    /// store that does not coordinate caches (PostgreSQL without Redis).
     pub grants_epoch: Option<String>,
     pub denied: bool,
     /// The refresh token asked for, as [`TokenStore::get_refresh`] answers.
@@ -164,7 +164,9 @@ pub trait TokenStore: Send + Sync {
             Some((hash, now)) => Some(self.get_refresh(hash, now).await?),
             None => None,
         };
-        Ok(RoundAnswer { prev, cur, epoch: self.clients_epoch().await?, grants_epoch: None, denied, refresh })
+        // one epoch for clients and grants (see `bump_grants_epoch`)
+        let epoch = self.clients_epoch().await?;
+        Ok(RoundAnswer { prev, cur, grants_epoch: epoch.clone(), epoch, denied, refresh })
     }
 
     /// Which backend this is, for logs and `/readyz`.
@@ -222,10 +224,11 @@ pub trait TokenStore: Send + Sync {
     async fn bump_clients_epoch(&self) -> Result<(), StoreError>;
     /// Announce that a user's consent changed (given, widened, revoked),
     /// after the change is committed: every instance then reads grants
-    /// again (`registry::consents::GrantCache`). A store whose round answers
-    /// no grants epoch has no caches to tell.
+    /// again (`registry::consents::GrantCache`). By default grants share the
+    /// clients epoch (the embedded store's file: consents are rare, and a
+    /// client read again from SQLite is cheap); Redis keeps one of each.
     async fn bump_grants_epoch(&self) -> Result<(), StoreError> {
-        Ok(())
+        self.bump_clients_epoch().await
     }
 
     /// Keep a pushed authorization request (RFC 9126) under the SHA-256 of
