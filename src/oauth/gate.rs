@@ -28,13 +28,12 @@ use crate::store::{Round, RoundAnswer, TokenStore};
 const CLIENT_CACHE_TTL: Duration = Duration::from_secs(30);
 const CLIENT_CACHE_MAX: usize = 100_000;
 
-
 pub struct Gate {
     db: Db,
     store: Arc<dyn TokenStore>,
     policy: Policy,
     /// Clients by id, each with the store's clients epoch it was read at
-    /// (only with a store that coordinates caches: Redis).
+    /// (only with a store that has one: Redis, or the embedded default's file).
     cache: EpochCache<String, Arc<Client>, String>,
     /// Counts refusals per client for the charts.
     tally: Arc<crate::registry::usage::Tally>,

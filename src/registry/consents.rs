@@ -57,7 +57,8 @@ pub struct Epochs {
 }
 
 impl Epochs {
-    /// Both epochs, from a store that coordinates caches (Redis); `None` otherwise.
+    /// Both epochs, from a store that has them (Redis, or the embedded
+    /// default's epoch file); `None` otherwise (PostgreSQL without Redis).
     pub fn of(answer: &crate::store::RoundAnswer) -> Option<Epochs> {
         Some(Epochs { clients: answer.epoch.clone()?, grants: answer.grants_epoch.clone()? })
     }
