@@ -29,7 +29,7 @@ impl Metered for Introspect {
         &pre.0
     }
     fn ask(pre: &Self::Pre) -> Ask<'_> {
-        Ask { jti: pre.1.as_ref().ok().map(|c| c.jti.as_str()), refresh: None }
+        Ask { jti: pre.1.as_ref().ok().map(|c| c.jti.as_str()), ..Default::default() }
     }
 }
 

@@ -31,7 +31,7 @@ impl Metered for Token {
         &pre.0.params
     }
     fn ask(pre: &Self::Pre) -> Ask<'_> {
-        Ask { jti: None, refresh: pre.1.as_deref() }
+        Ask { jti: None, refresh: pre.1.as_deref(), grants: pre.0.checks_consent() }
     }
 }
 

@@ -79,7 +79,7 @@ pub async fn check(gate: &Gate, issuer: &Issuer, db: &Db, token: &str, jkt: Opti
     let scope = resource.scope();
     let claims = introspection::verify(&issuer.ring(), issuer.issuer(), token, 0, false)
         .map_err(|_| Error::InvalidToken("the access token is invalid or expired"))?;
-    let counted = gate.count(&claims.client_id, Some(resource.endpoint()), Ask { jti: Some(&claims.jti), refresh: None }).await?;
+    let counted = gate.count(&claims.client_id, Some(resource.endpoint()), Ask { jti: Some(&claims.jti), ..Default::default() }).await?;
     let checked = async {
         if counted.answer.denied {
             return Err(Error::InvalidToken("the access token was revoked"));

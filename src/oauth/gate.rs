@@ -55,6 +55,9 @@ pub struct Ask<'a> {
     pub jti: Option<&'a str>,
     /// Read this refresh token (by hash).
     pub refresh: Option<&'a str>,
+    /// Read the grants epoch: the request checks a user's consent
+    /// (`registry::consents::GrantCache`).
+    pub grants: bool,
 }
 
 /// A request counted (or not, for unmetered endpoints) and waiting for its checks.
@@ -102,6 +105,7 @@ impl Gate {
             rate: key.as_ref().map(|k| (k.key.as_str(), k.window, k.cost)),
             deny: ask.jti,
             refresh: ask.refresh.map(|h| (h, now_ms.div_euclid(1000))),
+            grants: ask.grants,
         };
         let started = std::time::Instant::now();
         let answer = self.store.round(q).await;

@@ -122,6 +122,8 @@ pub struct Round<'a> {
     /// Read this refresh token (by hash) as of this time: the refresh grant
     /// needs it before anything else, so it rides in the same round trip.
     pub refresh: Option<(&'a str, i64)>,
+    /// Read the grants epoch too: the request checks a user's consent.
+    pub grants: bool,
 }
 
 /// What [`TokenStore::login_attempt`] decided.
@@ -138,8 +140,9 @@ pub struct RoundAnswer {
     pub prev: i64,
     pub cur: i64,
     pub epoch: Option<String>,
-    /// The grants epoch ([`TokenStore::bump_grants_epoch`]); `None` from a
-    /// store that does not coordinate caches (PostgreSQL without Redis).
+    /// The grants epoch ([`TokenStore::bump_grants_epoch`]), when asked for;
+    /// `None` from a store that does not coordinate caches (PostgreSQL
+    /// without Redis).
     pub grants_epoch: Option<String>,
     pub denied: bool,
     /// The refresh token asked for, as [`TokenStore::get_refresh`] answers.
@@ -166,7 +169,7 @@ pub trait TokenStore: Send + Sync {
         };
         // one epoch for clients and grants (see `bump_grants_epoch`)
         let epoch = self.clients_epoch().await?;
-        Ok(RoundAnswer { prev, cur, grants_epoch: epoch.clone(), epoch, denied, refresh })
+        Ok(RoundAnswer { prev, cur, grants_epoch: epoch.clone().filter(|_| q.grants), epoch, denied, refresh })
     }
 
     /// Which backend this is, for logs and `/readyz`.

@@ -843,15 +843,17 @@ impl TokenStore for RedisStore {
             .expire_at(&fam, keep)
             .hset_multiple(&famof, &[("client", rec.client_id.as_str()), ("user", &rec.user_id)])
             .expire_at(&famof, keep);
-        if !self.is_cluster() {
+        let cluster = self.is_cluster();
+        if !cluster {
             // one node: the index in the same round trip
             let uc = self.uc_key(&rec.user_id, &rec.client_id);
             pipe.cmd("EVAL").arg(&self.index_family).arg(1).arg(uc).arg(&self.prefix).arg(&rec.family_id).arg(keep).arg(INDEX_SAMPLE).ignore();
-            let _: () = pipe.query_async(&mut self.con()).await?;
+        }
+        let _: () = pipe.query_async(&mut self.con()).await?;
+        if !cluster {
             return Ok(());
         }
         // a cluster keeps the index in another slot
-        let _: () = pipe.query_async(&mut self.con()).await?;
         self.index_family(rec, keep).await?;
         if let Err(e) = self.forget_ended_families(&rec.user_id, &rec.client_id, &rec.family_id).await {
             log::warn!("the index of families at client {} was not trimmed: {e}", rec.client_id);
@@ -986,7 +988,9 @@ impl TokenStore for RedisStore {
             parts.push(Part::Refresh(hash));
         }
         parts.push(Part::Epoch("clients"));
-        parts.push(Part::Epoch("grants"));
+        if q.grants {
+            parts.push(Part::Epoch("grants"));
+        }
         let values = self.query_parts(&parts).await?;
         let mut it = values.into_iter();
         let parse = |e: redis::ParsingError| StoreError::Corrupt(format!("unexpected reply: {e}"));
@@ -1004,7 +1008,8 @@ impl TokenStore for RedisStore {
         if let Some((hash, now)) = q.refresh {
             a.refresh = Some(parse_refresh(it.next().unwrap_or(redis::Value::Nil), hash, now)?);
         }
-        for (name, epoch) in [("clients", &mut a.epoch), ("grants", &mut a.grants_epoch)] {
+        let grants = q.grants.then_some(("grants", &mut a.grants_epoch));
+        for (name, epoch) in std::iter::once(("clients", &mut a.epoch)).chain(grants) {
             *epoch = redis::from_redis_value::<Option<String>>(it.next().unwrap_or(redis::Value::Nil)).map_err(parse)?;
             if epoch.is_none() {
                 *epoch = self.epoch(name).await?;

@@ -67,6 +67,12 @@ impl TokenRequest {
     pub fn presented_refresh_hash(&self) -> Option<String> {
         (self.grant_type == GrantType::RefreshToken).then(|| self.params.get("refresh_token")).flatten().map(crate::store::refresh_handle)
     }
+
+    /// Whether the grant checks that the user's consent still stands (and
+    /// so needs the grants epoch from the store round).
+    pub fn checks_consent(&self) -> bool {
+        matches!(self.grant_type, GrantType::RefreshToken | GrantType::AuthorizationCode | GrantType::DeviceCode)
+    }
 }
 
 /// Run the grant for an authenticated client, with what the store round read.
@@ -105,6 +111,8 @@ mod tests {
         assert_eq!(r.presented_refresh_hash(), Some(crate::crypto::digest("abc")));
         let r = TokenRequest::parse(Params::from_pairs([("grant_type", "client_credentials"), ("refresh_token", "abc")])).unwrap();
         assert_eq!(r.presented_refresh_hash(), None);
+        assert!(!r.checks_consent(), "client_credentials has no user's consent to check");
+        assert!(TokenRequest::parse(Params::from_pairs([("grant_type", "authorization_code")])).unwrap().checks_consent());
         assert!(matches!(TokenRequest::parse(Params::from_pairs([("grant_type", "implicit")])), Err(Error::UnsupportedGrantType(m)) if m.contains("RFC 9700")));
         assert!(matches!(TokenRequest::parse(Params::default()), Err(Error::InvalidRequest(_))));
     }
