@@ -135,9 +135,10 @@ warm_up() {
 }
 do_rounds() {
   warm_up
-  R_CEIL=(); R_SIGN=(); R_CC=(); R_ECC=(); R_EROW=(); R_PCC=(); R_INTRO=(); R_PINTRO=(); R_RATIO=(); R_ROW=(); R_PROW=(); R_IROW=(); R_PIROW=()
+  R_CEIL=(); R_SIGN=(); R_CC=(); R_ECC=(); R_EROW=(); R_PCC=(); R_INTRO=(); R_PINTRO=(); R_RATIO=(); R_ROW=(); R_PROW=(); R_IROW=(); R_PIROW=(); R_STEAL=()
   for i in $(seq 1 "$ROUNDS"); do
     fresh_tokens
+    local mark; mark=$(steal_mark)
     R_CEIL[$i]=$(ceiling 3)
     R_SIGN[$i]=$(taskset -c 0 "$FLOWS" --scenario sign --alg RS256 --seconds 2 --base x | sed 's/.*rps=//')
     QUIET=1 wrk_run "client_credentials" $TPID "$BASE/token" "$WORK/cc.lua"; R_CC[$i]=$LAST_RPS; R_ROW[$i]=$LAST_ROW
@@ -146,7 +147,8 @@ do_rounds() {
     QUIET=1 wrk_run "introspection" $TPID "$BASE/introspect" "$WORK/intro.lua"; R_INTRO[$i]=$LAST_RPS; R_IROW[$i]=$LAST_ROW
     QUIET=1 wrk_run "introspection (opaque)" "$PPID_NODE" "$PEER/token/introspection" "$WORK/pintro.lua"; R_PINTRO[$i]=$LAST_RPS; R_PIROW[$i]=$LAST_ROW
     R_RATIO[$i]=$(python3 -c "print(round(float('${R_CC[$i]}')/${R_CEIL[$i]}, 3))")
-    log "round $i: ceiling ${R_CEIL[$i]}/s, Tessera ${R_CC[$i]}/s (${R_RATIO[$i]}), embedded ${R_ECC[$i]}/s, peer ${R_PCC[$i]}/s; introspection ${R_INTRO[$i]}/s vs ${R_PINTRO[$i]}/s"
+    R_STEAL[$i]=$(steal_since "$mark")
+    log "round $i: ceiling ${R_CEIL[$i]}/s, Tessera ${R_CC[$i]}/s (${R_RATIO[$i]}), embedded ${R_ECC[$i]}/s, peer ${R_PCC[$i]}/s; introspection ${R_INTRO[$i]}/s vs ${R_PINTRO[$i]}/s; steal ${R_STEAL[$i]} %"
   done
 }
 do_rounds
@@ -169,7 +171,7 @@ wrk_run "discovery" $TPID "$BASE/.well-known/openid-configuration"
 CEIL_MED=$(python3 -c "import statistics,sys; print(int(statistics.median(float(x) for x in sys.argv[1:])))" "${R_CEIL[@]}")
 PER_REQ=(); FLOW_RATIO=(); declare -A FLOW_RPS
 flows_of() { # NAME BASE APP PID CC_ID CC_SECRET
-  local name=$1 base=$2 app=$3 pid=$4 ccid=$5 ccsecret=$6 sc line half
+  local name=$1 base=$2 app=$3 pid=$4 ccid=$5 ccsecret=$6 sc line half mark
   for sc in refresh authcode; do
     flow() { taskset -c 1 "$FLOWS" --base "$base" --scenario $sc --client-id "$app" --username bench --password bench-password-1 --concurrency "$CONC" --seconds "$1" "${@:2}"; }
     flow 1 >/dev/null # opens the database pool's connections
@@ -185,15 +187,17 @@ flows_of() { # NAME BASE APP PID CC_ID CC_SECRET
     FLOW_RPS["$sc,$name"]=$R_rps
     if [ $sc = refresh ]; then
       half=$(python3 -c "print(int(float('$R_rps')/2))")
+      mark=$(steal_mark)
       line=$(flow "$SECS" --rate "$half")
       eval "$(echo "$line" | tr ' ' '\n' | grep '=' | sed 's/^/H_/')"
-      out "| refresh, $name, at half of its peak ($half/s, fixed rate) | $H_rps | ${H_p50_ms}ms | ${H_p99_ms}ms | $H_non2xx | | |"
+      out "| refresh, $name, at half of its peak ($half/s, fixed rate; steal $(steal_since "$mark") %) | $H_rps | ${H_p50_ms}ms | ${H_p99_ms}ms | $H_non2xx | | |"
     fi
   done
   half=$(python3 -c "print(int(float('$7')/2))")
+  mark=$(steal_mark)
   line=$(taskset -c 1 "$FLOWS" --base "$base" --scenario cc --client-id "$ccid" --client-secret "$ccsecret" --concurrency "$CONC" --seconds "$SECS" --rate "$half")
   eval "$(echo "$line" | tr ' ' '\n' | grep '=' | sed 's/^/H_/')"
-  out "| client_credentials, $name, at half of peak ($half/s, fixed rate) | $H_rps | ${H_p50_ms}ms | ${H_p99_ms}ms | $H_non2xx | | |"
+  out "| client_credentials, $name, at half of peak ($half/s, fixed rate; steal $(steal_since "$mark") %) | $H_rps | ${H_p50_ms}ms | ${H_p99_ms}ms | $H_non2xx | | |"
 }
 ECC_RPS=${R_ECC[$MID]}
 flows_of "PostgreSQL + Redis" "$BASE" "$APP_ID" "$TPID" "$CC_ID" "$CC_SECRET" "$CC_RPS"
@@ -275,8 +279,8 @@ ratio_table() {
   out "| Tessera / peer, token issuance | **$(pmed "${R_CC[@]}" "${R_PCC[@]}")x** | $(each "${R_CC[@]}" "${R_PCC[@]}") |"
   out "| Tessera / peer, introspection | **$(pmed "${R_INTRO[@]}" "${R_PINTRO[@]}")x** | $(each "${R_INTRO[@]}" "${R_PINTRO[@]}") |"
   out ""
-  out "Rounds (ceiling, signer, Tessera cc, peer cc, Tessera introspection, peer introspection, req/s):"
-  for i in $(seq 1 "$ROUNDS"); do out "- ${R_CEIL[$i]}, ${R_SIGN[$i]}, ${R_CC[$i]%.*}, ${R_PCC[$i]%.*}, ${R_INTRO[$i]%.*}, ${R_PINTRO[$i]%.*}"; done
+  out "Rounds (ceiling, signer, Tessera cc, peer cc, Tessera introspection, peer introspection, req/s; then the share of each core's time stolen by the hypervisor):"
+  for i in $(seq 1 "$ROUNDS"); do out "- ${R_CEIL[$i]}, ${R_SIGN[$i]}, ${R_CC[$i]%.*}, ${R_PCC[$i]%.*}, ${R_INTRO[$i]%.*}, ${R_PINTRO[$i]%.*}; steal ${R_STEAL[$i]} %"; done
 }
 ratio_table "as the machine comes"
 

@@ -179,3 +179,14 @@ wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic $(printf '%s' "$3" | base64 -w0)"
 LUA
 }
+
+# Steal: time the hypervisor gave another guest while a core of this virtual
+# machine wanted to run. Every request waiting at that moment waits longer,
+# so the bench and the soak print it beside their latencies.
+# steal_mark: a mark to measure from. steal_since MARK: each core's share of
+# time stolen since MARK, in per cent ("core0 / core1").
+steal_mark() { awk '/^cpu[0-9]/ {t = 0; for (i = 2; i <= 9; i++) t += $i; printf "%s %s ", t, $9}' /proc/stat; }
+steal_since() {
+  echo "$1|$(steal_mark)" | awk -F'|' '{n = split($1, a, " "); split($2, b, " "); s = "";
+    for (i = 1; i < n; i += 2) s = s (s == "" ? "" : " / ") int(100 * (b[i+1] - a[i+1]) / (b[i] - a[i] + 0.001) + 0.5); print s}'
+}

@@ -5,8 +5,11 @@
 # and introspection beside them. Tokens live briefly here (access 60 s,
 # refresh 120 s) so that expiry has to keep up within the soak.
 #   bash scripts/soak.sh [MINUTES] [WINDOW_SECONDS]
-# Prints one line per window (rates, p99 per flow, non-2xx, RSS, Redis
-# memory, PostgreSQL size) and judges the goals of issue 18 at the end:
+# Prints one line per window (p99 per flow, each flow's slowest request,
+# the share of each core's time the hypervisor stole, non-2xx, RSS, Redis
+# memory, PostgreSQL size), then what ran on the cores around each window's
+# slowest request and Tessera's RSS minute by minute (scripts/soak-sample.py
+# records both every 100 ms), and judges the goals of issue 18 at the end:
 #   * RSS growth after the first window < 10 %;
 #   * no non-2xx answer at all;
 #   * every window's p99 within 2x of the first window's, per flow;
@@ -46,7 +49,10 @@ RS_ID=$(echo "$RS" | json_field client_id); RS_SECRET=$(echo "$RS" | json_field 
 redis-cli -p "$REDIS_PORT" config set latency-monitor-threshold 5 >/dev/null
 serve_pinned "$WORK/tessera.log"
 TPID=$SERVE_PID
-trap 'kill $TPID 2>/dev/null; stop_services' EXIT INT TERM
+# who holds each core, every 100 ms: read beside each window's slowest request
+python3 scripts/soak-sample.py record "$WORK/cpu.tsv" "$TPID" &
+SAMPLER=$!
+trap 'kill $TPID $SAMPLER 2>/dev/null; stop_services' EXIT INT TERM
 
 flows() { taskset -c 1 "$FLOWS" --base "$BASE" --concurrency "$CONC" "$@"; }
 field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1==k {print $2}'; }
@@ -64,12 +70,12 @@ N=$(( (MINUTES * 60 + WINDOW - 1) / WINDOW ))
 STEADY=$(( 720 / WINDOW + 2 ))
 # "slowest": each flow's slowest request of the window (cc/refresh/code/
 # introspection), which tells one long wait from many short ones.
-printf '| window | cc p99 ms | refresh p99 ms | code p99 ms | introspect p99 ms | slowest ms | non-2xx | RSS KiB | Redis bytes | PostgreSQL bytes |\n|---|---|---|---|---|---|---|---|---|---|\n'
-declare -a P_CC P_RT P_AC P_IN RSS RMEM PGS SLOWEST_AT
+printf '| window | began (UTC) | cc p99 ms | refresh p99 ms | code p99 ms | introspect p99 ms | slowest ms | steal %% (core 0 / 1) | non-2xx | RSS KiB | Redis bytes | PostgreSQL bytes |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+declare -a P_CC P_RT P_AC P_IN RSS RMEM PGS SLOWEST_AT SLOWEST_UNIX
 BAD=0
 for w in $(seq 1 "$N"); do
   # `wait` alone would wait for the server too: wait for these four
-  pids=()
+  pids=(); began=$(date +%s.%N)
   flows --scenario cc --client-id "$CC_ID" --client-secret "$CC_SECRET" --seconds "$WINDOW" --rate "$R_CC" --concurrency "$CC_CONC" > "$WORK/cc.out" & pids+=($!)
   flows --scenario refresh --client-id "$APP_ID" --username bench --password bench-password-1 --seconds "$WINDOW" --rate "$R_RT" > "$WORK/rt.out" & pids+=($!)
   flows --scenario authcode --client-id "$APP_ID" --username bench --password bench-password-1 --seconds "$WINDOW" --rate "$R_AC" > "$WORK/ac.out" & pids+=($!)
@@ -80,11 +86,16 @@ for w in $(seq 1 "$N"); do
   bad=0; for f in cc rt ac in; do bad=$((bad + $(field "$(cat "$WORK/$f.out")" non2xx))); done
   BAD=$((BAD + bad)); RSS[$w]=$(rss); RMEM[$w]=$(redis_mem); PGS[$w]=$(pg_size)
   slowest=$(for f in cc rt ac in; do field "$(cat "$WORK/$f.out")" max_ms; done | paste -sd/)
-  echo "| $w | ${P_CC[$w]} | ${P_RT[$w]} | ${P_AC[$w]} | ${P_IN[$w]} | $slowest | $bad | ${RSS[$w]} | ${RMEM[$w]} | ${PGS[$w]} |"
+  steal=$(python3 scripts/soak-sample.py steal "$WORK/cpu.tsv" "$began" "$(date +%s.%N)")
+  echo "| $w | $(date -u -d "@$began" +%T) | ${P_CC[$w]} | ${P_RT[$w]} | ${P_AC[$w]} | ${P_IN[$w]} | $slowest | $steal | $bad | ${RSS[$w]} | ${RMEM[$w]} | ${PGS[$w]} |"
   SLOWEST_AT[$w]=$(for f in cc rt ac in; do date -u -d "@$(field "$(cat "$WORK/$f.out")" max_at_unix)" +%T.%3N; done | paste -sd/)
+  SLOWEST_UNIX[$w]=$(field "$(cat "$WORK/cc.out")" max_at_unix)
 done
 log "each window's slowest request was sent at (UTC; cc/refresh/code/introspection):"
 for w in $(seq 1 "$N"); do echo "  window $w: ${SLOWEST_AT[$w]}"; done
+log "what ran on the cores around each window's slowest client_credentials request:"
+python3 scripts/soak-sample.py around "$WORK/cpu.tsv" "${SLOWEST_UNIX[@]}"
+python3 scripts/soak-sample.py rss "$WORK/cpu.tsv"
 
 fail=0
 judge() { if [ "$1" = ok ]; then log "goal met: $2"; else log "GOAL MISSED: $2"; fail=1; fi; }
