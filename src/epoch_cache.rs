@@ -5,13 +5,16 @@
 //! before a change is never kept under an epoch from after it. Entries are
 //! also read again after `ttl`, whatever the epoch says: what a lost epoch
 //! move can cost. Used for clients (`oauth::gate`) and grants
-//! (`registry::consents`).
+//! (`registry::consents`); each tells its owner whether a lookup hit
+//! (`tessera_cache_lookups_total`).
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 pub struct EpochCache<K, V, E> {
+    /// Told of every lookup: whether it found a valid entry.
+    on_lookup: fn(bool),
     map: RwLock<HashMap<K, Entry<V, E>>>,
     ttl: Duration,
     /// Past this many entries the cache starts again from empty.
@@ -25,8 +28,8 @@ struct Entry<V, E> {
 }
 
 impl<K: Hash + Eq, V: Clone, E: PartialEq> EpochCache<K, V, E> {
-    pub fn new(ttl: Duration, max: usize) -> Self {
-        EpochCache { map: RwLock::default(), ttl, max }
+    pub fn new(ttl: Duration, max: usize, on_lookup: fn(bool)) -> Self {
+        EpochCache { on_lookup, map: RwLock::default(), ttl, max }
     }
 
     /// The value kept for `key`, if it was read at `epoch` less than `ttl` ago.
@@ -36,7 +39,9 @@ impl<K: Hash + Eq, V: Clone, E: PartialEq> EpochCache<K, V, E> {
         Q: Hash + Eq + ?Sized,
     {
         let map = self.map.read().ok()?;
-        map.get(key).filter(|e| e.epoch == *epoch && e.read_at.elapsed() < self.ttl).map(|e| e.value.clone())
+        let found = map.get(key).filter(|e| e.epoch == *epoch && e.read_at.elapsed() < self.ttl).map(|e| e.value.clone());
+        (self.on_lookup)(found.is_some());
+        found
     }
 
     /// Keep `value`, read at `epoch` (an epoch read before the value was).
@@ -63,7 +68,7 @@ mod tests {
 
     #[test]
     fn an_entry_holds_only_at_its_epoch_and_within_its_ttl() {
-        let c: EpochCache<String, u32, &str> = EpochCache::new(Duration::from_secs(60), 2);
+        let c: EpochCache<String, u32, &str> = EpochCache::new(Duration::from_secs(60), 2, |_| {});
         c.put("a".into(), 1, "e1");
         assert_eq!(c.get("a", &"e1"), Some(1));
         assert_eq!(c.get("a", &"e2"), None, "another epoch: read again");
@@ -73,7 +78,7 @@ mod tests {
         assert_eq!((c.get("a", &"e1"), c.get("c", &"e1")), (None, Some(3)), "full: started again");
         c.clear();
         assert_eq!(c.get("c", &"e1"), None);
-        let stale: EpochCache<String, u32, &str> = EpochCache::new(Duration::ZERO, 2);
+        let stale: EpochCache<String, u32, &str> = EpochCache::new(Duration::ZERO, 2, |_| {});
         stale.put("a".into(), 1, "e1");
         assert_eq!(stale.get("a", &"e1"), None, "past its ttl");
     }

@@ -14,6 +14,10 @@ use crate::registry::grant_types::GrantType;
 /// The token stores' kinds (`TokenStore::kind`), a histogram each: no lock on the hot path.
 const STORE_KINDS: [&str; 3] = ["sql", "redis", "redis-cluster"];
 
+/// The in-process caches (`epoch_cache`: clients in `oauth::gate`, grants in
+/// `registry::consents`), a hit and a miss counter each.
+pub const CACHES: [&str; 2] = ["clients", "grants"];
+
 pub const ENDPOINTS: [&str; 10] = ["token", "introspect", "revoke", "userinfo", "authorize", "device_authorization", "jwks", "discovery", "pages", "other"];
 
 pub struct Metrics {
@@ -23,6 +27,8 @@ pub struct Metrics {
     /// refresh token, clients epoch), by the store's kind.
     store_round: [Histogram; STORE_KINDS.len()],
     store_errors: AtomicU64,
+    /// Lookups in each of [`CACHES`]: misses, then hits.
+    cache: [[AtomicU64; 2]; CACHES.len()],
     errors: Mutex<BTreeMap<&'static str, u64>>,
     /// Security events: login failures and lockouts, refresh-token reuse.
     events: Mutex<BTreeMap<&'static str, u64>>,
@@ -91,6 +97,7 @@ impl Metrics {
             latency: Default::default(),
             store_round: Default::default(),
             store_errors: AtomicU64::new(0),
+            cache: Default::default(),
             errors: Mutex::new(BTreeMap::new()),
             events: Mutex::new(BTreeMap::new()),
             limited: Mutex::new(BTreeMap::new()),
@@ -120,6 +127,13 @@ impl Metrics {
     pub fn store_round(&self, kind: &str, took: Duration) {
         if let Some(i) = STORE_KINDS.iter().position(|k| *k == kind) {
             self.store_round[i].observe(took);
+        }
+    }
+
+    /// A lookup in the cache `name` (one of [`CACHES`]) found its entry, or not.
+    pub fn cache_lookup(&self, name: &str, hit: bool) {
+        if let Some(i) = CACHES.iter().position(|c| *c == name) {
+            self.cache[i][hit as usize].fetch_add(1, Relaxed);
         }
     }
 
@@ -168,6 +182,12 @@ impl Metrics {
         }
         s.push_str("# HELP tessera_store_errors_total Failed database or token-store operations.\n# TYPE tessera_store_errors_total counter\n");
         let _ = writeln!(s, "tessera_store_errors_total {}", self.store_errors.load(Relaxed));
+        s.push_str("# HELP tessera_cache_lookups_total Lookups in the in-process caches of clients and grants, by result (a miss reads the database).\n# TYPE tessera_cache_lookups_total counter\n");
+        for (name, counts) in CACHES.iter().zip(&self.cache) {
+            for (result, n) in ["miss", "hit"].iter().zip(counts) {
+                let _ = writeln!(s, "tessera_cache_lookups_total{{cache=\"{name}\",result=\"{result}\"}} {}", n.load(Relaxed));
+            }
+        }
         s.push_str("# HELP tessera_request_duration_seconds Request latency, by endpoint.\n# TYPE tessera_request_duration_seconds histogram\n");
         for (e, name) in ENDPOINTS.iter().enumerate() {
             self.latency[e].render(&mut s, "tessera_request_duration_seconds", &format!("endpoint=\"{name}\""));
@@ -193,10 +213,16 @@ mod tests {
         m.token_issued(GrantType::ClientCredentials);
         m.token_issued(GrantType::ClientCredentials);
         m.error("invalid_client");
+        m.cache_lookup("grants", true);
+        m.cache_lookup("grants", false);
+        m.cache_lookup("grants", true);
         m.observe(endpoint_of("/token"), Duration::from_micros(800));
         let text = m.render();
         assert!(text.contains("tessera_tokens_issued_total{grant_type=\"client_credentials\"} 2"));
         assert!(text.contains("tessera_errors_total{code=\"invalid_client\"} 1"));
+        assert!(text.contains("tessera_cache_lookups_total{cache=\"grants\",result=\"hit\"} 2"));
+        assert!(text.contains("tessera_cache_lookups_total{cache=\"grants\",result=\"miss\"} 1"));
+        assert!(text.contains("tessera_cache_lookups_total{cache=\"clients\",result=\"hit\"} 0"));
         assert!(text.contains("tessera_security_events_total{event=\"refresh_reuse\"} 1"));
         assert!(text.contains("tessera_rate_limited_total{tier=\"pro\"} 1") && text.contains("tessera_rate_limited_total{tier=\"other\"} 1"));
         assert!(text.contains("tessera_request_duration_seconds_bucket{endpoint=\"token\",le=\"0.0005\"} 0"));

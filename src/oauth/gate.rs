@@ -84,7 +84,7 @@ pub struct Passed {
 
 impl Gate {
     pub fn new(db: Db, store: Arc<dyn TokenStore>, policy: Policy, tally: Arc<crate::registry::usage::Tally>, assertions: Assertions) -> Gate {
-        Gate { db, store, policy, cache: EpochCache::new(CLIENT_CACHE_TTL, CLIENT_CACHE_MAX), tally, assertions }
+        Gate { db, store, policy, cache: EpochCache::new(CLIENT_CACHE_TTL, CLIENT_CACHE_MAX, |hit| crate::metrics::METRICS.cache_lookup("clients", hit)), tally, assertions }
     }
 
     /// Count a request against `client_id` on `endpoint` (none: count

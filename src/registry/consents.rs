@@ -78,7 +78,7 @@ pub struct GrantCache(EpochCache<(String, String), Grant, Epochs>);
 
 impl Default for GrantCache {
     fn default() -> Self {
-        GrantCache(EpochCache::new(GRANT_CACHE_TTL, GRANT_CACHE_MAX))
+        GrantCache(EpochCache::new(GRANT_CACHE_TTL, GRANT_CACHE_MAX, |hit| crate::metrics::METRICS.cache_lookup("grants", hit)))
     }
 }
 

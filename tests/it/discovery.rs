@@ -77,9 +77,7 @@ async fn metrics_count_tokens_errors_and_latency(backend: Backend) {
     let s = start(backend).await;
     let (id, secret) = crate::support::machine_client(&s.db, "read:data").await;
     let before = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    let count = |text: &str, series: &str| -> f64 {
-        text.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-    };
+    let count = crate::support::metric;
     s.client_credentials(&id, &secret, None).await;
     s.post_basic("/token", &id, "wrong", &[("grant_type", "client_credentials")]).await;
     let after = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();

@@ -127,6 +127,16 @@ async fn a_grant_revoked_on_one_instance_is_gone_from_another_s_memory() {
     };
     let (status, refreshed) = refresh(tokens["refresh_token"].as_str().unwrap().to_string()).await;
     assert_eq!(status, 200, "{refreshed}");
+    // B's refresh took the grant from memory: its exchange had read and kept it
+    let grant_lookups = || {
+        let (http, b) = (s.http.clone(), b.clone());
+        async move {
+            let text = http.get(format!("{b}/metrics")).send().await.unwrap().text().await.unwrap();
+            let n = |result: &str| crate::support::metric(&text, &format!("tessera_cache_lookups_total{{cache=\"grants\",result=\"{result}\"}}"));
+            (n("hit"), n("miss"))
+        }
+    };
+    assert_eq!(grant_lookups().await, (1.0, 1.0), "the exchange missed, the refresh hit");
     // a second code, before the revocation (signed in and consented: straight to the code)
     let r = ana.get(s.authorize_url(&client, "openid read:data", &[])).send().await.unwrap();
     assert_eq!(r.status(), 302);
@@ -137,6 +147,7 @@ async fn a_grant_revoked_on_one_instance_is_gone_from_another_s_memory() {
     let (status, body) = exchange_at_b(code).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
     assert_eq!(body["error_description"], "the grant was revoked");
+    assert_eq!(grant_lookups().await, (1.0, 2.0), "the moved epoch sent B to the database");
     let (status, body) = refresh(refreshed["refresh_token"].as_str().unwrap().to_string()).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
 }

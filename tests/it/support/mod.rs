@@ -17,3 +17,8 @@ pub fn percentile(mut v: Vec<std::time::Duration>, p: f64) -> std::time::Duratio
     v.sort();
     v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or_default()
 }
+
+/// The value of one series (`name{labels}`) in a `/metrics` text; zero when absent.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines().find(|l| l.starts_with(series) && l[series.len()..].starts_with(' ')).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+}
