@@ -78,11 +78,38 @@ impl Tessera {
         Stores { db: &self.db, store: self.store.as_ref(), grants: &self.grants }
     }
 
+    /// Run `server` with the periodic work ([`Tessera::background`]) beside
+    /// it. When the server stops, the periodic work is stopped too, while the
+    /// runtime still runs: a task dropped with the runtime would hand its
+    /// database connection back to a pool that can no longer spawn, and
+    /// sqlx panics then (inside the runtime's teardown, an abort).
+    pub async fn run<F: std::future::Future>(self: Arc<Self>, server: F) -> F::Output {
+        let background = actix_web::rt::spawn(self.background());
+        let out = server.await;
+        background.abort();
+        let _ = background.await;
+        out
+    }
+
     /// Periodic work: pick up key changes made by other instances, rotate
     /// keys when due, flush usage counts, rebuild discovery, drop expired
     /// store entries. Runs until the process ends.
     pub async fn background(self: Arc<Self>) {
-        tokio::join!(Arc::clone(&self).ticks(), self.watch_credentials());
+        tokio::join!(Arc::clone(&self).ticks(), Arc::clone(&self).checkpoints(), self.watch_credentials());
+    }
+
+    /// The embedded database's WAL, checkpointed here rather than inside a
+    /// writer's commit (`db::checkpoint`). Returns at once on PostgreSQL.
+    async fn checkpoints(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(crate::db::CHECKPOINT_EVERY);
+        loop {
+            tick.tick().await;
+            match crate::db::checkpoint(&self.db).await {
+                Ok(None) => return,
+                Ok(Some(_)) => {}
+                Err(e) => log::warn!("checkpointing the database's WAL failed: {e}"),
+            }
+        }
     }
 
     /// Read the store settings given as files again, every

@@ -19,11 +19,8 @@ pub fn serve(cfg: Config, workers: Option<usize>) -> Result<()> {
             }
             None => None,
         };
-        actix_web::rt::spawn(Arc::clone(&t).background());
-        crate::http::server(t, listener, metrics, workers)
-            .map_err(|e| Error::Config(format!("server: {e}")))?
-            .await
-            .map_err(|e| Error::Config(format!("server: {e}")))
+        let server = crate::http::server(Arc::clone(&t), listener, metrics, workers).map_err(|e| Error::Config(format!("server: {e}")))?;
+        t.run(server).await.map_err(|e| Error::Config(format!("server: {e}")))
     })
 }
 

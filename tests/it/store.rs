@@ -534,3 +534,35 @@ async fn a_used_token_shrinks_to_its_place_in_the_family() {
     assert!(s.is_denied(&r2.access_jti).await.unwrap());
     assert_eq!(s.get_refresh(&r1.token_hash, t).await.unwrap(), RefreshState::Invalid, "a revoked family's tokens are invalid");
 }
+
+/// The embedded database's writers leave its WAL to the background
+/// checkpoint (`db::checkpoint`): past the 1,000 pages at which SQLite's
+/// writer would checkpoint inside its own commit, the WAL keeps growing,
+/// and one passive checkpoint then copies every page of it. PostgreSQL has
+/// no WAL of ours to checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_database_is_checkpointed_outside_its_writers() {
+    let tdb = TestDb::new(Backend::Embedded).await;
+    let db = tessera::db::connect(&tdb.url).await.unwrap();
+    tessera::db::migrate(&db).await.unwrap();
+    let s = SqlStore::new(db.clone());
+    let wal = tdb.dir.path().join("tessera.db-wal");
+    // a WAL frame is a 4 KB page and its 24-byte header
+    let wal_frames = || std::fs::metadata(&wal).map(|m| m.len() / (4096 + 24)).unwrap_or(0);
+    let mut writes = 0;
+    while wal_frames() <= 1_200 && writes < 20_000 {
+        s.put_refresh(&record(&new_jti(), "u1", "c1")).await.unwrap();
+        writes += 1;
+    }
+    assert!(wal_frames() > 1_200, "{writes} writes left the WAL at {} pages: a writer checkpointed it", wal_frames());
+    let (held, copied) = tessera::db::checkpoint(&db).await.unwrap().expect("SQLite has a WAL");
+    assert!(held > 1_000 && copied == held, "held {held}, copied {copied}");
+    // the next writer starts the WAL again from its beginning
+    s.put_refresh(&record(&new_jti(), "u1", "c1")).await.unwrap();
+    let (held, _) = tessera::db::checkpoint(&db).await.unwrap().expect("SQLite has a WAL");
+    assert!(held < 100, "the WAL restarted: {held} pages");
+
+    let pg = TestDb::new(Backend::PostgresSql).await;
+    let pg_db = tessera::db::connect(&pg.url).await.unwrap();
+    assert_eq!(tessera::db::checkpoint(&pg_db).await.unwrap(), None);
+}

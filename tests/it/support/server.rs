@@ -233,11 +233,10 @@ pub async fn start_with(tdb: TestDb, tweak: impl FnOnce(&mut Config)) -> TestSer
                     return;
                 }
             };
-            actix_web::rt::spawn(Arc::clone(&t).background());
-            match tessera::http::server(t, listener, None, Some(2)) {
+            match tessera::http::server(Arc::clone(&t), listener, None, Some(2)) {
                 Ok(server) => {
                     let _ = tx.send(Ok(server.handle()));
-                    let _ = server.await;
+                    let _ = t.run(server).await;
                 }
                 Err(e) => {
                     let _ = tx.send(Err(e.to_string()));
