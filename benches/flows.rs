@@ -4,8 +4,12 @@
 //! ```text
 //! cargo bench --bench flows -- --base URL --scenario refresh|authcode|cc|introspect \
 //!     [--client-id ID] [--client-secret S] [--username U --password P] [--token T] \
-//!     [--concurrency 16] [--seconds 10] [--rate R] [--peer oidc-provider]
+//!     [--concurrency 16] [--seconds 10] [--rate R] [--start-at UNIX_SECONDS] [--peer oidc-provider]
 //! ```
+//! `--start-at`: the workers sign in first, then all begin sending at that
+//! instant, and the run lasts `--seconds` from it. The soak starts its four
+//! flows together this way, so that the sign-ins (argon2id, on the server's
+//! core) fall before its windows rather than inside them.
 //! `--peer oidc-provider` runs refresh and authcode against the peer of
 //! `bench/peer/server.mjs`: its authorization endpoint is `/auth`, and its
 //! sign-in is the peer's own (answered at once, followed redirect by redirect).
@@ -200,7 +204,14 @@ async fn main() {
     // what the stores logged at that moment
     let slowest = Arc::new(std::sync::Mutex::new((0f64, 0f64)));
     let non2xx = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let begin = match a.0.get("start-at") {
+        Some(at) => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+            Instant::now() + Duration::from_secs_f64((at.parse::<f64>().expect("--start-at: Unix seconds") - now).max(0.0))
+        }
+        None => Instant::now(),
+    };
+    let deadline = begin + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     let signing_in = Arc::new(tokio::sync::Mutex::new(()));
     for w in 0..concurrency {
@@ -225,6 +236,7 @@ async fn main() {
                 let code = flow.sign_in(user.as_deref().unwrap_or(""), pw.as_deref().unwrap_or("")).await;
                 refresh = flow.exchange(&code).await.1;
             }
+            tokio::time::sleep_until(begin.into()).await;
             let mut next = Instant::now() + interval.map(|i| i.mul_f64(w as f64 / concurrency as f64)).unwrap_or_default();
             let (mut mine, mut late, mut worst) = (Vec::new(), Vec::new(), (0f64, 0f64));
             while Instant::now() < deadline {
@@ -294,7 +306,7 @@ async fn main() {
     for t in tasks {
         t.await.unwrap();
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = started.max(begin).elapsed().as_secs_f64();
     let mut l = latencies.lock().await.clone();
     l.sort_by(|a, b| a.total_cmp(b));
     let mut late = timer_late.lock().await.clone();

@@ -59,7 +59,7 @@ start_redis_cluster() {
     port="$(free_cluster_port)"
     mkdir -p "$dir/$port"
     redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" \
-      --cluster-node-timeout 2000 --dir "$dir/$port" --save '' --appendonly no --daemonize yes \
+      --cluster-node-timeout 2000 --dir "$dir/$port" --save '' --appendonly no --lazyfree-lazy-expire yes --daemonize yes \
       --pidfile "$dir/$port/pid" --logfile "$dir/$port/log"
     CLUSTER_PORTS+=("$port")
   done
@@ -109,7 +109,7 @@ start_services() {
 
   log "redis on 127.0.0.1:$REDIS_PORT"
   "${PIN[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --pidfile "$TMP/redis.pid" \
-    --logfile "$TMP/redis.log" --dir "$TMP" --save '' --appendonly no
+    --logfile "$TMP/redis.log" --dir "$TMP" --save '' --appendonly no --lazyfree-lazy-expire yes
   for _ in $(seq 1 50); do
     [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ] && break
     sleep 0.1

@@ -93,8 +93,9 @@ impl Tessera {
 
     /// Periodic work: pick up key changes made by other instances, rotate
     /// keys when due, flush usage counts, rebuild discovery, drop expired
-    /// store entries. Runs until the process ends.
-    pub async fn background(self: Arc<Self>) {
+    /// store entries, checkpoint the embedded database. Runs until
+    /// [`Tessera::run`] stops it.
+    async fn background(self: Arc<Self>) {
         tokio::join!(Arc::clone(&self).ticks(), Arc::clone(&self).checkpoints(), self.watch_credentials());
     }
 

@@ -57,10 +57,10 @@ async fn open(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
 /// write lock holds every other writer. Under a steady refresh load that is
 /// a stall every few hundred commits (measured in docs/performance.md:
 /// refresh p99 at 420/s went from 8.1-8.7 ms to 5.2-7.7 ms without it).
-/// Tessera checkpoints from the background
-/// instead ([`checkpoint`], every [`CHECKPOINT_EVERY`]); a writer's own
-/// checkpoint stays as a backstop, at this many pages (40 MB of 4 KB
-/// pages), should the background one fall behind.
+/// Tessera checkpoints from the background instead ([`checkpoint`], every
+/// [`CHECKPOINT_EVERY`]); a writer's own checkpoint stays as a backstop, at
+/// this many pages (40 MB of 4 KB pages), should the background one fall
+/// behind.
 const WAL_BACKSTOP_PAGES: &str = "10000";
 
 /// How often the background checkpoints the embedded database's WAL.
