@@ -12,11 +12,6 @@
   soak-sample.py rss OUT
       Tessera's RSS at the start of each minute: a leak keeps rising,
       an allocator that keeps its pages after a burst does not.
-  soak-sample.py steal OUT FROM TO
-      The share of each core's time that the hypervisor gave to another
-      guest between two unix times (steal), as "core0 % / core1 %": a
-      virtual machine's cores can stop for tens of milliseconds at a time,
-      and every request waiting then waits longer.
 
 Reads /proc only; it costs about 1 % of a core.
 """
@@ -155,17 +150,6 @@ def rss(out):
     print("  Tessera RSS at each minute (KiB): " + " ".join(line))
 
 
-def steal(out, start, end):
-    total, stolen = 0, {}
-    for t, r in rows(out):
-        if start < t <= end:
-            total += INTERVAL * 1000
-            for k, v in r.items():
-                if k.endswith(".steal"):
-                    stolen[k] = stolen.get(k, 0) + float(v)
-    print(" / ".join(f"{100 * stolen[k] / max(total, 1):.0f}" for k in sorted(stolen)) or "?")
-
-
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "record":
@@ -174,5 +158,3 @@ if __name__ == "__main__":
         around(sys.argv[2], [float(x) for x in sys.argv[3:]])
     elif cmd == "rss":
         rss(sys.argv[2])
-    elif cmd == "steal":
-        steal(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]))

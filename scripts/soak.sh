@@ -77,7 +77,7 @@ for w in $(seq 1 "$N"); do
   # `wait` alone would wait for the server too: wait for these four
   # The four flows begin together, 4 s from now: the refresh and code flows'
   # 32 sign-ins (argon2id on Tessera's core) come before the window, not in it.
-  pids=(); began=$(python3 -c 'import time; print(f"{time.time() + 4:.3f}")')
+  pids=(); began=$(python3 -c 'import time; print(f"{time.time() + 4:.3f}")'); mark=$(steal_mark)
   flows --start-at "$began" --scenario cc --client-id "$CC_ID" --client-secret "$CC_SECRET" --seconds "$WINDOW" --rate "$R_CC" --concurrency "$CC_CONC" > "$WORK/cc.out" & pids+=($!)
   flows --start-at "$began" --scenario refresh --client-id "$APP_ID" --username bench --password bench-password-1 --seconds "$WINDOW" --rate "$R_RT" > "$WORK/rt.out" & pids+=($!)
   flows --start-at "$began" --scenario authcode --client-id "$APP_ID" --username bench --password bench-password-1 --seconds "$WINDOW" --rate "$R_AC" > "$WORK/ac.out" & pids+=($!)
@@ -88,8 +88,7 @@ for w in $(seq 1 "$N"); do
   bad=0; for f in cc rt ac in; do bad=$((bad + $(field "$(cat "$WORK/$f.out")" non2xx))); done
   BAD=$((BAD + bad)); RSS[$w]=$(rss); RMEM[$w]=$(redis_mem); PGS[$w]=$(pg_size)
   slowest=$(for f in cc rt ac in; do field "$(cat "$WORK/$f.out")" max_ms; done | paste -sd/)
-  steal=$(python3 scripts/soak-sample.py steal "$WORK/cpu.tsv" "$began" "$(date +%s.%N)")
-  echo "| $w | $(date -u -d "@$began" +%T) | ${P_CC[$w]} | ${P_RT[$w]} | ${P_AC[$w]} | ${P_IN[$w]} | $slowest | $steal | $bad | ${RSS[$w]} | ${RMEM[$w]} | ${PGS[$w]} |"
+  echo "| $w | $(date -u -d "@$began" +%T) | ${P_CC[$w]} | ${P_RT[$w]} | ${P_AC[$w]} | ${P_IN[$w]} | $slowest | $(steal_since "$mark") | $bad | ${RSS[$w]} | ${RMEM[$w]} | ${PGS[$w]} |"
   SLOWEST_AT[$w]=$(for f in cc rt ac in; do date -u -d "@$(field "$(cat "$WORK/$f.out")" max_at_unix)" +%T.%3N; done | paste -sd/)
   SLOWEST_UNIX[$w]=$(field "$(cat "$WORK/cc.out")" max_at_unix)
 done
