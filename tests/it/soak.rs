@@ -1,5 +1,5 @@
 //! The soak in two minutes (issue 18, item 4; `scripts/soak.sh` is the
-//! 30-minute one, on a release build at half of peak). A `tessera serve`
+//! 30-minute one, on a release build at half of the mix's peak). A `tessera serve`
 //! process on PostgreSQL + Redis takes a steady mix, paced: 70 %
 //! client_credentials, 20 % refresh rotation, 10 % code flow (a signed-in
 //! browser: `/authorize` straight to its code, then `/token`) and

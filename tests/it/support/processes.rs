@@ -242,6 +242,9 @@ impl Drop for Postgres {
 pub struct RedisServer {
     child: std::process::Child,
     pub port: u16,
+    /// Its working directory: a replica writes the primary's snapshot
+    /// there, which would otherwise land in the checkout.
+    _dir: tempfile::TempDir,
 }
 
 impl RedisServer {
@@ -256,8 +259,10 @@ impl RedisServer {
     }
 
     fn spawn(port: u16, args: &[&str]) -> RedisServer {
+        let dir = tempfile::tempdir().expect("tempdir");
         let child = std::process::Command::new("redis-server")
             .args(args)
+            .args(["--dir", &dir.path().display().to_string()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -267,7 +272,7 @@ impl RedisServer {
             assert!(std::time::Instant::now() < deadline, "redis-server on {port} did not start");
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        RedisServer { child, port }
+        RedisServer { child, port, _dir: dir }
     }
 
     pub fn stop(&mut self) {
