@@ -42,7 +42,7 @@ pub struct Tessera {
 impl Tessera {
     /// Connect, migrate, load (or create) the signing keys, open the token store.
     pub async fn open(cfg: Config) -> Result<Arc<Tessera>> {
-        let db = crate::db::connect(&cfg.database_url).await?;
+        let db = crate::db::connect_with(&cfg.database_url, cfg.db_pool).await?;
         crate::db::migrate(&db).await?;
         let mut kek = Kek::load_or_create(&cfg.kek_file, cfg.create_kek)?;
         if let Some(prev) = &cfg.kek_previous_file {

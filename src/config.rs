@@ -20,6 +20,10 @@ pub struct Config {
     pub issuer: String,
     /// `DATABASE_URL` (default: a SQLite file `tessera.db` in the working directory).
     pub database_url: String,
+    /// PostgreSQL connections a server opens at start and keeps
+    /// (`TESSERA_DB_POOL_SIZE`, default 16, a fixed-size pool). `None`:
+    /// opened as queries need them, at most 16 (commands and in-process tests).
+    pub db_pool: Option<u32>,
     /// `REDIS_URL` (one node), `REDIS_CLUSTER_URLS` (a cluster) or
     /// `REDIS_SENTINEL_URLS` + `REDIS_SENTINEL_MASTER` (a primary watched by
     /// Sentinel); without any the token store lives in the SQL database.
@@ -248,6 +252,14 @@ impl Config {
         if !audiences.contains(&default_audience) {
             audiences.insert(0, default_audience.clone());
         }
+        let db_pool = match var("TESSERA_DB_POOL_SIZE") {
+            None => 16,
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| Error::Config(format!("TESSERA_DB_POOL_SIZE must be a number of connections from 1 to 1000, got {s:?}")))?,
+        };
         let max_body_bytes = match var("TESSERA_MAX_BODY_BYTES") {
             None => 16 * 1024,
             Some(s) => s
@@ -261,6 +273,7 @@ impl Config {
             metrics_bind: var("TESSERA_METRICS_BIND"),
             issuer,
             database_url,
+            db_pool: Some(db_pool),
             redis,
             redis_ca_file: var("TESSERA_REDIS_CA_FILE").map(PathBuf::from),
             secret_files: SecretFiles::from_env(),
@@ -358,6 +371,7 @@ impl Config {
             metrics_bind: None,
             issuer: "http://127.0.0.1".into(),
             database_url: database_url.into(),
+            db_pool: None,
             redis: redis_url.map(|u| crate::store::redis::Target::Node(u.to_string())),
             redis_ca_file: None,
             secret_files: SecretFiles::default(),

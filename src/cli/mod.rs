@@ -87,9 +87,10 @@ impl Setup {
         Ok((db, store))
     }
 
-    /// The provider with its keys (for commands on signing keys).
+    /// The provider with its keys (for commands on signing keys), its
+    /// database connections opened as the command needs them.
     pub async fn provider(self) -> Result<Arc<Tessera>> {
-        Tessera::open(self.cfg).await
+        Tessera::open(Config { db_pool: None, ..self.cfg }).await
     }
 }
 

@@ -23,14 +23,27 @@ pub fn needs_ping(idle_for: Duration) -> bool {
 }
 
 /// Open the database `url` names (PostgreSQL behind a circuit breaker, or
-/// a SQLite file).
+/// a SQLite file), for a command: PostgreSQL connections are opened as
+/// queries need them, at most 16.
 pub async fn connect(url: &str) -> Result<Db, sea_orm::DbErr> {
-    Ok(Db::from(open(url).await?))
+    connect_with(url, None).await
 }
 
-async fn open(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+/// As [`connect`], for a server: with `Some(n)`, a PostgreSQL pool of `n`
+/// connections, all opened at start and kept (HikariCP's advice: a pool of
+/// fixed size). A pool that grows on demand opens its connections in the
+/// first burst, when every request already waits (after a stall, each new
+/// connection is a TCP and SCRAM handshake more), and keeps them after:
+/// the soak saw the server's memory step up at each of its first bursts
+/// (docs/performance.md). Fixed, the pool's cost shows at start, and so
+/// does a PostgreSQL that cannot give every instance its connections.
+pub async fn connect_with(url: &str, pool: Option<u32>) -> Result<Db, sea_orm::DbErr> {
+    Ok(Db::from(open(url, pool).await?))
+}
+
+async fn open(url: &str, pool: Option<u32>) -> Result<DatabaseConnection, sea_orm::DbErr> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return connect_postgres(url).await;
+        return connect_postgres(url, pool).await;
     }
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(8)
@@ -81,14 +94,15 @@ pub async fn checkpoint(db: &Db) -> Result<Option<(i64, i64)>, sea_orm::DbErr> {
 }
 
 /// PostgreSQL through a pool built here rather than by sea-orm, which cannot
-/// set the check-before-use hook ([`needs_ping`]).
-async fn connect_postgres(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+/// set the check-before-use hook ([`needs_ping`]); `Some(n)`: `n` connections kept open.
+async fn connect_postgres(url: &str, fixed: Option<u32>) -> Result<DatabaseConnection, sea_orm::DbErr> {
     use sea_orm::sqlx::{postgres::PgConnectOptions, postgres::PgPoolOptions, ConnectOptions as _, Connection as _};
     let conn_err = |e: sea_orm::sqlx::Error| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e));
     let opts = url.parse::<PgConnectOptions>().map_err(conn_err)?.disable_statement_logging();
+    let (min, max) = fixed.map_or((1, 16), |n| (n, n));
     let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .min_connections(1)
+        .max_connections(max)
+        .min_connections(min)
         .acquire_timeout(Duration::from_secs(5))
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {

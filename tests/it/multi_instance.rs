@@ -209,3 +209,41 @@ async fn sigterm_finishes_in_flight_requests() {
     };
     assert!(status.success(), "exit status {status}");
 }
+
+/// A server's PostgreSQL pool is of fixed size: `TESSERA_DB_POOL_SIZE`
+/// connections, opened at start without any load and never more under
+/// one, so a burst after a pause waits for no new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_opens_its_postgresql_pool_at_start_and_keeps_its_size() {
+    let tdb = TestDb::new(Backend::PostgresRedis).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _p = serve_process(&tdb, port, &base, &[("TESSERA_DB_POOL_SIZE", "5")], Stdio::null());
+    let http = reqwest::Client::new();
+    wait_ready(&http, &base).await;
+    let pool = || async {
+        let m = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        let open = crate::support::metric(&m, "tessera_db_pool_connections{state=\"idle\"}") + crate::support::metric(&m, "tessera_db_pool_connections{state=\"in_use\"}");
+        (open, crate::support::metric(&m, "tessera_db_pool_max_connections"))
+    };
+    // the pool opens its connections in the background, at once
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pool().await.0 < 5.0 {
+        assert!(Instant::now() < deadline, "the pool did not open its 5 connections: {:?}", pool().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // a burst of requests that query PostgreSQL (each client is new to this server)
+    let db = tessera::db::connect(&tdb.url).await.unwrap();
+    let mut clients = vec![];
+    for _ in 0..20 {
+        clients.push(machine_client(&db, "read:data").await);
+    }
+    let burst: Vec<_> = clients.into_iter().map(|(id, secret)| {
+        let (http, base) = (http.clone(), base.clone());
+        tokio::spawn(async move { token(&http, &base, &id, &secret).await })
+    }).collect();
+    for t in burst {
+        t.await.unwrap();
+    }
+    assert_eq!(pool().await, (5.0, 5.0), "(open, max) after the burst");
+}
