@@ -20,9 +20,9 @@ pub struct Config {
     pub issuer: String,
     /// `DATABASE_URL` (default: a SQLite file `tessera.db` in the working directory).
     pub database_url: String,
-    /// PostgreSQL connections a server opens at start and keeps
-    /// (`TESSERA_DB_POOL_SIZE`, default 16, a fixed-size pool). `None`:
-    /// opened as queries need them, at most 16 (commands and in-process tests).
+    /// The most PostgreSQL connections a server has, all opened at start
+    /// (`TESSERA_DB_POOL_SIZE`, default 16). `None`: opened as queries
+    /// need them, at most 16 (commands and in-process tests).
     pub db_pool: Option<u32>,
     /// `REDIS_URL` (one node), `REDIS_CLUSTER_URLS` (a cluster) or
     /// `REDIS_SENTINEL_URLS` + `REDIS_SENTINEL_MASTER` (a primary watched by

@@ -29,14 +29,20 @@ pub async fn connect(url: &str) -> Result<Db, sea_orm::DbErr> {
     connect_with(url, None).await
 }
 
-/// As [`connect`], for a server: with `Some(n)`, a PostgreSQL pool of `n`
-/// connections, all opened at start and kept (HikariCP's advice: a pool of
-/// fixed size). A pool that grows on demand opens its connections in the
-/// first burst, when every request already waits (after a stall, each new
-/// connection is a TCP and SCRAM handshake more), and keeps them after:
-/// the soak saw the server's memory step up at each of its first bursts
-/// (docs/performance.md). Fixed, the pool's cost shows at start, and so
-/// does a PostgreSQL that cannot give every instance its connections.
+/// As [`connect`], for a server: with `Some(n)`, a PostgreSQL pool of at
+/// most `n` connections, all opened before the server starts. A pool that
+/// opens on demand opens them in its first burst, when every request
+/// already waits (after a stall, each new connection is a TCP and SCRAM
+/// handshake more), and keeps them while they are used: the soak saw the
+/// server's memory step up at each of its first bursts (docs/performance.md).
+/// Opened at start, the pool's cost shows at once, and so does a PostgreSQL
+/// that cannot give this instance its connections (start fails).
+///
+/// Not `min_connections = n`: sqlx reopens a pool's minimum in tasks that
+/// hold a connection permit each while they retry, backing off up to a
+/// fifth of five minutes; after an outage those permits would keep the
+/// breaker's probe waiting long after PostgreSQL is back. Connections
+/// closed by an outage are reopened on demand, as before.
 pub async fn connect_with(url: &str, pool: Option<u32>) -> Result<Db, sea_orm::DbErr> {
     Ok(Db::from(open(url, pool).await?))
 }
@@ -94,15 +100,15 @@ pub async fn checkpoint(db: &Db) -> Result<Option<(i64, i64)>, sea_orm::DbErr> {
 }
 
 /// PostgreSQL through a pool built here rather than by sea-orm, which cannot
-/// set the check-before-use hook ([`needs_ping`]); `Some(n)`: `n` connections kept open.
-async fn connect_postgres(url: &str, fixed: Option<u32>) -> Result<DatabaseConnection, sea_orm::DbErr> {
+/// set the check-before-use hook ([`needs_ping`]); `Some(n)`: at most `n`
+/// connections, opened here.
+async fn connect_postgres(url: &str, open_all: Option<u32>) -> Result<DatabaseConnection, sea_orm::DbErr> {
     use sea_orm::sqlx::{postgres::PgConnectOptions, postgres::PgPoolOptions, ConnectOptions as _, Connection as _};
     let conn_err = |e: sea_orm::sqlx::Error| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e));
     let opts = url.parse::<PgConnectOptions>().map_err(conn_err)?.disable_statement_logging();
-    let (min, max) = fixed.map_or((1, 16), |n| (n, n));
     let pool = PgPoolOptions::new()
-        .max_connections(max)
-        .min_connections(min)
+        .max_connections(open_all.unwrap_or(16))
+        .min_connections(1)
         .acquire_timeout(Duration::from_secs(5))
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
@@ -116,6 +122,12 @@ async fn connect_postgres(url: &str, fixed: Option<u32>) -> Result<DatabaseConne
         .connect_with(opts)
         .await
         .map_err(conn_err)?;
+    // Holding each connection while taking the next makes the pool open them all.
+    let mut held = Vec::new();
+    for _ in 0..open_all.unwrap_or(0) {
+        held.push(pool.acquire().await.map_err(conn_err)?);
+    }
+    drop(held);
     Ok(DatabaseConnection::from(pool))
 }
 
