@@ -21,8 +21,8 @@ pub struct Config {
     /// `DATABASE_URL` (default: a SQLite file `tessera.db` in the working directory).
     pub database_url: String,
     /// The most PostgreSQL connections a server has, all opened at start
-    /// (`TESSERA_DB_POOL_SIZE`, default 16). `None`: opened as queries
-    /// need them, at most 16 (commands and in-process tests).
+    /// (`TESSERA_DB_POOL_SIZE`, default [`crate::db::POOL_SIZE`]). `None`:
+    /// opened as queries need them (commands and in-process tests).
     pub db_pool: Option<u32>,
     /// `REDIS_URL` (one node), `REDIS_CLUSTER_URLS` (a cluster) or
     /// `REDIS_SENTINEL_URLS` + `REDIS_SENTINEL_MASTER` (a primary watched by
@@ -253,7 +253,7 @@ impl Config {
             audiences.insert(0, default_audience.clone());
         }
         let db_pool = match var("TESSERA_DB_POOL_SIZE") {
-            None => 16,
+            None => crate::db::POOL_SIZE,
             Some(s) => s
                 .parse::<u32>()
                 .ok()

@@ -22,9 +22,13 @@ pub fn needs_ping(idle_for: Duration) -> bool {
     idle_for >= PING_WHEN_IDLE_FOR
 }
 
+/// The most PostgreSQL connections a pool opens: a command's, and a
+/// server's unless `TESSERA_DB_POOL_SIZE` says otherwise.
+pub const POOL_SIZE: u32 = 16;
+
 /// Open the database `url` names (PostgreSQL behind a circuit breaker, or
 /// a SQLite file), for a command: PostgreSQL connections are opened as
-/// queries need them, at most 16.
+/// queries need them, at most [`POOL_SIZE`].
 pub async fn connect(url: &str) -> Result<Db, sea_orm::DbErr> {
     connect_with(url, None).await
 }
@@ -35,8 +39,9 @@ pub async fn connect(url: &str) -> Result<Db, sea_orm::DbErr> {
 /// already waits (after a stall, each new connection is a TCP and SCRAM
 /// handshake more), and keeps them while they are used: paused for 1 s
 /// under the soak's mix, a server went from 3 connections to 13 at the
-/// resume (docs/performance.md). Opened at start, the pool's cost shows at once, and so does a PostgreSQL
-/// that cannot give this instance its connections (start fails).
+/// resume (docs/performance.md). Opened at start, the pool's cost shows at
+/// once, and so does a PostgreSQL that cannot give this instance its
+/// connections (start fails).
 ///
 /// Not `min_connections = n`: sqlx reopens a pool's minimum in tasks that
 /// hold a connection permit each while they retry, backing off up to a
@@ -107,7 +112,7 @@ async fn connect_postgres(url: &str, open_all: Option<u32>) -> Result<DatabaseCo
     let conn_err = |e: sea_orm::sqlx::Error| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e));
     let opts = url.parse::<PgConnectOptions>().map_err(conn_err)?.disable_statement_logging();
     let pool = PgPoolOptions::new()
-        .max_connections(open_all.unwrap_or(16))
+        .max_connections(open_all.unwrap_or(POOL_SIZE))
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(5))
         .test_before_acquire(false)
